@@ -1,0 +1,141 @@
+"""Ingest API for AI systems: one view per operation; each parses, calls one service or
+selector, and answers."""
+
+from typing import Any
+
+from django.conf import settings
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from jsonschema import Draft202012Validator
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from reviewqueue import contracts
+from reviewqueue.api.auth import ApiKeyAuthentication, IsSource
+from reviewqueue.api.representations import recommendation_repr
+from reviewqueue.api.throttling import ApiKeyRateThrottle
+from reviewqueue.exceptions import ValidationFailed
+from reviewqueue.lib.schema import errors_by_path
+from reviewqueue.selectors.recommendations import (
+    recommendation_get_for_source,
+    recommendation_list_for_source,
+)
+from reviewqueue.services.ingest import (
+    ItemResult,
+    recommendation_ingest,
+    recommendation_ingest_batch,
+)
+
+_PROBLEM = OpenApiResponse(response=contracts.PROBLEM, description="application/problem+json")
+_ERRORS = {code: _PROBLEM for code in (400, 401, 403, 409, 413, 429)}
+
+
+class SourceAPIView(APIView):
+    authentication_classes = [ApiKeyAuthentication]
+    permission_classes = [IsSource]
+    throttle_classes = [ApiKeyRateThrottle]
+
+    @property
+    def source(self):  # type: ignore[no-untyped-def]
+        return self.request.user.source  # type: ignore[union-attr]
+
+
+class RecommendationCollection(SourceAPIView):
+    @extend_schema(
+        operation_id="recommendations_create",
+        request={"application/json": contracts.INGEST_ITEM},
+        responses={
+            201: OpenApiResponse(contracts.RECOMMENDATION, description="Created"),
+            200: OpenApiResponse(contracts.RECOMMENDATION, description="Identical replay"),
+            **_ERRORS,
+        },
+        tags=["ingest"],
+    )
+    def post(self, request: Request) -> Response:
+        rec, created = recommendation_ingest(source=self.source, data=request.data)
+        return Response(recommendation_repr(rec), status=201 if created else 200)
+
+    @extend_schema(
+        operation_id="recommendations_list",
+        parameters=[
+            OpenApiParameter("external_id", str, description="Look one item up by its external id"),
+            OpenApiParameter("status", str),
+            OpenApiParameter("queue", str),
+            OpenApiParameter("cursor", str, description="`next` from the previous page"),
+            OpenApiParameter("limit", int, description="1-200, default 50"),
+        ],
+        responses={200: OpenApiResponse(contracts.RECOMMENDATION_LIST), **_ERRORS},
+        tags=["ingest"],
+    )
+    def get(self, request: Request) -> Response:
+        params = request.query_params
+        limit_raw = params.get("limit", "50")
+        if not limit_raw.isdigit() or not 1 <= int(limit_raw) <= 200:
+            raise ValidationFailed("Bad limit.", errors={"limit": "Must be an integer from 1 to 200."})
+        rows, next_cursor = recommendation_list_for_source(
+            source=self.source,
+            external_id=params.get("external_id"),
+            status=params.get("status"),
+            queue=params.get("queue"),
+            cursor=params.get("cursor"),
+            limit=int(limit_raw),
+        )
+        return Response({"results": [recommendation_repr(r) for r in rows], "next": next_cursor})
+
+
+_BATCH_ENVELOPE = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["items"],
+    "properties": {"items": {"type": "array", "minItems": 1}},
+}
+_BATCH_VALIDATOR = Draft202012Validator(_BATCH_ENVELOPE)
+
+
+class RecommendationBatch(SourceAPIView):
+    @property
+    def max_body_bytes(self) -> int:
+        return settings.REVIEWQUEUE_MAX_BATCH_BODY_BYTES
+
+    @extend_schema(
+        operation_id="recommendations_batch_create",
+        request={"application/json": contracts.INGEST_BATCH},
+        responses={200: OpenApiResponse(contracts.BATCH_RESULT), **_ERRORS},
+        tags=["ingest"],
+    )
+    def post(self, request: Request) -> Response:
+        errors = errors_by_path(_BATCH_VALIDATOR, request.data)
+        if errors:
+            raise ValidationFailed("The batch is not valid.", errors=errors)
+        items = request.data["items"]
+        if len(items) > settings.REVIEWQUEUE_MAX_BATCH_ITEMS:
+            raise ValidationFailed(
+                "Too many items.",
+                errors={"items": f"At most {settings.REVIEWQUEUE_MAX_BATCH_ITEMS} items per batch."},
+            )
+        results = recommendation_ingest_batch(source=self.source, items=items)
+        return Response({"results": [_batch_item(r) for r in results]})
+
+
+def _batch_item(result: ItemResult) -> dict[str, Any]:
+    item: dict[str, Any] = {"index": result.index, "status": result.status}
+    if result.recommendation_id:
+        item["id"] = result.recommendation_id
+    if result.route:
+        item["route"] = result.route
+    if result.detail:
+        item["detail"] = result.detail
+    if result.errors:
+        item["errors"] = result.errors
+    return item
+
+
+class RecommendationDetail(SourceAPIView):
+    @extend_schema(
+        operation_id="recommendations_retrieve",
+        responses={200: OpenApiResponse(contracts.RECOMMENDATION), 401: _PROBLEM, 404: _PROBLEM},
+        tags=["ingest"],
+    )
+    def get(self, request: Request, recommendation_id: str) -> Response:
+        rec = recommendation_get_for_source(source=self.source, recommendation_id=recommendation_id)
+        return Response(recommendation_repr(rec))

@@ -1,0 +1,95 @@
+"""JSON Schema validation (the `jsonschema` library) with errors keyed by field path."""
+
+import json
+from functools import lru_cache
+from typing import Any
+
+from jsonschema import Draft202012Validator, ValidationError, validators
+from jsonschema.exceptions import SchemaError
+from jsonschema.protocols import Validator
+
+
+@lru_cache(maxsize=256)
+def _compiled(schema_json: str) -> Validator:
+    schema = json.loads(schema_json)
+    cls = validators.validator_for(schema, default=Draft202012Validator)
+    return cls(schema)
+
+
+def validator_for(schema: dict[str, Any]) -> Validator:
+    """A cached validator; the cache key is the schema's canonical JSON."""
+    return _compiled(json.dumps(schema, sort_keys=True))
+
+
+def schema_problem(schema: Any) -> str | None:
+    """Why `schema` is not a valid JSON Schema, or None."""
+    if not isinstance(schema, dict):
+        return "must be a table (a JSON Schema object)"
+    cls = validators.validator_for(schema, default=Draft202012Validator)
+    try:
+        cls.check_schema(schema)
+    except SchemaError as exc:
+        where = ".".join(str(p) for p in exc.absolute_path)
+        return f"invalid JSON Schema{' at ' + where if where else ''}: {exc.message}"
+    return None
+
+
+def _join(prefix: str, parts: Any) -> str:
+    path = ".".join([prefix, *(str(p) for p in parts)] if prefix else [str(p) for p in parts])
+    return path or "body"
+
+
+def _message(err: ValidationError) -> str:
+    custom = err.schema.get("x-message") if isinstance(err.schema, dict) else None
+    if custom:
+        return str(custom)
+    v, value = err.validator, err.validator_value
+    if v == "type":
+        expected = " or ".join(value) if isinstance(value, list) else value
+        return f"Must be of type {expected}."
+    if v == "minimum":
+        return f"Must be at least {value}."
+    if v == "maximum":
+        return f"Must be at most {value}."
+    if v == "exclusiveMinimum":
+        return f"Must be greater than {value}."
+    if v == "exclusiveMaximum":
+        return f"Must be less than {value}."
+    if v == "minLength":
+        return "Must not be empty." if value == 1 else f"Must be at least {value} characters."
+    if v == "maxLength":
+        return f"Must be at most {value} characters."
+    if v == "maxItems":
+        return f"Must have at most {value} items."
+    if v == "minItems":
+        return f"Must have at least {value} items."
+    if v == "enum":
+        return "Must be one of: " + ", ".join(json.dumps(x) for x in value) + "."
+    if v == "const":
+        return f"Must be {json.dumps(value)}."
+    return str(err.message)
+
+
+def errors_by_path(validator: Validator, instance: Any, prefix: str = "") -> dict[str, str]:
+    """Every schema violation, keyed by dotted field path (`action.payload.amount`)."""
+    errors: dict[str, str] = {}
+
+    def add(path: str, message: str) -> None:
+        errors[path] = f"{errors[path]} {message}" if path in errors else message
+
+    for err in validator.iter_errors(instance):
+        base = list(err.absolute_path)
+        if err.validator == "required" and isinstance(err.instance, dict):
+            # jsonschema yields one error per missing name; each names them all, so dedupe.
+            for name in err.validator_value:
+                path = _join(prefix, [*base, name])
+                if name not in err.instance and path not in errors:
+                    add(path, "This field is required.")
+        elif err.validator == "additionalProperties" and isinstance(err.instance, dict):
+            known = set(err.schema.get("properties", {}))
+            for name in err.instance:
+                if name not in known:
+                    add(_join(prefix, [*base, name]), "Unknown field.")
+        else:
+            add(_join(prefix, base), _message(err))
+    return errors

@@ -1,0 +1,157 @@
+"""Configuration: who may post where, what actions exist, who reviews."""
+
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+from django.db.models import Q
+
+from reviewqueue.states import MemberRole, Role, Stage
+
+STAGE_CHOICES = [(s.value, s.value) for s in Stage]
+
+
+class User(AbstractUser):
+    role = models.CharField(
+        max_length=16, choices=[(r.value, r.value) for r in Role], default=Role.REVIEWER
+    )
+
+    @property
+    def is_admin_role(self) -> bool:
+        return self.role == Role.ADMIN or self.is_superuser
+
+    @property
+    def can_read_reports(self) -> bool:
+        return self.is_admin_role or self.role == Role.AUDITOR
+
+
+class ActionType(models.Model):
+    name = models.CharField(max_length=100, unique=True)
+    executor = models.CharField(max_length=200, default="noop")  # webhook | noop | dotted path
+    url = models.URLField(max_length=2000, blank=True)
+    signing_secret_env = models.CharField(max_length=200, blank=True)
+    payload_schema = models.JSONField(default=dict)
+    cosmetic_fields = models.JSONField(default=list)
+    always_review = models.BooleanField(default=False)
+    timeout_seconds = models.FloatField(default=10.0)
+    max_attempts = models.PositiveIntegerField(default=8)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Queue(models.Model):
+    slug = models.SlugField(max_length=100, unique=True)
+    name = models.CharField(max_length=200)
+    stage = models.CharField(max_length=16, choices=STAGE_CHOICES, default=Stage.APPROVAL)
+    action_types = models.ManyToManyField(ActionType, through="QueueActionType", related_name="+")
+    reason_codes = models.JSONField(default=list)
+    sla_minutes = models.PositiveIntegerField(null=True, blank=True)
+    sla_escalate = models.BooleanField(default=False)
+    lease_minutes = models.PositiveIntegerField(default=10)
+    blind_review = models.BooleanField(default=False)
+    # Routing (supervised / autonomous).
+    auto_max_risk = models.FloatField(default=0.3)
+    auto_min_confidence = models.FloatField(default=0.95)
+    escalate_min_risk = models.FloatField(default=0.7)
+    qa_sample_rate = models.FloatField(default=0.05)
+    hard_risk_ceiling = models.FloatField(null=True, blank=True)
+    # Circuit breaker: over the last `breaker_window` auto-executed items.
+    breaker_window = models.PositiveIntegerField(default=50)
+    breaker_max_failure_rate = models.FloatField(default=0.2)
+    breaker_max_qa_rejection_rate = models.FloatField(default=0.1)
+    breaker_tripped_at = models.DateTimeField(null=True, blank=True)
+    breaker_reason = models.TextField(blank=True)
+    # Readiness gate overrides, e.g. {"shadow_min_agreement": 0.85}.
+    readiness = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(auto_max_risk__gte=0, auto_max_risk__lte=1)
+                & Q(auto_min_confidence__gte=0, auto_min_confidence__lte=1)
+                & Q(escalate_min_risk__gte=0, escalate_min_risk__lte=1)
+                & Q(qa_sample_rate__gte=0, qa_sample_rate__lte=1),
+                name="queue_thresholds_in_unit_interval",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.slug
+
+
+class QueueActionType(models.Model):
+    queue = models.ForeignKey(Queue, on_delete=models.CASCADE)
+    action_type = models.ForeignKey(ActionType, on_delete=models.PROTECT)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["queue", "action_type"], name="uniq_queue_action_type")
+        ]
+
+
+class Source(models.Model):
+    name = models.CharField(max_length=100, unique=True)
+    queues = models.ManyToManyField(Queue, through="SourceQueue", related_name="sources")
+    callback_url = models.URLField(max_length=2000, blank=True)
+    signing_secret_env = models.CharField(max_length=200, blank=True)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SourceQueue(models.Model):
+    source = models.ForeignKey(Source, on_delete=models.CASCADE)
+    queue = models.ForeignKey(Queue, on_delete=models.CASCADE)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["source", "queue"], name="uniq_source_queue")
+        ]
+
+
+class ApiKey(models.Model):
+    """A source's key: `rq_<prefix>_<secret>`. Only the SHA-256 of the whole key is stored;
+    the prefix finds the row, a constant-time comparison of the hash checks it."""
+
+    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="api_keys")
+    name = models.CharField(max_length=100, blank=True)
+    prefix = models.CharField(max_length=16, unique=True)
+    key_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.source.name}:{self.prefix}"
+
+
+class PersonalToken(models.Model):
+    """A reviewer's API token (`Authorization: Token rqp_<prefix>_<secret>`), hashed like ApiKey."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="tokens")
+    name = models.CharField(max_length=100, blank=True)
+    prefix = models.CharField(max_length=16, unique=True)
+    key_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+
+class Membership(models.Model):
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
+    queue = models.ForeignKey(Queue, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(
+        max_length=16, choices=[(r.value, r.value) for r in MemberRole], default=MemberRole.REVIEWER
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "queue"], name="uniq_membership")
+        ]

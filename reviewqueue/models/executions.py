@@ -1,0 +1,80 @@
+"""Executions, their attempts, and callback deliveries: the outbox."""
+
+from django.db import models
+from django.utils import timezone
+
+from reviewqueue.lib.ids import uuid7
+from reviewqueue.states import ExecutionStatus
+
+EXECUTION_STATUS_CHOICES = [(s.value, s.value) for s in ExecutionStatus]
+
+
+class Execution(models.Model):
+    """Written in the same transaction as the approval; the worker executes `payload` only
+    while its hash still equals `payload_hash` from the decision."""
+
+    recommendation = models.OneToOneField(
+        "reviewqueue.Recommendation", on_delete=models.PROTECT, related_name="execution"
+    )
+    status = models.CharField(
+        max_length=16, choices=EXECUTION_STATUS_CHOICES, default=ExecutionStatus.PENDING
+    )
+    payload = models.JSONField()
+    payload_hash = models.CharField(max_length=64)
+    idempotency_key = models.CharField(max_length=100, unique=True)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            # The sweep: executions due to (re)run.
+            models.Index(
+                fields=["next_attempt_at"],
+                name="execution_due_idx",
+                condition=models.Q(status__in=["pending", "retrying", "running"]),
+            ),
+        ]
+
+
+class ExecutionAttempt(models.Model):
+    execution = models.ForeignKey(Execution, on_delete=models.PROTECT, related_name="attempt_rows")
+    number = models.PositiveIntegerField()
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=16, blank=True)  # succeeded | retry | dead | refused
+    http_status = models.PositiveIntegerField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["execution", "number"], name="uniq_attempt_number")
+        ]
+
+
+class CallbackDelivery(models.Model):
+    """One event for a source's callback URL. `id` is the event id sources de-duplicate on."""
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    source = models.ForeignKey("reviewqueue.Source", on_delete=models.PROTECT)
+    recommendation = models.ForeignKey("reviewqueue.Recommendation", on_delete=models.PROTECT)
+    event_type = models.CharField(max_length=50)
+    body = models.JSONField()
+    status = models.CharField(max_length=16, default="pending")  # pending|delivered|dead
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"],
+                name="callback_due_idx",
+                condition=models.Q(status="pending"),
+            ),
+        ]

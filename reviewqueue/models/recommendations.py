@@ -1,0 +1,114 @@
+"""Recommendations and the decisions made on them."""
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from reviewqueue.lib.ids import uuid7
+from reviewqueue.states import DecisionKind, Outcome, Route, Status
+
+
+class Recommendation(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    source = models.ForeignKey("reviewqueue.Source", on_delete=models.PROTECT)
+    queue = models.ForeignKey("reviewqueue.Queue", on_delete=models.PROTECT)
+    action_type = models.ForeignKey("reviewqueue.ActionType", on_delete=models.PROTECT)
+    external_id = models.CharField(max_length=200)
+    # SHA-256 of the canonical JSON of what the source posted: replays compare it.
+    content_hash = models.CharField(max_length=64)
+    payload = models.JSONField()
+    confidence = models.FloatField()
+    risk_score = models.FloatField()
+    rationale = models.TextField(blank=True)
+    evidence = models.JSONField(default=list)
+    model_name = models.CharField(max_length=200)
+    model_version = models.CharField(max_length=200)
+    prompt_version = models.CharField(max_length=200, blank=True)
+    priority = models.IntegerField(default=0)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    metadata = models.JSONField(default=dict)
+    route = models.CharField(max_length=16, choices=[(r.value, r.value) for r in Route])
+    status = models.CharField(max_length=16, choices=[(s.value, s.value) for s in Status])
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    due_at = models.DateTimeField(null=True, blank=True)  # created_at + the queue's SLA
+    claimed_by = models.ForeignKey(
+        "reviewqueue.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    escalated_at = models.DateTimeField(null=True, blank=True)
+    overdue_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    qa_sampled = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["source", "external_id"], name="uniq_source_external_id"),
+            models.CheckConstraint(
+                condition=Q(confidence__gte=0, confidence__lte=1)
+                & Q(risk_score__gte=0, risk_score__lte=1),
+                name="recommendation_scores_in_unit_interval",
+            ),
+        ]
+        indexes = [
+            # The claim query: next waiting item of a queue, highest priority then oldest.
+            # Partial, so it stays as small as the backlog rather than the history.
+            models.Index(
+                "queue",
+                "status",
+                models.F("priority").desc(),
+                "created_at",
+                name="rec_claim_idx",
+                condition=Q(status__in=["pending", "escalated"]),
+            ),
+            # Lease-expiry and SLA sweeps look only at open items.
+            models.Index(
+                fields=["lease_expires_at"],
+                name="rec_lease_idx",
+                condition=Q(status="in_review"),
+            ),
+            # A source's own listing, newest first.
+            models.Index(fields=["source", "-created_at"], name="rec_source_created_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.external_id} ({self.status})"
+
+
+class Decision(models.Model):
+    """The one verdict on a recommendation. Query-relevant facts are copied from the
+    recommendation (immutable there) so metrics read one table."""
+
+    recommendation = models.OneToOneField(
+        Recommendation, on_delete=models.PROTECT, related_name="decision"
+    )
+    kind = models.CharField(max_length=16, choices=[(k.value, k.value) for k in DecisionKind])
+    outcome = models.CharField(max_length=16, choices=[(o.value, o.value) for o in Outcome])
+    payload = models.JSONField(null=True, blank=True)  # the final payload (None for reject)
+    payload_hash = models.CharField(max_length=64, blank=True)
+    diff = models.JSONField(default=list)
+    is_cosmetic = models.BooleanField(null=True)
+    reason_code = models.CharField(max_length=100, blank=True)
+    comment = models.TextField(blank=True)
+    reviewer = models.ForeignKey(
+        "reviewqueue.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    queue = models.ForeignKey("reviewqueue.Queue", on_delete=models.PROTECT, related_name="+")
+    action_type = models.ForeignKey(
+        "reviewqueue.ActionType", on_delete=models.PROTECT, related_name="+"
+    )
+    source = models.ForeignKey("reviewqueue.Source", on_delete=models.PROTECT, related_name="+")
+    model_name = models.CharField(max_length=200)
+    model_version = models.CharField(max_length=200)
+    prompt_version = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField()  # the recommendation's created_at
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    decided_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [
+            # Trend reports: one queue over a time range.
+            models.Index(fields=["queue", "decided_at"], name="decision_queue_time_idx"),
+            models.Index(fields=["decided_at"], name="decision_time_idx"),
+        ]

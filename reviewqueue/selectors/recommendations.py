@@ -1,0 +1,64 @@
+"""Reads of recommendations."""
+
+import base64
+import binascii
+import uuid
+from datetime import datetime
+
+from django.db.models import QuerySet
+
+from reviewqueue.exceptions import NotFound, ValidationFailed
+from reviewqueue.models import Recommendation, Source
+
+
+def _with_related(qs: QuerySet[Recommendation]) -> QuerySet[Recommendation]:
+    return qs.select_related("queue", "action_type", "decision__reviewer", "execution")
+
+
+def recommendation_get_for_source(*, source: Source, recommendation_id: str) -> Recommendation:
+    """A source sees only its own items; anything else is 404, never 403."""
+    try:
+        pk = uuid.UUID(recommendation_id)
+    except ValueError:
+        raise NotFound("No recommendation with this id.") from None
+    rec = _with_related(Recommendation.objects.filter(pk=pk, source=source)).first()
+    if rec is None:
+        raise NotFound("No recommendation with this id.")
+    return rec
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        created, pk = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
+        return datetime.fromisoformat(created), uuid.UUID(pk)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise ValidationFailed("Bad cursor.", errors={"cursor": "Not a cursor from this API."}) from None
+
+
+def _encode_cursor(rec: Recommendation) -> str:
+    return base64.urlsafe_b64encode(f"{rec.created_at.isoformat()}|{rec.id}".encode()).decode()
+
+
+def recommendation_list_for_source(
+    *,
+    source: Source,
+    external_id: str | None = None,
+    status: str | None = None,
+    queue: str | None = None,
+    cursor: str | None = None,
+    limit: int = 50,
+) -> tuple[list[Recommendation], str | None]:
+    """The source's items, newest first, keyset-paginated; `external_id` looks one up."""
+    qs = _with_related(Recommendation.objects.filter(source=source))
+    if external_id is not None:
+        qs = qs.filter(external_id=external_id)
+    if status:
+        qs = qs.filter(status=status)
+    if queue:
+        qs = qs.filter(queue__slug=queue)
+    if cursor:
+        created, pk = _decode_cursor(cursor)
+        qs = qs.filter(created_at__lte=created).exclude(created_at=created, id__gte=pk)
+    rows = list(qs.order_by("-created_at", "-id")[: limit + 1])
+    next_cursor = _encode_cursor(rows[limit - 1]) if len(rows) > limit else None
+    return rows[:limit], next_cursor

@@ -1,0 +1,57 @@
+"""The audit trail. Every service writes its event through here, inside its transaction."""
+
+from dataclasses import dataclass
+from typing import Any
+
+from reviewqueue.models import AuditEvent, Queue, Recommendation, Source, User
+
+
+@dataclass(frozen=True)
+class Actor:
+    kind: str  # user | source | system
+    label: str
+    user: User | None = None
+    source: Source | None = None
+
+    @classmethod
+    def of_user(cls, user: User) -> "Actor":
+        return cls(kind="user", label=user.get_username(), user=user)
+
+    @classmethod
+    def of_source(cls, source: Source) -> "Actor":
+        return cls(kind="source", label=source.name, source=source)
+
+    @classmethod
+    def system(cls, label: str = "system") -> "Actor":
+        return cls(kind="system", label=label)
+
+
+def audit_event(
+    *,
+    action: str,
+    actor: Actor,
+    recommendation: Recommendation | None = None,
+    queue: Queue | None = None,
+    data: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """An unsaved event (for bulk writes); `audit_record` saves one."""
+    rec = recommendation
+    return AuditEvent(
+        action=action,
+        actor_kind=actor.kind,
+        actor_label=actor.label,
+        actor_user=actor.user,
+        actor_source=actor.source,
+        recommendation=rec,
+        queue=queue if queue is not None else (rec.queue if rec is not None else None),
+        model_name=rec.model_name if rec else "",
+        model_version=rec.model_version if rec else "",
+        prompt_version=rec.prompt_version if rec else "",
+        data=data or {},
+    )
+
+
+def audit_record(**kwargs: Any) -> AuditEvent:
+    event = audit_event(**kwargs)
+    event.save(force_insert=True)
+    return event

@@ -1,0 +1,352 @@
+"""Ingest: validate, route and store recommendations, one or a batch, each judged alone.
+
+The only code that creates a Recommendation. A single create is four SQL statements
+(key lookup, target lookup, INSERT recommendation, INSERT audit event); an auto-routed item
+adds its policy decision and execution row (the outbox) in the same transaction. Replays
+are settled by the unique (source, external_id) constraint, so concurrent posts of one
+external_id create one row whatever the timing.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from jsonschema import Draft202012Validator
+from jsonschema.protocols import Validator
+
+from reviewqueue import contracts
+from reviewqueue.exceptions import DomainError, Forbidden, IdempotencyConflict, ValidationFailed
+from reviewqueue.lib.canonical import content_hash
+from reviewqueue.lib.ids import uuid7
+from reviewqueue.lib.schema import errors_by_path, validator_for
+from reviewqueue.models import (
+    ActionType,
+    AuditEvent,
+    Decision,
+    Execution,
+    Queue,
+    QueueActionType,
+    Recommendation,
+    Source,
+    SourceQueue,
+)
+from reviewqueue.services.audit import Actor, audit_event
+from reviewqueue.services.routing import INITIAL_STATUS, route_for
+from reviewqueue.states import DecisionKind, Outcome, Route
+
+_ITEM_VALIDATOR = Draft202012Validator(contracts.INGEST_ITEM)
+
+
+@dataclass
+class Prepared:
+    index: int
+    recommendation: Recommendation
+    decision: Decision | None
+    execution: Execution | None
+
+
+@dataclass
+class ItemResult:
+    index: int
+    status: int
+    recommendation_id: str | None = None
+    route: str | None = None
+    errors: dict[str, str] | None = None
+    detail: str | None = None
+
+
+Targets = dict[tuple[str, str], tuple[Queue, ActionType]]
+
+
+def _load_targets(source: Source, slugs: set[str]) -> Targets:
+    """(queue slug, action type) pairs this source may post to, among `slugs`: one query."""
+    rows = QueueActionType.objects.filter(
+        queue__slug__in=slugs, queue__sources=source
+    ).select_related("queue", "action_type")
+    return {(row.queue.slug, row.action_type.name): (row.queue, row.action_type) for row in rows}
+
+
+def _target_error(source: Source, slug: str, action_name: str) -> DomainError:
+    """Why (slug, action_name) is not a target; only runs on the error path."""
+    queue = Queue.objects.filter(slug=slug).first()
+    if queue is None:
+        return ValidationFailed(
+            f"There is no queue '{slug}'.", errors={"queue": f"Unknown queue '{slug}'."}
+        )
+    if not SourceQueue.objects.filter(source=source, queue=queue).exists():
+        return Forbidden(f"Source '{source.name}' may not post to queue '{slug}'.")
+    return ValidationFailed(
+        f"Queue '{slug}' does not take action type '{action_name}'.",
+        errors={"action.type": f"Unknown action type '{action_name}' for queue '{slug}'."},
+    )
+
+
+_payload_validators: dict[tuple[int, str], Validator] = {}
+
+
+def _payload_validator(action_type: ActionType) -> Validator:
+    key = (action_type.pk, action_type.updated_at.isoformat())
+    validator = _payload_validators.get(key)
+    if validator is None:
+        validator = validator_for(action_type.payload_schema)
+        _payload_validators[key] = validator
+    return validator
+
+
+def _parse_expiry(value: Any) -> tuple[datetime | None, str | None]:
+    if value is None:
+        return None, None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None, "Must be an ISO 8601 date-time, e.g. 2026-11-23T12:00:00Z."
+    if parsed.tzinfo is None:
+        return None, "Must include a time zone, e.g. 2026-11-23T12:00:00Z."
+    return parsed, None
+
+
+def _prepare(
+    *,
+    index: int,
+    source: Source,
+    data: Any,
+    targets: Targets,
+    target_errors: dict[tuple[str, str], DomainError],
+    now: datetime,
+) -> Prepared | DomainError:
+    if not isinstance(data, dict):
+        return ValidationFailed("Each item must be a JSON object.", errors={"body": "Must be an object."})
+    errors = errors_by_path(_ITEM_VALIDATOR, data)
+    if errors:
+        return ValidationFailed("The recommendation is not valid.", errors=errors)
+    key = (data["queue"], data["action"]["type"])
+    target = targets.get(key)
+    if target is None:
+        if key not in target_errors:
+            target_errors[key] = _target_error(source, *key)
+        return target_errors[key]
+    queue, action_type = target
+    payload = data["action"]["payload"]
+    errors = errors_by_path(_payload_validator(action_type), payload, prefix="action.payload")
+    expires_at, expiry_error = _parse_expiry(data.get("expires_at"))
+    if expiry_error:
+        errors["expires_at"] = expiry_error
+    if errors:
+        return ValidationFailed(
+            "The recommendation does not match its action type's schema."
+            if "expires_at" not in errors
+            else "The recommendation is not valid.",
+            errors=errors,
+        )
+
+    confidence, risk = float(data["confidence"]), float(data["risk_score"])
+    route = route_for(queue=queue, action_type=action_type, confidence=confidence, risk=risk)
+    waits_for_people = route in (Route.REVIEW, Route.ESCALATED)
+    rec = Recommendation(
+        id=uuid7(),
+        source=source,
+        queue=queue,
+        action_type=action_type,
+        external_id=data["external_id"],
+        content_hash=content_hash(data),
+        payload=payload,
+        confidence=confidence,
+        risk_score=risk,
+        rationale=data.get("rationale", ""),
+        evidence=data.get("evidence", []),
+        model_name=data["model"]["name"],
+        model_version=data["model"]["version"],
+        prompt_version=data.get("prompt_version", ""),
+        priority=data.get("priority", 0),
+        expires_at=expires_at,
+        metadata=data.get("metadata", {}),
+        route=route,
+        status=INITIAL_STATUS[route],
+        created_at=now,
+        updated_at=now,
+        due_at=now + timedelta(minutes=queue.sla_minutes)
+        if waits_for_people and queue.sla_minutes
+        else None,
+        escalated_at=now if route == Route.ESCALATED else None,
+        closed_at=now if route == Route.AUTO else None,
+    )
+    decision = execution = None
+    if route == Route.AUTO:
+        payload_hash = content_hash(payload)
+        decision = Decision(
+            recommendation=rec,
+            kind=DecisionKind.POLICY,
+            outcome=Outcome.APPROVE,
+            payload=payload,
+            payload_hash=payload_hash,
+            queue=queue,
+            action_type=action_type,
+            source=source,
+            model_name=rec.model_name,
+            model_version=rec.model_version,
+            prompt_version=rec.prompt_version,
+            created_at=now,
+            decided_at=now,
+        )
+        execution = Execution(
+            recommendation=rec,
+            payload=payload,
+            payload_hash=payload_hash,
+            idempotency_key=f"rq-{rec.id}",
+            created_at=now,
+            updated_at=now,
+            next_attempt_at=now,
+        )
+    return Prepared(index=index, recommendation=rec, decision=decision, execution=execution)
+
+
+def _store(prepared: list[Prepared], source: Source) -> None:
+    """Write the rows of freshly prepared items; the caller holds the transaction."""
+    if not prepared:
+        return
+    actor = Actor.of_source(source)
+    Recommendation.objects.bulk_create([p.recommendation for p in prepared])
+    decisions = [p.decision for p in prepared if p.decision is not None]
+    executions = [p.execution for p in prepared if p.execution is not None]
+    if decisions:
+        Decision.objects.bulk_create(decisions)
+    if executions:
+        Execution.objects.bulk_create(executions)
+    AuditEvent.objects.bulk_create(
+        [
+            audit_event(
+                action="recommendation.created",
+                actor=actor,
+                recommendation=p.recommendation,
+                data={
+                    "external_id": p.recommendation.external_id,
+                    "route": p.recommendation.route,
+                    "status": p.recommendation.status,
+                    "content_hash": p.recommendation.content_hash,
+                    "confidence": p.recommendation.confidence,
+                    "risk_score": p.recommendation.risk_score,
+                },
+            )
+            for p in prepared
+        ]
+    )
+
+
+def _prime(rec: Recommendation, decision: Decision | None, execution: Execution | None) -> None:
+    # A fresh item's related rows are known; caching them spares the representation a query.
+    Recommendation.decision.related.set_cached_value(rec, decision)  # type: ignore[attr-defined]
+    Recommendation.execution.related.set_cached_value(rec, execution)  # type: ignore[attr-defined]
+
+
+def recommendation_ingest(*, source: Source, data: Any) -> tuple[Recommendation, bool]:
+    """Create one recommendation, or return the stored one for an identical replay.
+
+    Returns (recommendation, created). Raises ValidationFailed (400, nothing stored),
+    Forbidden (403, queue not allowed for the source) or IdempotencyConflict (409, the
+    external_id was used with different content). Audited: `recommendation.created`.
+    """
+    now = timezone.now()
+    slugs = {data["queue"]} if isinstance(data, dict) and isinstance(data.get("queue"), str) else set()
+    targets = _load_targets(source, slugs) if slugs else {}
+    prepared = _prepare(index=0, source=source, data=data, targets=targets, target_errors={}, now=now)
+    if isinstance(prepared, DomainError):
+        raise prepared
+    rec = prepared.recommendation
+    try:
+        with transaction.atomic():
+            _store([prepared], source)
+    except IntegrityError:
+        existing = (
+            Recommendation.objects.select_related(
+                "queue", "action_type", "decision__reviewer", "execution"
+            )
+            .filter(source=source, external_id=rec.external_id)
+            .first()
+        )
+        if existing is None:
+            raise
+        if existing.content_hash != rec.content_hash:
+            raise IdempotencyConflict(
+                f"external_id '{rec.external_id}' was already used with different content.",
+                id=str(existing.id),
+            ) from None
+        return existing, False
+    _prime(rec, prepared.decision, prepared.execution)
+    return rec, True
+
+
+def recommendation_ingest_batch(*, source: Source, items: list[Any]) -> list[ItemResult]:
+    """Judge each item alone with the single-item rules; store the valid, new ones together.
+
+    An external_id repeated inside the batch is a replay of its first occurrence. If a
+    concurrent request wins a race for some external_id, the batch looks again (bounded).
+    """
+    now = timezone.now()
+    slugs = {
+        item["queue"]
+        for item in items
+        if isinstance(item, dict) and isinstance(item.get("queue"), str)
+    }
+    targets = _load_targets(source, slugs) if slugs else {}
+    target_errors: dict[tuple[str, str], DomainError] = {}
+    results: list[ItemResult | None] = [None] * len(items)
+    valid: list[Prepared] = []
+    for index, data in enumerate(items):
+        prepared = _prepare(
+            index=index, source=source, data=data, targets=targets,
+            target_errors=target_errors, now=now,
+        )
+        if isinstance(prepared, DomainError):
+            results[index] = ItemResult(
+                index=index, status=prepared.status_code, errors=prepared.errors,
+                detail=prepared.detail,
+            )
+        else:
+            valid.append(prepared)
+
+    for _attempt in range(5):
+        existing = {
+            ext: (str(pk), digest, route)
+            for ext, pk, digest, route in Recommendation.objects.filter(
+                source=source, external_id__in=[p.recommendation.external_id for p in valid]
+            ).values_list("external_id", "id", "content_hash", "route")
+        }
+        settled: dict[int, ItemResult] = {}
+        fresh: list[Prepared] = []
+        first_seen: dict[str, Prepared] = {}
+        for p in valid:
+            rec = p.recommendation
+            if rec.external_id in existing:
+                pk, digest, route = existing[rec.external_id]
+            elif rec.external_id in first_seen:
+                first = first_seen[rec.external_id].recommendation
+                pk, digest, route = str(first.id), first.content_hash, first.route
+            else:
+                first_seen[rec.external_id] = p
+                fresh.append(p)
+                continue
+            if digest == rec.content_hash:
+                settled[p.index] = ItemResult(index=p.index, status=200, recommendation_id=pk, route=route)
+            else:
+                settled[p.index] = ItemResult(
+                    index=p.index, status=409, recommendation_id=pk,
+                    detail=f"external_id '{rec.external_id}' was already used with different content.",
+                )
+        try:
+            with transaction.atomic():
+                _store(fresh, source)
+        except IntegrityError:
+            continue
+        for p in fresh:
+            rec = p.recommendation
+            settled[p.index] = ItemResult(
+                index=p.index, status=201, recommendation_id=str(rec.id), route=rec.route
+            )
+        for index, result in settled.items():
+            results[index] = result
+        break
+    else:  # pragma: no cover - five lost races in a row
+        raise IdempotencyConflict("The batch kept racing with concurrent writers; post it again.")
+    return [r for r in results if r is not None]

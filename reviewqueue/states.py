@@ -1,0 +1,99 @@
+"""Statuses, routes, stages and the one table of legal moves. Pure Python."""
+
+from enum import StrEnum
+
+
+class Stage(StrEnum):
+    SHADOW = "shadow"
+    APPROVAL = "approval"
+    SUPERVISED = "supervised"
+    AUTONOMOUS = "autonomous"
+
+
+class Route(StrEnum):
+    REVIEW = "review"
+    AUTO = "auto"
+    ESCALATED = "escalated"
+    SHADOW = "shadow"
+
+
+class Status(StrEnum):
+    SHADOW = "shadow"  # recorded; waits for the human outcome; never executes
+    PENDING = "pending"  # waiting for a reviewer
+    IN_REVIEW = "in_review"  # claimed under a lease
+    ESCALATED = "escalated"  # waiting for a senior reviewer
+    DECIDED = "decided"  # a person decided (approve, modify or reject)
+    AUTO_APPROVED = "auto_approved"  # the policy approved it on arrival
+    EXPIRED = "expired"  # past expires_at before anyone approved it
+
+
+class Outcome(StrEnum):
+    APPROVE = "approve"
+    MODIFY = "modify"
+    REJECT = "reject"
+
+
+class DecisionKind(StrEnum):
+    HUMAN = "human"  # a reviewer in the app
+    POLICY = "policy"  # routing auto-approved it
+    EXTERNAL = "external"  # the source reported the human outcome (shadow)
+
+
+class ExecutionStatus(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    RETRYING = "retrying"
+    SUCCEEDED = "succeeded"
+    DEAD = "dead"
+    REFUSED = "refused"  # the stored payload no longer matches the decision's hash
+
+
+class Role(StrEnum):
+    REVIEWER = "reviewer"
+    SENIOR = "senior"
+    ADMIN = "admin"
+    AUDITOR = "auditor"
+
+
+class MemberRole(StrEnum):
+    REVIEWER = "reviewer"
+    SENIOR = "senior"
+
+
+# Legal moves of a recommendation: (from, to). Every service that changes a status checks here.
+RECOMMENDATION_MOVES: frozenset[tuple[Status, Status]] = frozenset(
+    {
+        (Status.PENDING, Status.IN_REVIEW),  # claim
+        (Status.ESCALATED, Status.IN_REVIEW),  # senior claims an escalated item
+        (Status.IN_REVIEW, Status.PENDING),  # release / lease expiry
+        (Status.IN_REVIEW, Status.ESCALATED),  # escalate, or release of an escalated item
+        (Status.PENDING, Status.ESCALATED),  # SLA auto-escalation
+        (Status.IN_REVIEW, Status.DECIDED),  # decide
+        (Status.PENDING, Status.EXPIRED),
+        (Status.IN_REVIEW, Status.EXPIRED),
+        (Status.ESCALATED, Status.EXPIRED),
+        (Status.SHADOW, Status.DECIDED),  # human outcome reported for a shadow item
+    }
+)
+
+OPEN_STATUSES = frozenset({Status.PENDING, Status.IN_REVIEW, Status.ESCALATED})
+
+EXECUTION_MOVES: frozenset[tuple[ExecutionStatus, ExecutionStatus]] = frozenset(
+    {
+        (ExecutionStatus.PENDING, ExecutionStatus.RUNNING),
+        (ExecutionStatus.RETRYING, ExecutionStatus.RUNNING),
+        (ExecutionStatus.RUNNING, ExecutionStatus.SUCCEEDED),
+        (ExecutionStatus.RUNNING, ExecutionStatus.RETRYING),
+        (ExecutionStatus.RUNNING, ExecutionStatus.DEAD),
+        (ExecutionStatus.RUNNING, ExecutionStatus.REFUSED),
+        (ExecutionStatus.DEAD, ExecutionStatus.PENDING),  # an admin retries
+    }
+)
+
+
+def is_legal(current: Status, target: Status) -> bool:
+    return (current, target) in RECOMMENDATION_MOVES
+
+
+def execution_is_legal(current: ExecutionStatus, target: ExecutionStatus) -> bool:
+    return (current, target) in EXECUTION_MOVES

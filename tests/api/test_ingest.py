@@ -1,0 +1,318 @@
+"""The ingest API contract: every status code, on the real database."""
+
+import json
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from reviewqueue.models import ApiKey, AuditEvent, Decision, Execution, Recommendation
+from tests.conftest import item
+
+URL = "/api/v1/recommendations"
+
+
+def post(client, body, url=URL, **extra):
+    return client.post(url, data=json.dumps(body), content_type="application/json", **extra)
+
+
+def assert_problem(response, status):
+    assert response.status_code == status, response.content
+    assert response["Content-Type"] == "application/problem+json"
+    body = response.json()
+    assert body["status"] == status and body["title"] and body["type"].startswith("urn:")
+    return body
+
+
+class TestCreate:
+    def test_create_answers_201_with_the_stored_item(self, world):
+        response = post(world.client(), item())
+        assert response.status_code == 201
+        body = response.json()
+        assert body["queue"] == "refunds" and body["external_id"] == "ticket-8812:refund"
+        assert body["status"] == "pending" and body["route"] == "review"
+        assert body["action"] == {"type": "refund.issue", "payload": {"order_id": "A-1", "amount": 40.0}}
+        assert body["model"] == {"name": "refund-agent", "version": "2026-10-01"}
+        assert body["expires_at"] == "2036-11-23T12:00:00Z"
+        assert body["created_at"].endswith("Z") and body["decision"] is None
+        rec = Recommendation.objects.get(pk=body["id"])
+        assert rec.source == world.source and rec.due_at == rec.created_at + timedelta(minutes=60)
+
+    def test_create_writes_an_audit_event_in_the_same_transaction(self, world):
+        body = post(world.client(), item()).json()
+        event = AuditEvent.objects.get(recommendation_id=body["id"])
+        assert event.action == "recommendation.created"
+        assert event.actor_kind == "source" and event.actor_label == "refund-bot"
+        assert event.model_version == "2026-10-01" and event.prompt_version == "refund-v7"
+        assert event.data["route"] == "review"
+
+    def test_identical_replay_answers_200_with_the_original(self, world):
+        first = post(world.client(), item()).json()
+        # Same content, keys in another order and 40 written as an integer.
+        replay = item(action={"payload": {"amount": 40, "order_id": "A-1"}, "type": "refund.issue"})
+        response = post(world.client(), replay)
+        assert response.status_code == 200
+        assert response.json()["id"] == first["id"]
+        assert Recommendation.objects.count() == 1
+        assert AuditEvent.objects.filter(action="recommendation.created").count() == 1
+
+    def test_same_external_id_with_other_content_is_409(self, world):
+        first = post(world.client(), item()).json()
+        response = post(world.client(), item(confidence=0.5))
+        body = assert_problem(response, 409)
+        assert body["id"] == first["id"] and "different content" in body["detail"]
+        assert Recommendation.objects.get().confidence == 0.91
+
+    def test_two_sources_may_use_the_same_external_id(self, world):
+        world.other_source.queues.add(world.queue)
+        assert post(world.client(), item()).status_code == 201
+        assert post(world.client(world.other_key), item()).status_code == 201
+
+
+class TestValidation:
+    @pytest.mark.parametrize(
+        ("overrides", "path", "message"),
+        [
+            ({"confidence": 1.5}, "confidence", "Must be at most 1."),
+            ({"confidence": -0.1}, "confidence", "Must be at least 0."),
+            ({"risk_score": "high"}, "risk_score", "Must be of type number."),
+            ({"risk_score": True}, "risk_score", "Must be of type number."),
+            ({"external_id": ""}, "external_id", "Must not be empty."),
+            ({"risk": 0.2}, "risk", "Unknown field."),
+            ({"model": {"name": "x"}}, "model.version", "This field is required."),
+            ({"priority": 1.5}, "priority", "Must be of type integer."),
+            ({"evidence": [{"title": "x", "url": "javascript:alert(1)"}]}, "evidence.0.url",
+             "Must be an http:// or https:// URL."),
+            ({"expires_at": "tomorrow"}, "expires_at", "Must be an ISO 8601 date-time"),
+            ({"expires_at": "2036-11-23T12:00:00"}, "expires_at", "Must include a time zone"),
+        ],
+    )
+    def test_bad_fields_answer_400_with_their_path(self, world, overrides, path, message):
+        body = assert_problem(post(world.client(), item(**overrides)), 400)
+        assert body["errors"][path].startswith(message)
+        assert Recommendation.objects.count() == 0
+
+    def test_missing_required_fields_are_each_named(self, world):
+        body = assert_problem(post(world.client(), {"queue": "refunds"}), 400)
+        for field in ("external_id", "action", "confidence", "risk_score", "model"):
+            assert body["errors"][field] == "This field is required."
+
+    def test_payload_not_matching_the_action_schema_is_400_with_field_paths(self, world):
+        bad = item(action={"type": "refund.issue", "payload": {"order_id": 7, "amount": -1}})
+        body = assert_problem(post(world.client(), bad), 400)
+        assert body["errors"] == {
+            "action.payload.order_id": "Must be of type string.",
+            "action.payload.amount": "Must be at least 0.",
+        }
+        assert Recommendation.objects.count() == 0
+
+    def test_unknown_queue_is_400(self, world):
+        body = assert_problem(post(world.client(), item(queue="nope")), 400)
+        assert body["errors"] == {"queue": "Unknown queue 'nope'."}
+
+    def test_unknown_action_type_is_400(self, world):
+        bad = item(action={"type": "refund.void", "payload": {}})
+        body = assert_problem(post(world.client(), bad), 400)
+        assert "action.type" in body["errors"]
+
+    def test_body_that_is_not_json_is_400(self, world):
+        response = world.client().post(URL, data="{not json", content_type="application/json")
+        assert_problem(response, 400)
+
+    def test_body_that_is_a_list_is_400(self, world):
+        body = assert_problem(post(world.client(), [item()]), 400)
+        assert body["errors"] == {"body": "Must be an object."}
+
+    def test_wrong_content_type_is_415(self, world):
+        response = world.client().post(URL, data="queue=refunds", content_type="text/plain")
+        assert_problem(response, 415)
+
+    def test_body_over_the_limit_is_413_and_nothing_is_stored(self, world):
+        huge = item(metadata={"blob": "x" * (300 * 1024)})
+        body = assert_problem(post(world.client(), huge), 413)
+        assert "262144" in body["detail"]
+        assert Recommendation.objects.count() == 0
+
+
+class TestAuth:
+    def test_no_key_is_401_with_a_challenge(self, world):
+        response = post(world.client(key=False), item())
+        assert_problem(response, 401)
+        assert response["WWW-Authenticate"].startswith("Bearer")
+
+    @pytest.mark.parametrize("key", ["nonsense", "rq_abcdefabcdef_wrongsecret", "Bearer"])
+    def test_bad_key_is_401(self, world, key):
+        assert_problem(post(world.client(key=key), item()), 401)
+
+    def test_right_prefix_wrong_secret_is_401(self, world):
+        forged = world.key.rsplit("_", 1)[0] + "_" + "A" * 43
+        assert_problem(post(world.client(key=forged), item()), 401)
+
+    def test_revoked_key_is_401(self, world):
+        ApiKey.objects.filter(source=world.source).update(revoked_at=timezone.now())
+        body = assert_problem(post(world.client(), item()), 401)
+        assert "revoked" in body["detail"]
+
+    def test_expired_key_is_401(self, world):
+        ApiKey.objects.filter(source=world.source).update(expires_at=timezone.now() - timedelta(seconds=1))
+        body = assert_problem(post(world.client(), item()), 401)
+        assert "expired" in body["detail"]
+
+    def test_disabled_source_is_401(self, world):
+        world.source.is_active = False
+        world.source.save()
+        assert_problem(post(world.client(), item()), 401)
+
+    def test_key_not_allowed_on_the_queue_is_403(self, world):
+        body = assert_problem(post(world.client(), item(queue="other")), 403)
+        assert "refund-bot" in body["detail"] and "other" in body["detail"]
+        assert Recommendation.objects.count() == 0
+
+    def test_key_use_is_recorded_at_most_once_a_minute(self, world):
+        post(world.client(), item())
+        key = ApiKey.objects.get(source=world.source)
+        first_use = key.last_used_at
+        assert first_use is not None
+        post(world.client(), item(external_id="second"))
+        key.refresh_from_db()
+        assert key.last_used_at == first_use
+
+    def test_plain_keys_are_never_stored(self, world):
+        post(world.client(), item())
+        secret = world.key.rsplit("_", 1)[1]
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT prefix, key_hash FROM reviewqueue_apikey")
+            rows = cursor.fetchall()
+            cursor.execute("SELECT data::text FROM reviewqueue_auditevent") if connection.vendor == "postgresql" else cursor.execute("SELECT data FROM reviewqueue_auditevent")
+            audit = " ".join(r[0] for r in cursor.fetchall())
+        assert rows and all(secret not in prefix + digest for prefix, digest in rows)
+        assert secret not in audit
+
+
+class TestRateLimit:
+    def test_over_the_rate_answers_429_with_retry_after(self, world, settings):
+        settings.REVIEWQUEUE_INGEST_RATE = "3/m"
+        client = world.client()
+        codes = [post(client, item(external_id=f"r{i}")).status_code for i in range(3)]
+        assert codes == [201, 201, 201]
+        response = post(client, item(external_id="r3"))
+        assert_problem(response, 429)
+        assert 1 <= int(response["Retry-After"]) <= 60
+        assert Recommendation.objects.count() == 3
+
+    def test_the_limit_is_per_key(self, world, settings):
+        settings.REVIEWQUEUE_INGEST_RATE = "1/m"
+        world.other_source.queues.add(world.queue)
+        assert post(world.client(), item()).status_code == 201
+        assert post(world.client(world.other_key), item()).status_code == 201
+        assert post(world.client(), item(external_id="x")).status_code == 429
+
+
+class TestRouting:
+    def test_supervised_low_risk_high_confidence_is_auto_approved_with_an_outbox_row(self, world):
+        world.queue.stage = "supervised"
+        world.queue.save()
+        body = post(world.client(), item(risk_score=0.1, confidence=0.99)).json()
+        assert body["route"] == "auto" and body["status"] == "auto_approved"
+        assert body["decision"]["kind"] == "policy" and body["decision"]["outcome"] == "approve"
+        assert body["execution"]["status"] == "pending"
+        execution = Execution.objects.get(recommendation_id=body["id"])
+        assert execution.payload == {"order_id": "A-1", "amount": 40.0}
+        assert execution.idempotency_key == f"rq-{body['id']}"
+        assert Decision.objects.get(recommendation_id=body["id"]).payload_hash == execution.payload_hash
+
+    @pytest.mark.parametrize(
+        ("stage", "risk", "confidence", "route", "status"),
+        [
+            ("shadow", 0.1, 0.99, "shadow", "shadow"),
+            ("approval", 0.1, 0.99, "review", "pending"),
+            ("supervised", 0.5, 0.99, "review", "pending"),
+            ("supervised", 0.8, 0.99, "escalated", "escalated"),
+            ("autonomous", 0.9, 0.2, "auto", "auto_approved"),
+        ],
+    )
+    def test_each_stage_routes_on_arrival(self, world, stage, risk, confidence, route, status):
+        world.queue.stage = stage
+        world.queue.save()
+        body = post(world.client(), item(risk_score=risk, confidence=confidence)).json()
+        assert (body["route"], body["status"]) == (route, status)
+        assert Execution.objects.filter(recommendation_id=body["id"]).exists() == (route == "auto")
+
+    def test_a_tripped_breaker_sends_supervised_items_to_review(self, world):
+        world.queue.stage = "supervised"
+        world.queue.breaker_tripped_at = timezone.now()
+        world.queue.save()
+        body = post(world.client(), item(risk_score=0.1, confidence=0.99)).json()
+        assert body["route"] == "review"
+
+
+class TestRead:
+    def test_a_source_reads_its_own_item_with_decision_and_execution(self, world):
+        created = post(world.client(), item()).json()
+        response = world.client().get(f"{URL}/{created['id']}")
+        assert response.status_code == 200
+        body = response.json()
+        assert body["id"] == created["id"] and body["status"] == "pending"
+        assert body["decision"] is None and body["execution"] is None
+
+    def test_another_sources_item_is_404(self, world):
+        created = post(world.client(), item()).json()
+        assert_problem(world.client(world.other_key).get(f"{URL}/{created['id']}"), 404)
+
+    @pytest.mark.parametrize("bad_id", ["nope", "00000000-0000-0000-0000-000000000000"])
+    def test_unknown_ids_are_404(self, world, bad_id):
+        assert_problem(world.client().get(f"{URL}/{bad_id}"), 404)
+
+    def test_lookup_by_external_id(self, world):
+        created = post(world.client(), item()).json()
+        post(world.client(), item(external_id="another"))
+        body = world.client().get(URL, {"external_id": "ticket-8812:refund"}).json()
+        assert [r["id"] for r in body["results"]] == [created["id"]]
+        assert world.client(world.other_key).get(URL, {"external_id": "ticket-8812:refund"}).json()["results"] == []
+
+    def test_listing_pages_with_a_cursor(self, world):
+        ids = [post(world.client(), item(external_id=f"e{i}")).json()["id"] for i in range(5)]
+        first = world.client().get(URL, {"limit": 2}).json()
+        second = world.client().get(URL, {"limit": 2, "cursor": first["next"]}).json()
+        third = world.client().get(URL, {"limit": 2, "cursor": second["next"]}).json()
+        seen = [r["id"] for page in (first, second, third) for r in page["results"]]
+        assert seen == list(reversed(ids)) and third["next"] is None
+
+    @pytest.mark.parametrize("params", [{"limit": "0"}, {"limit": "x"}, {"cursor": "!!"}])
+    def test_bad_list_parameters_are_400(self, world, params):
+        assert_problem(world.client().get(URL, params), 400)
+
+
+def work(captured):
+    verbs = [q["sql"].split(None, 1)[0].upper() for q in captured.captured_queries]
+    return [v for v in verbs if v not in ("BEGIN", "COMMIT")]
+
+
+class TestCost:
+    # Transactional, so the service's atomic block is a real BEGIN/COMMIT (not a savepoint
+    # inside the test's transaction) and the count is what production runs.
+    @pytest.mark.django_db(transaction=True)
+    def test_a_single_create_is_four_statements_whatever_the_table_size(self, world):
+        client = world.client()
+        post(client, item(external_id="warm-up"))  # the key's last-used time is written once
+        with CaptureQueriesContext(connection) as small:
+            assert post(client, item(external_id="a")).status_code == 201
+        Recommendation.objects.bulk_create(
+            [
+                Recommendation(
+                    source=world.source, queue=world.queue, action_type=world.action_type,
+                    external_id=f"bulk-{i}", content_hash="x", payload={}, confidence=0.5,
+                    risk_score=0.5, model_name="m", model_version="1", route="review",
+                    status="pending",
+                )
+                for i in range(2000)
+            ]
+        )
+        with CaptureQueriesContext(connection) as large:
+            assert post(client, item(external_id="b")).status_code == 201
+        # Key lookup, target lookup, INSERT recommendation, INSERT audit event; BEGIN and
+        # COMMIT around the two inserts are transaction control and not counted.
+        assert work(small) == ["SELECT", "SELECT", "INSERT", "INSERT"], work(small)
+        assert work(large) == work(small)

@@ -1,0 +1,77 @@
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from django.core.cache import cache
+from rest_framework.test import APIClient
+
+from reviewqueue.models import ActionType, Queue, Source
+from tests.factories import ActionTypeFactory, QueueFactory, SourceFactory, make_key
+
+TEST_PASSWORD = "correct horse battery staple"
+
+
+def on_postgres() -> bool:
+    return os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://"))
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits():
+    cache.clear()  # the cache lives in its own Redis database, apart from the broker's
+    yield
+
+
+@dataclass
+class World:
+    action_type: ActionType
+    queue: Queue  # "refunds", approval stage
+    source: Source  # "refund-bot", may post to refunds
+    key: str
+    other_queue: Queue  # "other": refund-bot may not post here
+    other_source: Source  # "other-bot", may post to other only
+    other_key: str
+
+    def client(self, key: str | None = None) -> APIClient:
+        client = APIClient()
+        if key is not False:
+            client.credentials(HTTP_AUTHORIZATION=f"Bearer {key or self.key}")
+        return client
+
+
+@pytest.fixture
+def world(db) -> World:
+    action_type = ActionTypeFactory()
+    queue = QueueFactory(slug="refunds", action_types=[action_type])
+    other_queue = QueueFactory(slug="other", action_types=[action_type])
+    source = SourceFactory(name="refund-bot", queues=[queue])
+    other_source = SourceFactory(name="other-bot", queues=[other_queue])
+    return World(
+        action_type=action_type,
+        queue=queue,
+        source=source,
+        key=make_key(source),
+        other_queue=other_queue,
+        other_source=other_source,
+        other_key=make_key(other_source),
+    )
+
+
+def item(**overrides: Any) -> dict[str, Any]:
+    """A valid recommendation body for the `refunds` queue."""
+    body: dict[str, Any] = {
+        "queue": "refunds",
+        "external_id": "ticket-8812:refund",
+        "action": {"type": "refund.issue", "payload": {"order_id": "A-1", "amount": 40.0}},
+        "confidence": 0.91,
+        "risk_score": 0.42,
+        "rationale": "Customer was charged twice for order A-1.",
+        "evidence": [{"title": "Order A-1", "url": "https://crm.example/orders/A-1", "snippet": "..."}],
+        "model": {"name": "refund-agent", "version": "2026-10-01"},
+        "prompt_version": "refund-v7",
+        "priority": 0,
+        "expires_at": "2036-11-23T12:00:00Z",
+        "metadata": {"customer_tier": "gold"},
+    }
+    body.update(overrides)
+    return body
