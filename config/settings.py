@@ -155,6 +155,7 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_TASK_PUBLISH_RETRY = False
 
+
 # --- Cache (rate limits) ----------------------------------------------------------------
 def _cache_url(broker_url: str) -> str:
     """The broker's Redis, next database up: clearing the cache never touches queued tasks."""

@@ -81,17 +81,28 @@ class SourceAdmin(admin.ModelAdmin):
     def create_key(self, request: HttpRequest, queryset: QuerySet[Source]) -> None:
         for source in queryset:
             _, plain = api_key_create(
-                source_name=source.name, name="admin", actor=Actor.of_user(request.user)  # type: ignore[arg-type]
+                source_name=source.name,
+                name="admin",
+                actor=Actor.of_user(request.user),  # type: ignore[arg-type]
             )
             self.message_user(
-                request, f"New key for {source.name} (copy it now, it is not shown again): {plain}",
+                request,
+                f"New key for {source.name} (copy it now, it is not shown again): {plain}",
                 messages.SUCCESS,
             )
 
 
 @admin.register(ApiKey)
 class ApiKeyAdmin(ReadOnlyAdmin):
-    list_display = ("source", "prefix", "name", "created_at", "last_used_at", "expires_at", "revoked_at")
+    list_display = (
+        "source",
+        "prefix",
+        "name",
+        "created_at",
+        "last_used_at",
+        "expires_at",
+        "revoked_at",
+    )
     exclude = ("key_hash",)
     actions = ["revoke"]
 
@@ -107,7 +118,15 @@ class ApiKeyAdmin(ReadOnlyAdmin):
 
 @admin.register(Recommendation)
 class RecommendationAdmin(ReadOnlyAdmin):
-    list_display = ("external_id", "queue", "status", "route", "confidence", "risk_score", "created_at")
+    list_display = (
+        "external_id",
+        "queue",
+        "status",
+        "route",
+        "confidence",
+        "risk_score",
+        "created_at",
+    )
     list_filter = ("status", "route", "queue")
     search_fields = ("external_id",)
     list_select_related = ("queue",)

@@ -64,7 +64,9 @@ INGEST_BATCH: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
     "required": ["items"],
-    "properties": {"items": {"type": "array", "minItems": 1, "maxItems": 1000, "items": INGEST_ITEM}},
+    "properties": {
+        "items": {"type": "array", "minItems": 1, "maxItems": 1000, "items": INGEST_ITEM}
+    },
 }
 
 DECISION: dict[str, Any] = {
@@ -104,7 +106,13 @@ RECOMMENDATION: dict[str, Any] = {
         "status": {
             "type": "string",
             "enum": [
-                "shadow", "pending", "in_review", "escalated", "decided", "auto_approved", "expired",
+                "shadow",
+                "pending",
+                "in_review",
+                "escalated",
+                "decided",
+                "auto_approved",
+                "expired",
             ],
         },
         "route": {"type": "string", "enum": ["review", "auto", "escalated", "shadow"]},

@@ -66,7 +66,9 @@ def item(**overrides: Any) -> dict[str, Any]:
         "confidence": 0.91,
         "risk_score": 0.42,
         "rationale": "Customer was charged twice for order A-1.",
-        "evidence": [{"title": "Order A-1", "url": "https://crm.example/orders/A-1", "snippet": "..."}],
+        "evidence": [
+            {"title": "Order A-1", "url": "https://crm.example/orders/A-1", "snippet": "..."}
+        ],
         "model": {"name": "refund-agent", "version": "2026-10-01"},
         "prompt_version": "refund-v7",
         "priority": 0,

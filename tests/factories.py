@@ -3,7 +3,16 @@
 import factory
 
 from reviewqueue.lib import keys
-from reviewqueue.models import ActionType, ApiKey, Membership, Queue, QueueActionType, Source, SourceQueue, User
+from reviewqueue.models import (
+    ActionType,
+    ApiKey,
+    Membership,
+    Queue,
+    QueueActionType,
+    Source,
+    SourceQueue,
+    User,
+)
 
 REFUND_SCHEMA = {
     "type": "object",
@@ -40,7 +49,7 @@ class QueueFactory(factory.django.DjangoModelFactory):
     sla_minutes = 60
 
     @factory.post_generation
-    def action_types(self, create, extracted, **kwargs):  # noqa: ANN001
+    def action_types(self, create, extracted, **kwargs):
         for action_type in extracted or [ActionTypeFactory()]:
             QueueActionType.objects.get_or_create(queue=self, action_type=action_type)
 
@@ -54,7 +63,7 @@ class SourceFactory(factory.django.DjangoModelFactory):
     name = factory.Sequence(lambda n: f"source-{n}")
 
     @factory.post_generation
-    def queues(self, create, extracted, **kwargs):  # noqa: ANN001
+    def queues(self, create, extracted, **kwargs):
         for queue in extracted or []:
             SourceQueue.objects.get_or_create(source=self, queue=queue)
 

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.utils import timezone
-from rest_framework import authentication, exceptions
+from rest_framework import authentication, exceptions, permissions
 from rest_framework.request import Request
 
 from reviewqueue.lib import keys
@@ -34,7 +34,9 @@ def _bearer(request: Request, scheme: str) -> str | None:
     if not parts or parts[0].lower() != scheme.lower():
         return None
     if len(parts) != 2:
-        raise exceptions.AuthenticationFailed(f"Malformed Authorization header: use '{scheme} <key>'.")
+        raise exceptions.AuthenticationFailed(
+            f"Malformed Authorization header: use '{scheme} <key>'."
+        )
     return parts[1]
 
 
@@ -93,7 +95,7 @@ class PersonalTokenAuthentication(authentication.BaseAuthentication):
         return 'Token realm="reviewqueue"'
 
 
-class IsSource:
+class IsSource(permissions.BasePermission):
     """Only a source's API key may call ingest endpoints."""
 
     def has_permission(self, request: Request, view: object) -> bool:

@@ -81,8 +81,9 @@ class ProblemExceptionHandler(ExceptionHandler):
     def get_response(self, exc: exceptions.APIException, data: Any) -> Response:
         response = super().get_response(exc, data)
         response.content_type = PROBLEM_CONTENT_TYPE
-        if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
-            response["Retry-After"] = str(max(1, int(exc.wait)))
+        wait = getattr(exc, "wait", None)
+        if isinstance(exc, exceptions.Throttled) and wait is not None:
+            response["Retry-After"] = str(max(1, int(wait)))
         return response
 
 
@@ -93,7 +94,11 @@ class ProblemFormatter(ExceptionFormatter):
         if isinstance(exc, DomainAPIException):
             err = exc.error
             return problem(
-                status_code, err.detail, code=err.code, title=err.title, errors=err.errors,
+                status_code,
+                err.detail,
+                code=err.code,
+                title=err.title,
+                errors=err.errors,
                 **{k: v for k, v in err.extra.items() if v is not None},
             )
         if isinstance(exc, exceptions.ValidationError):
@@ -101,8 +106,13 @@ class ProblemFormatter(ExceptionFormatter):
             for item in flatten_errors(exc.detail):
                 key = item.attr or "body"
                 errors[key] = f"{errors[key]} {item.detail}" if key in errors else item.detail
-            return problem(status_code, "The request is not valid.", code="validation_error",
-                           title="Validation failed", errors=errors)
+            return problem(
+                status_code,
+                "The request is not valid.",
+                code="validation_error",
+                title="Validation failed",
+                errors=errors,
+            )
         detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
         code = exc.get_codes() if isinstance(exc.get_codes(), str) else None
         if status_code >= status.HTTP_500_INTERNAL_SERVER_ERROR:

@@ -71,7 +71,9 @@ class RecommendationCollection(SourceAPIView):
         params = request.query_params
         limit_raw = params.get("limit", "50")
         if not limit_raw.isdigit() or not 1 <= int(limit_raw) <= 200:
-            raise ValidationFailed("Bad limit.", errors={"limit": "Must be an integer from 1 to 200."})
+            raise ValidationFailed(
+                "Bad limit.", errors={"limit": "Must be an integer from 1 to 200."}
+            )
         rows, next_cursor = recommendation_list_for_source(
             source=self.source,
             external_id=params.get("external_id"),
@@ -107,11 +109,15 @@ class RecommendationBatch(SourceAPIView):
         errors = errors_by_path(_BATCH_VALIDATOR, request.data)
         if errors:
             raise ValidationFailed("The batch is not valid.", errors=errors)
-        items = request.data["items"]
+        data = request.data
+        assert isinstance(data, dict)  # the envelope schema checked it
+        items = data["items"]
         if len(items) > settings.REVIEWQUEUE_MAX_BATCH_ITEMS:
             raise ValidationFailed(
                 "Too many items.",
-                errors={"items": f"At most {settings.REVIEWQUEUE_MAX_BATCH_ITEMS} items per batch."},
+                errors={
+                    "items": f"At most {settings.REVIEWQUEUE_MAX_BATCH_ITEMS} items per batch."
+                },
             )
         results = recommendation_ingest_batch(source=self.source, items=items)
         return Response({"results": [_batch_item(r) for r in results]})

@@ -34,7 +34,7 @@ def decision_repr(decision: Decision | None) -> dict[str, Any] | None:
         "reason_code": decision.reason_code,
         "comment": decision.comment,
         "decided_at": iso(decision.decided_at),
-        "reviewer": decision.reviewer.get_username() if decision.reviewer_id else None,
+        "reviewer": decision.reviewer.get_username() if decision.reviewer else None,
     }
 
 

@@ -8,7 +8,7 @@ import secrets
 from reviewqueue.lib.canonical import sha256_hex
 
 SOURCE_KEY_KIND = "rq"
-PERSONAL_TOKEN_KIND = "rqp"
+PERSONAL_TOKEN_KIND = "rqp"  # noqa: S105 - a key prefix, not a secret
 
 
 def generate(kind: str) -> tuple[str, str, str]:

@@ -64,7 +64,7 @@ def _message(err: ValidationError) -> str:
     if v == "minItems":
         return f"Must have at least {value} items."
     if v == "enum":
-        return "Must be one of: " + ", ".join(json.dumps(x) for x in value) + "."
+        return "Must be one of: " + ", ".join(json.dumps(x) for x in value) + "."  # type: ignore[union-attr]
     if v == "const":
         return f"Must be {json.dumps(value)}."
     return str(err.message)
@@ -77,16 +77,17 @@ def errors_by_path(validator: Validator, instance: Any, prefix: str = "") -> dic
     def add(path: str, message: str) -> None:
         errors[path] = f"{errors[path]} {message}" if path in errors else message
 
-    for err in validator.iter_errors(instance):
+    for err in validator.iter_errors(instance):  # type: ValidationError
         base = list(err.absolute_path)
         if err.validator == "required" and isinstance(err.instance, dict):
+            assert isinstance(err.validator_value, list)
             # jsonschema yields one error per missing name; each names them all, so dedupe.
             for name in err.validator_value:
                 path = _join(prefix, [*base, name])
                 if name not in err.instance and path not in errors:
                     add(path, "This field is required.")
         elif err.validator == "additionalProperties" and isinstance(err.instance, dict):
-            known = set(err.schema.get("properties", {}))
+            known = set(err.schema.get("properties", {})) if isinstance(err.schema, dict) else set()
             for name in err.instance:
                 if name not in known:
                     add(_join(prefix, [*base, name]), "Unknown field.")

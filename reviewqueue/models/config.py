@@ -152,6 +152,4 @@ class Membership(models.Model):
     )
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["user", "queue"], name="uniq_membership")
-        ]
+        constraints = [models.UniqueConstraint(fields=["user", "queue"], name="uniq_membership")]

@@ -44,7 +44,9 @@ class Recommendation(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["source", "external_id"], name="uniq_source_external_id"),
+            models.UniqueConstraint(
+                fields=["source", "external_id"], name="uniq_source_external_id"
+            ),
             models.CheckConstraint(
                 condition=Q(confidence__gte=0, confidence__lte=1)
                 & Q(risk_score__gte=0, risk_score__lte=1),

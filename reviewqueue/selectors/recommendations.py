@@ -32,7 +32,9 @@ def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
         created, pk = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
         return datetime.fromisoformat(created), uuid.UUID(pk)
     except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise ValidationFailed("Bad cursor.", errors={"cursor": "Not a cursor from this API."}) from None
+        raise ValidationFailed(
+            "Bad cursor.", errors={"cursor": "Not a cursor from this API."}
+        ) from None
 
 
 def _encode_cursor(rec: Recommendation) -> str:

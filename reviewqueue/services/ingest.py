@@ -117,7 +117,9 @@ def _prepare(
     now: datetime,
 ) -> Prepared | DomainError:
     if not isinstance(data, dict):
-        return ValidationFailed("Each item must be a JSON object.", errors={"body": "Must be an object."})
+        return ValidationFailed(
+            "Each item must be a JSON object.", errors={"body": "Must be an object."}
+        )
     errors = errors_by_path(_ITEM_VALIDATOR, data)
     if errors:
         return ValidationFailed("The recommendation is not valid.", errors=errors)
@@ -248,9 +250,13 @@ def recommendation_ingest(*, source: Source, data: Any) -> tuple[Recommendation,
     external_id was used with different content). Audited: `recommendation.created`.
     """
     now = timezone.now()
-    slugs = {data["queue"]} if isinstance(data, dict) and isinstance(data.get("queue"), str) else set()
+    slugs = (
+        {data["queue"]} if isinstance(data, dict) and isinstance(data.get("queue"), str) else set()
+    )
     targets = _load_targets(source, slugs) if slugs else {}
-    prepared = _prepare(index=0, source=source, data=data, targets=targets, target_errors={}, now=now)
+    prepared = _prepare(
+        index=0, source=source, data=data, targets=targets, target_errors={}, now=now
+    )
     if isinstance(prepared, DomainError):
         raise prepared
     rec = prepared.recommendation
@@ -295,12 +301,18 @@ def recommendation_ingest_batch(*, source: Source, items: list[Any]) -> list[Ite
     valid: list[Prepared] = []
     for index, data in enumerate(items):
         prepared = _prepare(
-            index=index, source=source, data=data, targets=targets,
-            target_errors=target_errors, now=now,
+            index=index,
+            source=source,
+            data=data,
+            targets=targets,
+            target_errors=target_errors,
+            now=now,
         )
         if isinstance(prepared, DomainError):
             results[index] = ItemResult(
-                index=index, status=prepared.status_code, errors=prepared.errors,
+                index=index,
+                status=prepared.status_code,
+                errors=prepared.errors,
                 detail=prepared.detail,
             )
         else:
@@ -328,10 +340,14 @@ def recommendation_ingest_batch(*, source: Source, items: list[Any]) -> list[Ite
                 fresh.append(p)
                 continue
             if digest == rec.content_hash:
-                settled[p.index] = ItemResult(index=p.index, status=200, recommendation_id=pk, route=route)
+                settled[p.index] = ItemResult(
+                    index=p.index, status=200, recommendation_id=pk, route=route
+                )
             else:
                 settled[p.index] = ItemResult(
-                    index=p.index, status=409, recommendation_id=pk,
+                    index=p.index,
+                    status=409,
+                    recommendation_id=pk,
                     detail=f"external_id '{rec.external_id}' was already used with different content.",
                 )
         try:

@@ -33,15 +33,35 @@ from reviewqueue.states import MemberRole, Role, Stage
 
 _SECTIONS = {"action_types", "queues", "sources", "members"}
 _ACTION_KEYS = {
-    "name", "executor", "url", "signing_secret_env", "payload_schema", "cosmetic_fields",
-    "always_review", "timeout_seconds", "max_attempts",
+    "name",
+    "executor",
+    "url",
+    "signing_secret_env",
+    "payload_schema",
+    "cosmetic_fields",
+    "always_review",
+    "timeout_seconds",
+    "max_attempts",
 }
 _QUEUE_KEYS = {
-    "slug", "name", "stage", "action_types", "reason_codes", "sla_minutes", "sla_escalate",
-    "lease_minutes", "blind_review", "routing", "breaker", "readiness",
+    "slug",
+    "name",
+    "stage",
+    "action_types",
+    "reason_codes",
+    "sla_minutes",
+    "sla_escalate",
+    "lease_minutes",
+    "blind_review",
+    "routing",
+    "breaker",
+    "readiness",
 }
 _ROUTING_KEYS = {
-    "auto_max_risk", "auto_min_confidence", "escalate_min_risk", "qa_sample_rate",
+    "auto_max_risk",
+    "auto_min_confidence",
+    "escalate_min_risk",
+    "qa_sample_rate",
     "hard_risk_ceiling",
 }
 _BREAKER_KEYS = {"window", "max_failure_rate", "max_qa_rejection_rate"}
@@ -59,9 +79,13 @@ class _Checker:
     def add(self, where: str, message: str) -> None:
         self.problems.append(f"{where}: {message}")
 
-    def keys(self, where: str, table: dict[str, Any], allowed: set[str], required: set[str]) -> None:
+    def keys(
+        self, where: str, table: dict[str, Any], allowed: set[str], required: set[str]
+    ) -> None:
         for key in sorted(set(table) - allowed):
-            self.add(f"{where}.{key}", f"unknown key (expected one of {', '.join(sorted(allowed))})")
+            self.add(
+                f"{where}.{key}", f"unknown key (expected one of {', '.join(sorted(allowed))})"
+            )
         for key in sorted(required - set(table)):
             self.add(f"{where}.{key}", "is required")
 
@@ -98,7 +122,11 @@ class _Checker:
         return list(value)
 
     def url(self, where: str, value: Any) -> None:
-        if not isinstance(value, str) or urlsplit(value).scheme not in ("http", "https") or not urlsplit(value).hostname:
+        if (
+            not isinstance(value, str)
+            or urlsplit(value).scheme not in ("http", "https")
+            or not urlsplit(value).hostname
+        ):
             self.add(where, f"must be an http:// or https:// URL, got {value!r}")
 
     def env_name(self, where: str, value: Any) -> None:
@@ -124,10 +152,13 @@ def _check_action_types(check: _Checker, tables: list[dict[str, Any]]) -> None:
         if check.string(f"{where}.name", name, pattern=re.compile(r"^[a-z0-9][a-z0-9_.-]{0,99}$")):
             if name in seen:
                 check.add(f"{where}.name", f"duplicate action type '{name}'")
-            seen.add(name)
+            seen.add(str(name))
         executor = t.get("executor", "noop")
         if executor not in executors:
-            check.add(f"{where}.executor", f"unknown executor {executor!r} (expected one of {', '.join(sorted(executors))})")
+            check.add(
+                f"{where}.executor",
+                f"unknown executor {executor!r} (expected one of {', '.join(sorted(executors))})",
+            )
         if executor == "webhook":
             if "url" not in t:
                 check.add(f"{where}.url", "is required for the webhook executor")
@@ -142,11 +173,17 @@ def _check_action_types(check: _Checker, tables: list[dict[str, Any]]) -> None:
             if problem:
                 check.add(f"{where}.payload_schema", problem)
         cosmetic = check.string_list(f"{where}.cosmetic_fields", t.get("cosmetic_fields", []))
-        props = t.get("payload_schema", {}).get("properties") if isinstance(t.get("payload_schema"), dict) else None
+        props = (
+            t.get("payload_schema", {}).get("properties")
+            if isinstance(t.get("payload_schema"), dict)
+            else None
+        )
         if isinstance(props, dict):
             for name_ in cosmetic:
                 if name_.split(".")[0] not in props:
-                    check.add(f"{where}.cosmetic_fields", f"'{name_}' is not a property of payload_schema")
+                    check.add(
+                        f"{where}.cosmetic_fields", f"'{name_}' is not a property of payload_schema"
+                    )
         if "always_review" in t:
             check.boolean(f"{where}.always_review", t["always_review"])
         if "max_attempts" in t:
@@ -154,7 +191,10 @@ def _check_action_types(check: _Checker, tables: list[dict[str, Any]]) -> None:
         if "timeout_seconds" in t:
             v = t["timeout_seconds"]
             if isinstance(v, bool) or not isinstance(v, int | float) or not 0 < v <= 300:
-                check.add(f"{where}.timeout_seconds", f"must be a number of seconds from 0 to 300, got {v!r}")
+                check.add(
+                    f"{where}.timeout_seconds",
+                    f"must be a number of seconds from 0 to 300, got {v!r}",
+                )
 
 
 def _check_queues(check: _Checker, tables: list[dict[str, Any]], action_names: set[str]) -> None:
@@ -167,12 +207,14 @@ def _check_queues(check: _Checker, tables: list[dict[str, Any]], action_names: s
         if check.string(f"{where}.slug", slug, pattern=_SLUG):
             if slug in seen:
                 check.add(f"{where}.slug", f"duplicate queue slug '{slug}'")
-            seen.add(slug)
+            seen.add(str(slug))
         if "name" in t:
             check.string(f"{where}.name", t["name"])
         stage = t.get("stage", Stage.APPROVAL.value)
         if stage not in stages:
-            check.add(f"{where}.stage", f"unknown stage {stage!r} (expected one of {', '.join(stages)})")
+            check.add(
+                f"{where}.stage", f"unknown stage {stage!r} (expected one of {', '.join(stages)})"
+            )
         for name in check.string_list(f"{where}.action_types", t.get("action_types", [])):
             if name not in action_names:
                 check.add(f"{where}.action_types", f"unknown action type '{name}'")
@@ -213,7 +255,7 @@ def _check_sources(check: _Checker, tables: list[dict[str, Any]], queue_slugs: s
         if check.string(f"{where}.name", name, pattern=_SLUG):
             if name in seen:
                 check.add(f"{where}.name", f"duplicate source '{name}'")
-            seen.add(name)
+            seen.add(str(name))
         for slug in check.string_list(f"{where}.queues", t.get("queues", [])):
             if slug not in queue_slugs:
                 check.add(f"{where}.queues", f"unknown queue '{slug}'")
@@ -228,21 +270,27 @@ def _check_sources(check: _Checker, tables: list[dict[str, Any]], queue_slugs: s
 def _check_members(check: _Checker, tables: list[dict[str, Any]], queue_slugs: set[str]) -> None:
     roles = [r.value for r in MemberRole]
     users = set(
-        User.objects.filter(username__in=[t.get("user") for t in tables if isinstance(t.get("user"), str)])
-        .values_list("username", flat=True)
+        User.objects.filter(
+            username__in=[t.get("user") for t in tables if isinstance(t.get("user"), str)]
+        ).values_list("username", flat=True)
     )
     for i, t in enumerate(tables):
         where = f"members[{i}]"
         check.keys(where, t, _MEMBER_KEYS, {"user", "queues"})
         user = t.get("user")
         if check.string(f"{where}.user", user) and user not in users:
-            check.add(f"{where}.user", f"no user '{user}' (create it first: manage.py create_user {user} --role reviewer)")
+            check.add(
+                f"{where}.user",
+                f"no user '{user}' (create it first: manage.py create_user {user} --role reviewer)",
+            )
         for slug in check.string_list(f"{where}.queues", t.get("queues", [])):
             if slug not in queue_slugs:
                 check.add(f"{where}.queues", f"unknown queue '{slug}'")
         role = t.get("role", MemberRole.REVIEWER.value)
         if role not in roles:
-            check.add(f"{where}.role", f"unknown role {role!r} (expected one of {', '.join(roles)})")
+            check.add(
+                f"{where}.role", f"unknown role {role!r} (expected one of {', '.join(roles)})"
+            )
 
 
 def config_parse(text: str) -> dict[str, Any]:
@@ -319,9 +367,13 @@ def config_apply(*, text: str, actor: Actor) -> dict[str, int]:
                     "readiness": t.get("readiness", {}),
                 },
             )
-            wanted = set(ActionType.objects.filter(name__in=t["action_types"]).values_list("pk", flat=True))
+            wanted = set(
+                ActionType.objects.filter(name__in=t["action_types"]).values_list("pk", flat=True)
+            )
             QueueActionType.objects.filter(queue=queue).exclude(action_type_id__in=wanted).delete()
-            have = set(QueueActionType.objects.filter(queue=queue).values_list("action_type_id", flat=True))
+            have = set(
+                QueueActionType.objects.filter(queue=queue).values_list("action_type_id", flat=True)
+            )
             QueueActionType.objects.bulk_create(
                 [QueueActionType(queue=queue, action_type_id=pk) for pk in wanted - have]
             )
@@ -335,16 +387,22 @@ def config_apply(*, text: str, actor: Actor) -> dict[str, int]:
                     "is_active": t.get("active", True),
                 },
             )
-            wanted = set(Queue.objects.filter(slug__in=t.get("queues", [])).values_list("pk", flat=True))
+            wanted = set(
+                Queue.objects.filter(slug__in=t.get("queues", [])).values_list("pk", flat=True)
+            )
             SourceQueue.objects.filter(source=source).exclude(queue_id__in=wanted).delete()
             have = set(SourceQueue.objects.filter(source=source).values_list("queue_id", flat=True))
-            SourceQueue.objects.bulk_create([SourceQueue(source=source, queue_id=pk) for pk in wanted - have])
+            SourceQueue.objects.bulk_create(
+                [SourceQueue(source=source, queue_id=pk) for pk in wanted - have]
+            )
             counts["sources"] += 1
         for t in data.get("members", []):
             user = User.objects.get(username=t["user"])
             for queue in Queue.objects.filter(slug__in=t["queues"]):
                 Membership.objects.update_or_create(
-                    user=user, queue=queue, defaults={"role": t.get("role", MemberRole.REVIEWER.value)}
+                    user=user,
+                    queue=queue,
+                    defaults={"role": t.get("role", MemberRole.REVIEWER.value)},
                 )
             counts["members"] += 1
         audit_record(
@@ -369,7 +427,8 @@ def api_key_create(
             source=source, name=name, prefix=prefix, key_hash=digest, expires_at=expires_at
         )
         audit_record(
-            action="api_key.created", actor=actor,
+            action="api_key.created",
+            actor=actor,
             data={"source": source.name, "prefix": prefix, "name": name},
         )
     return key, plain
@@ -381,8 +440,11 @@ def api_key_revoke(*, key: ApiKey, actor: Actor) -> None:
 
     with transaction.atomic():
         ApiKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
-        audit_record(action="api_key.revoked", actor=actor,
-                     data={"source": key.source.name, "prefix": key.prefix})
+        audit_record(
+            action="api_key.revoked",
+            actor=actor,
+            data={"source": key.source.name, "prefix": key.prefix},
+        )
 
 
 def personal_token_create(*, user: User, name: str = "", actor: Actor) -> tuple[PersonalToken, str]:
@@ -390,8 +452,9 @@ def personal_token_create(*, user: User, name: str = "", actor: Actor) -> tuple[
     plain, prefix, digest = keys.generate(keys.PERSONAL_TOKEN_KIND)
     with transaction.atomic():
         token = PersonalToken.objects.create(user=user, name=name, prefix=prefix, key_hash=digest)
-        audit_record(action="token.created", actor=actor,
-                     data={"user": user.username, "prefix": prefix})
+        audit_record(
+            action="token.created", actor=actor, data={"user": user.username, "prefix": prefix}
+        )
     return token, plain
 
 
@@ -404,27 +467,39 @@ def user_create(
     senior or admin, else as reviewer. Audited: `user.created` or `user.updated`.
     """
     if role not in {r.value for r in Role}:
-        raise ValidationFailed(f"Unknown role '{role}'.", errors={"role": "Must be reviewer, senior, admin or auditor."})
+        raise ValidationFailed(
+            f"Unknown role '{role}'.",
+            errors={"role": "Must be reviewer, senior, admin or auditor."},
+        )
     found = {q.slug: q for q in Queue.objects.filter(slug__in=queues)}
     missing = [s for s in queues if s not in found]
     if missing:
-        raise ValidationFailed(f"Unknown queue(s): {', '.join(missing)}.", errors={"queues": "Unknown queue."})
+        raise ValidationFailed(
+            f"Unknown queue(s): {', '.join(missing)}.", errors={"queues": "Unknown queue."}
+        )
     user = User.objects.filter(username=username).first() or User(username=username)
     try:
         validate_password(password, user)
     except ValidationError as exc:
-        raise ValidationFailed(" ".join(exc.messages), errors={"password": " ".join(exc.messages)}) from None
+        raise ValidationFailed(
+            " ".join(exc.messages), errors={"password": " ".join(exc.messages)}
+        ) from None
     created = user.pk is None
     with transaction.atomic():
         user.role = role
         user.is_staff = user.is_superuser = role == Role.ADMIN
         user.set_password(password)
         user.save()
-        member_role = MemberRole.SENIOR if role in (Role.SENIOR, Role.ADMIN) else MemberRole.REVIEWER
+        member_role = (
+            MemberRole.SENIOR if role in (Role.SENIOR, Role.ADMIN) else MemberRole.REVIEWER
+        )
         for queue in found.values():
-            Membership.objects.update_or_create(user=user, queue=queue, defaults={"role": member_role})
+            Membership.objects.update_or_create(
+                user=user, queue=queue, defaults={"role": member_role}
+            )
         audit_record(
-            action="user.created" if created else "user.updated", actor=actor,
+            action="user.created" if created else "user.updated",
+            actor=actor,
             data={"username": username, "role": role, "queues": sorted(found)},
         )
     return user, created

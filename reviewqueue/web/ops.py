@@ -2,12 +2,12 @@
 
 import logging
 
+from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.defaults import page_not_found, server_error
-
-from config.celery import app as celery_app
+from kombu import Connection
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +28,12 @@ def _check_database() -> str | None:
 
 def _check_broker() -> str | None:
     try:
-        with celery_app.connection_for_write() as conn:
+        # A fresh connection each time: a pooled one could hide a broker that went away.
+        with Connection(
+            settings.CELERY_BROKER_URL,
+            transport_options=settings.CELERY_BROKER_TRANSPORT_OPTIONS,
+            connect_timeout=2,
+        ) as conn:
             conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=2)
     except Exception as exc:  # kombu raises many types; all mean "not ready"
         return f"{type(exc).__name__}: {exc}".strip()[:300]
@@ -48,7 +53,12 @@ def readyz(request: HttpRequest) -> JsonResponse:
 
 def _problem(status: int, code: str, title: str, detail: str) -> HttpResponse:
     return JsonResponse(
-        {"type": f"urn:reviewqueue:problem:{code}", "title": title, "status": status, "detail": detail},
+        {
+            "type": f"urn:reviewqueue:problem:{code}",
+            "title": title,
+            "status": status,
+            "detail": detail,
+        },
         status=status,
         content_type="application/problem+json",
     )

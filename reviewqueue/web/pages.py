@@ -3,4 +3,4 @@ from django.shortcuts import redirect
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    return redirect("/admin/" if not request.user.is_authenticated else "/admin/")
+    return redirect("/admin/")

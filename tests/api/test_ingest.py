@@ -33,7 +33,10 @@ class TestCreate:
         body = response.json()
         assert body["queue"] == "refunds" and body["external_id"] == "ticket-8812:refund"
         assert body["status"] == "pending" and body["route"] == "review"
-        assert body["action"] == {"type": "refund.issue", "payload": {"order_id": "A-1", "amount": 40.0}}
+        assert body["action"] == {
+            "type": "refund.issue",
+            "payload": {"order_id": "A-1", "amount": 40.0},
+        }
         assert body["model"] == {"name": "refund-agent", "version": "2026-10-01"}
         assert body["expires_at"] == "2036-11-23T12:00:00Z"
         assert body["created_at"].endswith("Z") and body["decision"] is None
@@ -83,8 +86,11 @@ class TestValidation:
             ({"risk": 0.2}, "risk", "Unknown field."),
             ({"model": {"name": "x"}}, "model.version", "This field is required."),
             ({"priority": 1.5}, "priority", "Must be of type integer."),
-            ({"evidence": [{"title": "x", "url": "javascript:alert(1)"}]}, "evidence.0.url",
-             "Must be an http:// or https:// URL."),
+            (
+                {"evidence": [{"title": "x", "url": "javascript:alert(1)"}]},
+                "evidence.0.url",
+                "Must be an http:// or https:// URL.",
+            ),
             ({"expires_at": "tomorrow"}, "expires_at", "Must be an ISO 8601 date-time"),
             ({"expires_at": "2036-11-23T12:00:00"}, "expires_at", "Must include a time zone"),
         ],
@@ -156,7 +162,9 @@ class TestAuth:
         assert "revoked" in body["detail"]
 
     def test_expired_key_is_401(self, world):
-        ApiKey.objects.filter(source=world.source).update(expires_at=timezone.now() - timedelta(seconds=1))
+        ApiKey.objects.filter(source=world.source).update(
+            expires_at=timezone.now() - timedelta(seconds=1)
+        )
         body = assert_problem(post(world.client(), item()), 401)
         assert "expired" in body["detail"]
 
@@ -185,7 +193,11 @@ class TestAuth:
         with connection.cursor() as cursor:
             cursor.execute("SELECT prefix, key_hash FROM reviewqueue_apikey")
             rows = cursor.fetchall()
-            cursor.execute("SELECT data::text FROM reviewqueue_auditevent") if connection.vendor == "postgresql" else cursor.execute("SELECT data FROM reviewqueue_auditevent")
+            cursor.execute(
+                "SELECT data::text FROM reviewqueue_auditevent"
+            ) if connection.vendor == "postgresql" else cursor.execute(
+                "SELECT data FROM reviewqueue_auditevent"
+            )
             audit = " ".join(r[0] for r in cursor.fetchall())
         assert rows and all(secret not in prefix + digest for prefix, digest in rows)
         assert secret not in audit
@@ -221,7 +233,10 @@ class TestRouting:
         execution = Execution.objects.get(recommendation_id=body["id"])
         assert execution.payload == {"order_id": "A-1", "amount": 40.0}
         assert execution.idempotency_key == f"rq-{body['id']}"
-        assert Decision.objects.get(recommendation_id=body["id"]).payload_hash == execution.payload_hash
+        assert (
+            Decision.objects.get(recommendation_id=body["id"]).payload_hash
+            == execution.payload_hash
+        )
 
     @pytest.mark.parametrize(
         ("stage", "risk", "confidence", "route", "status"),
@@ -270,7 +285,12 @@ class TestRead:
         post(world.client(), item(external_id="another"))
         body = world.client().get(URL, {"external_id": "ticket-8812:refund"}).json()
         assert [r["id"] for r in body["results"]] == [created["id"]]
-        assert world.client(world.other_key).get(URL, {"external_id": "ticket-8812:refund"}).json()["results"] == []
+        assert (
+            world.client(world.other_key)
+            .get(URL, {"external_id": "ticket-8812:refund"})
+            .json()["results"]
+            == []
+        )
 
     def test_listing_pages_with_a_cursor(self, world):
         ids = [post(world.client(), item(external_id=f"e{i}")).json()["id"] for i in range(5)]
@@ -302,9 +322,17 @@ class TestCost:
         Recommendation.objects.bulk_create(
             [
                 Recommendation(
-                    source=world.source, queue=world.queue, action_type=world.action_type,
-                    external_id=f"bulk-{i}", content_hash="x", payload={}, confidence=0.5,
-                    risk_score=0.5, model_name="m", model_version="1", route="review",
+                    source=world.source,
+                    queue=world.queue,
+                    action_type=world.action_type,
+                    external_id=f"bulk-{i}",
+                    content_hash="x",
+                    payload={},
+                    confidence=0.5,
+                    risk_score=0.5,
+                    model_name="m",
+                    model_version="1",
+                    route="review",
                     status="pending",
                 )
                 for i in range(2000)

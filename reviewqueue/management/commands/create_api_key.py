@@ -17,13 +17,18 @@ class Command(BaseCommand):
         parser.add_argument("--name", default="", help="a label for the key")
         parser.add_argument("--expires-in-days", type=int, default=None)
 
-    def handle(self, *args: Any, source: str, name: str, expires_in_days: int | None, **o: Any) -> None:
+    def handle(
+        self, *args: Any, source: str, name: str, expires_in_days: int | None, **o: Any
+    ) -> None:
         if expires_in_days is not None and expires_in_days < 1:
             raise CommandError("--expires-in-days must be at least 1")
         expires = timezone.now() + timedelta(days=expires_in_days) if expires_in_days else None
         try:
             key, plain = api_key_create(
-                source_name=source, name=name, expires_at=expires, actor=Actor.system("create_api_key")
+                source_name=source,
+                name=name,
+                expires_at=expires,
+                actor=Actor.system("create_api_key"),
             )
         except DomainError as exc:
             raise CommandError(exc.detail) from None

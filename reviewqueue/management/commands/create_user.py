@@ -29,14 +29,21 @@ class Command(BaseCommand):
                 if password != getpass.getpass("Password (again): "):
                     raise CommandError("The passwords do not match.")
             except EOFError:
-                raise CommandError("No password: set REVIEWQUEUE_PASSWORD or run interactively.") from None
+                raise CommandError(
+                    "No password: set REVIEWQUEUE_PASSWORD or run interactively."
+                ) from None
         slugs = [s.strip() for s in queues.split(",") if s.strip()]
         try:
             user, created = user_create(
-                username=username, role=role, password=password, queues=slugs,
+                username=username,
+                role=role,
+                password=password,
+                queues=slugs,
                 actor=Actor.system("create_user"),
             )
         except DomainError as exc:
             raise CommandError(exc.detail) from None
         verb = "Created" if created else "Updated"
-        self.stdout.write(f"{verb} {role} '{user.username}'" + (f" in {', '.join(slugs)}" if slugs else ""))
+        self.stdout.write(
+            f"{verb} {role} '{user.username}'" + (f" in {', '.join(slugs)}" if slugs else "")
+        )

@@ -13,7 +13,11 @@ from reviewqueue.services.audit import Actor
 from reviewqueue.services.ingest import recommendation_ingest_batch
 from reviewqueue.services.setup import api_key_create, config_apply, user_create
 
-MODELS = [("support-agent", "2026-09-01"), ("support-agent", "2026-10-01"), ("support-agent", "2026-11-01")]
+MODELS = [
+    ("support-agent", "2026-09-01"),
+    ("support-agent", "2026-10-01"),
+    ("support-agent", "2026-11-01"),
+]
 PROMPTS = ["refund-v6", "refund-v7", "refund-v8"]
 REASONS = [
     "Customer was charged twice for the same order; the second charge has no matching shipment.",
@@ -32,15 +36,22 @@ def _refund(i: int, rng: random.Random) -> dict[str, Any]:
         "external_id": f"demo-ticket-{i}:refund",
         "action": {
             "type": "refund.issue",
-            "payload": {"order_id": order, "amount": round(rng.uniform(5, 400), 2),
-                        "currency": rng.choice(["EUR", "USD", "GBP"]), "note": "Refund per policy"},
+            "payload": {
+                "order_id": order,
+                "amount": round(rng.uniform(5, 400), 2),
+                "currency": rng.choice(["EUR", "USD", "GBP"]),
+                "note": "Refund per policy",
+            },
         },
         "confidence": round(min(1.0, max(0.0, rng.betavariate(8, 2))), 3),
         "risk_score": risk,
         "rationale": rng.choice(REASONS),
         "evidence": [
-            {"title": f"Order {order}", "url": f"https://crm.example.com/orders/{order}",
-             "snippet": "Two captures of the same amount, 3 minutes apart."},
+            {
+                "title": f"Order {order}",
+                "url": f"https://crm.example.com/orders/{order}",
+                "snippet": "Two captures of the same amount, 3 minutes apart.",
+            },
             {"title": "Refund policy §4.2", "url": "https://wiki.example.com/policy/refunds#4-2"},
         ],
         "model": {"name": model[0], "version": model[1]},
@@ -57,9 +68,15 @@ def _address(i: int, rng: random.Random) -> dict[str, Any]:
         "external_id": f"demo-ticket-{i}:address",
         "action": {
             "type": "account.update_address",
-            "payload": {"account_id": f"C-{5000 + i}", "address": {
-                "line1": f"{rng.randint(1, 200)} Harbour Street", "city": rng.choice(["Leeds", "Ghent", "Lyon"]),
-                "postcode": f"{rng.randint(1000, 9999)}", "country": rng.choice(["GB", "BE", "FR"])}},
+            "payload": {
+                "account_id": f"C-{5000 + i}",
+                "address": {
+                    "line1": f"{rng.randint(1, 200)} Harbour Street",
+                    "city": rng.choice(["Leeds", "Ghent", "Lyon"]),
+                    "postcode": f"{rng.randint(1000, 9999)}",
+                    "country": rng.choice(["GB", "BE", "FR"]),
+                },
+            },
         },
         "confidence": round(min(1.0, max(0.0, rng.betavariate(9, 1.5))), 3),
         "risk_score": round(min(1.0, max(0.0, rng.betavariate(2, 5))), 3),
@@ -83,7 +100,9 @@ class Command(BaseCommand):
         # Users first: the config's [[members]] name them.
         for username, role in (("admin", "admin"), ("alice", "senior"), ("bob", "reviewer")):
             passwords[username] = f"demo-{secrets.token_urlsafe(9)}"
-            user_create(username=username, role=role, password=passwords[username], queues=[], actor=actor)
+            user_create(
+                username=username, role=role, password=passwords[username], queues=[], actor=actor
+            )
         config = Path(settings.BASE_DIR) / "demo" / "reviewqueue.toml"
         config_apply(text=config.read_text(), actor=actor)
         source = Source.objects.get(name="support-agent")
@@ -100,7 +119,9 @@ class Command(BaseCommand):
                         updated_at=F("updated_at") - delta,
                         due_at=F("due_at") - delta,
                     )
-            self.stdout.write(f"Created {sum(r.status == 201 for r in results)} demo recommendations.")
+            self.stdout.write(
+                f"Created {sum(r.status == 201 for r in results)} demo recommendations."
+            )
         _, key = api_key_create(source_name="support-agent", name="demo", actor=actor)
         self.stdout.write("")
         self.stdout.write("Demo accounts (passwords are new on every start):")

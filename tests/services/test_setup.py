@@ -1,0 +1,191 @@
+"""apply_config: idempotent upsert, all or nothing, precise errors."""
+
+import textwrap
+
+import pytest
+
+from reviewqueue.exceptions import ConfigError
+from reviewqueue.models import ActionType, AuditEvent, Membership, Queue, Source
+from reviewqueue.services.audit import Actor
+from reviewqueue.services.setup import config_apply
+from tests.factories import UserFactory
+
+GOOD = textwrap.dedent(
+    """
+    [[action_types]]
+    name = "refund.issue"
+    executor = "webhook"
+    url = "http://127.0.0.1:9100/actions/refund"
+    signing_secret_env = "REFUND_WEBHOOK_SECRET"
+    payload_schema = { type = "object", required = ["order_id", "amount"], properties = { order_id = { type = "string" }, amount = { type = "number", minimum = 0 }, note = { type = "string" } } }
+    cosmetic_fields = ["note"]
+
+    [[queues]]
+    slug = "refunds"
+    name = "Refunds"
+    stage = "approval"
+    action_types = ["refund.issue"]
+    reason_codes = ["wrong_amount", "policy_violation", "insufficient_evidence", "other"]
+    sla_minutes = 60
+    routing = { auto_max_risk = 0.3, auto_min_confidence = 0.95, escalate_min_risk = 0.7, qa_sample_rate = 0.05 }
+
+    [[sources]]
+    name = "refund-bot"
+    queues = ["refunds"]
+    callback_url = "http://127.0.0.1:9100/callbacks"
+    signing_secret_env = "REFUND_BOT_CALLBACK_SECRET"
+
+    [[members]]
+    user = "alice"
+    queues = ["refunds"]
+    role = "senior"
+    """
+)
+
+ACTOR = Actor.system("test")
+
+
+@pytest.fixture
+def alice(db):
+    return UserFactory(username="alice")
+
+
+def problems(text: str) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        config_apply(text=text, actor=ACTOR)
+    return info.value.problems
+
+
+def test_the_spec_example_applies(alice):
+    counts = config_apply(text=GOOD, actor=ACTOR)
+    assert counts == {"action_types": 1, "queues": 1, "sources": 1, "members": 1}
+    queue = Queue.objects.get(slug="refunds")
+    assert queue.stage == "approval" and queue.sla_minutes == 60 and queue.escalate_min_risk == 0.7
+    assert queue.reason_codes[0] == "wrong_amount"
+    action = ActionType.objects.get(name="refund.issue")
+    assert action.executor == "webhook" and action.cosmetic_fields == ["note"]
+    source = Source.objects.get(name="refund-bot")
+    assert list(source.queues.values_list("slug", flat=True)) == ["refunds"]
+    assert Membership.objects.get(user=alice, queue=queue).role == "senior"
+    assert AuditEvent.objects.filter(action="config.applied").count() == 1
+
+
+def test_applying_twice_changes_nothing(alice):
+    config_apply(text=GOOD, actor=ACTOR)
+    before = (
+        list(Queue.objects.values()),
+        list(ActionType.objects.values("name", "payload_schema")),
+        list(Source.objects.values("name", "callback_url")),
+        list(Membership.objects.values()),
+    )
+    config_apply(text=GOOD, actor=ACTOR)
+    after = (
+        list(Queue.objects.values()),
+        list(ActionType.objects.values("name", "payload_schema")),
+        list(Source.objects.values("name", "callback_url")),
+        list(Membership.objects.values()),
+    )
+    assert [{k: v for k, v in q.items() if k != "updated_at"} for q in before[0]] == [
+        {k: v for k, v in q.items() if k != "updated_at"} for q in after[0]
+    ]
+    assert before[1:] == after[1:]
+
+
+def test_an_update_changes_the_row_in_place(alice):
+    config_apply(text=GOOD, actor=ACTOR)
+    config_apply(text=GOOD.replace('stage = "approval"', 'stage = "shadow"'), actor=ACTOR)
+    assert Queue.objects.get(slug="refunds").stage == "shadow"
+    assert Queue.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        ('stage = "approval"', 'stage = "yolo"', "queues[0].stage: unknown stage 'yolo'"),
+        (
+            "minimum = 0 }",
+            'minimum = "zero" }',
+            "action_types[0].payload_schema: invalid JSON Schema",
+        ),
+        (
+            'action_types = ["refund.issue"]',
+            'action_types = ["refund.void"]',
+            "queues[0].action_types: unknown action type 'refund.void'",
+        ),
+        (
+            "auto_max_risk = 0.3",
+            "auto_max_risk = 1.3",
+            "queues[0].routing.auto_max_risk: must be a number from 0 to 1",
+        ),
+        (
+            "qa_sample_rate = 0.05",
+            "qa_sample_rate = -0.05",
+            "queues[0].routing.qa_sample_rate: must be a number from 0 to 1",
+        ),
+        (
+            'queues = ["refunds"]\ncallback',
+            'queues = ["refundz"]\ncallback',
+            "sources[0].queues: unknown queue 'refundz'",
+        ),
+        ('user = "alice"', 'user = "zed"', "members[0].user: no user 'zed'"),
+        ('role = "senior"', 'role = "boss"', "members[0].role: unknown role 'boss'"),
+        (
+            'executor = "webhook"',
+            'executor = "carrier-pigeon"',
+            "action_types[0].executor: unknown executor",
+        ),
+        (
+            'url = "http://127.0.0.1:9100/actions/refund"',
+            'url = "ftp://x/y"',
+            "action_types[0].url: must be an http",
+        ),
+        (
+            "sla_minutes = 60",
+            "sla_minutes = 0",
+            "queues[0].sla_minutes: must be a positive integer",
+        ),
+        ('name = "Refunds"', 'name = "Refunds"\ncolour = "red"', "queues[0].colour: unknown key"),
+        (
+            'cosmetic_fields = ["note"]',
+            'cosmetic_fields = ["notes"]',
+            "'notes' is not a property of payload_schema",
+        ),
+    ],
+)
+def test_each_config_error_is_named_precisely_and_nothing_changes(alice, old, new, expected):
+    assert old in GOOD
+    found = problems(GOOD.replace(old, new, 1))
+    assert any(expected in p for p in found), found
+    assert (
+        not Queue.objects.exists()
+        and not ActionType.objects.exists()
+        and not Source.objects.exists()
+    )
+    assert not AuditEvent.objects.exists()
+
+
+def test_duplicate_slugs_are_refused(alice):
+    queue = GOOD[GOOD.index("[[queues]]") : GOOD.index("[[sources]]")]
+    found = problems(GOOD + "\n" + queue)
+    assert any("queues[1].slug: duplicate queue slug 'refunds'" in p for p in found), found
+
+
+def test_toml_syntax_errors_give_the_line(alice):
+    found = problems(GOOD.replace('name = "Refunds"', 'name = "Refunds'))
+    assert len(found) == 1 and "TOML syntax error" in found[0] and "line" in found[0]
+
+
+def test_every_problem_is_reported_at_once(alice):
+    bad = GOOD.replace('stage = "approval"', 'stage = "x"').replace(
+        "auto_max_risk = 0.3", "auto_max_risk = 2"
+    )
+    assert len(problems(bad)) == 2
+
+
+def test_all_or_nothing_leaves_earlier_config_untouched(alice):
+    config_apply(text=GOOD, actor=ACTOR)
+    bad = GOOD.replace('stage = "approval"', 'stage = "shadow"').replace(
+        'role = "senior"', 'role = "boss"'
+    )
+    problems(bad)
+    assert Queue.objects.get(slug="refunds").stage == "approval"
