@@ -12,6 +12,13 @@ from tests.factories import ActionTypeFactory, QueueFactory, SourceFactory, make
 TEST_PASSWORD = "correct horse battery staple"
 
 
+def pytest_configure(config):
+    from django.conf import settings
+
+    # PBKDF2 costs ~0.3 s per password; tests create many users. Not a production setting.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 def on_postgres() -> bool:
     return os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://"))
 

@@ -6,18 +6,25 @@ from typing import Any
 from django.conf import settings
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from jsonschema import Draft202012Validator
+from rest_framework import authentication, permissions
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from reviewqueue import contracts
-from reviewqueue.api.auth import ApiKeyAuthentication, IsSource
+from reviewqueue.api.auth import (
+    ApiKeyAuthentication,
+    IsSource,
+    PersonalTokenAuthentication,
+    SourcePrincipal,
+)
 from reviewqueue.api.representations import recommendation_repr
 from reviewqueue.api.throttling import ApiKeyRateThrottle
 from reviewqueue.exceptions import ValidationFailed
 from reviewqueue.lib.schema import errors_by_path
 from reviewqueue.selectors.recommendations import (
     recommendation_get_for_source,
+    recommendation_get_for_user,
     recommendation_list_for_source,
 )
 from reviewqueue.services.ingest import (
@@ -136,12 +143,35 @@ def _batch_item(result: ItemResult) -> dict[str, Any]:
     return item
 
 
-class RecommendationDetail(SourceAPIView):
+class SourceOrPerson(permissions.BasePermission):
+    def has_permission(self, request: Request, view: object) -> bool:
+        user = request.user
+        return bool(user is not None and getattr(user, "is_authenticated", False))
+
+
+class RecommendationDetail(APIView):
+    """A source reads its own items; a person reads items of their queues."""
+
+    authentication_classes = [
+        ApiKeyAuthentication,
+        PersonalTokenAuthentication,
+        authentication.SessionAuthentication,
+    ]
+    permission_classes = [SourceOrPerson]
+
     @extend_schema(
         operation_id="recommendations_retrieve",
         responses={200: OpenApiResponse(contracts.RECOMMENDATION), 401: _PROBLEM, 404: _PROBLEM},
         tags=["ingest"],
     )
     def get(self, request: Request, recommendation_id: str) -> Response:
-        rec = recommendation_get_for_source(source=self.source, recommendation_id=recommendation_id)
+        if isinstance(request.user, SourcePrincipal):
+            rec = recommendation_get_for_source(
+                source=request.user.source, recommendation_id=recommendation_id
+            )
+        else:
+            rec = recommendation_get_for_user(
+                user=request.user,  # type: ignore[arg-type]
+                recommendation_id=recommendation_id,
+            )
         return Response(recommendation_repr(rec))

@@ -1,11 +1,27 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from reviewqueue.api import ingest
+from reviewqueue.api import ingest, review
 
 urlpatterns = [
     path("recommendations", ingest.RecommendationCollection.as_view(), name="api-recommendations"),
     path("recommendations/batch", ingest.RecommendationBatch.as_view(), name="api-batch"),
+    path("queues/<slug:slug>/claim", review.QueueClaim.as_view(), name="api-claim"),
+    path(
+        "recommendations/<str:recommendation_id>/release",
+        review.RecommendationRelease.as_view(),
+        name="api-release",
+    ),
+    path(
+        "recommendations/<str:recommendation_id>/decision",
+        review.RecommendationDecision.as_view(),
+        name="api-decision",
+    ),
+    path(
+        "recommendations/<str:recommendation_id>/escalate",
+        review.RecommendationEscalate.as_view(),
+        name="api-escalate",
+    ),
     path(
         "recommendations/<str:recommendation_id>",
         ingest.RecommendationDetail.as_view(),

@@ -8,7 +8,7 @@ from datetime import datetime
 from django.db.models import QuerySet
 
 from reviewqueue.exceptions import NotFound, ValidationFailed
-from reviewqueue.models import Recommendation, Source
+from reviewqueue.models import Recommendation, Source, User
 
 
 def _with_related(qs: QuerySet[Recommendation]) -> QuerySet[Recommendation]:
@@ -22,6 +22,21 @@ def recommendation_get_for_source(*, source: Source, recommendation_id: str) -> 
     except ValueError:
         raise NotFound("No recommendation with this id.") from None
     rec = _with_related(Recommendation.objects.filter(pk=pk, source=source)).first()
+    if rec is None:
+        raise NotFound("No recommendation with this id.")
+    return rec
+
+
+def recommendation_get_for_user(*, user: User, recommendation_id: str) -> Recommendation:
+    """People see items of queues they belong to; admins and auditors see all. Others: 404."""
+    try:
+        pk = uuid.UUID(recommendation_id)
+    except ValueError:
+        raise NotFound("No recommendation with this id.") from None
+    qs = _with_related(Recommendation.objects.filter(pk=pk))
+    if not user.can_read_reports:
+        qs = qs.filter(queue__memberships__user=user)
+    rec = qs.first()
     if rec is None:
         raise NotFound("No recommendation with this id.")
     return rec

@@ -1,0 +1,148 @@
+"""Review API for people (session or personal token): claim, release, decide, escalate."""
+
+import uuid
+from typing import Any, cast
+
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from jsonschema import Draft202012Validator
+from rest_framework import authentication, permissions
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from reviewqueue import contracts
+from reviewqueue.api.auth import PersonalTokenAuthentication
+from reviewqueue.api.representations import recommendation_repr
+from reviewqueue.exceptions import NotFound, ValidationFailed
+from reviewqueue.lib.schema import errors_by_path
+from reviewqueue.models import User
+from reviewqueue.services import review
+
+_PROBLEM = OpenApiResponse(response=contracts.PROBLEM, description="application/problem+json")
+_ITEM = OpenApiResponse(contracts.RECOMMENDATION)
+
+
+class IsPerson(permissions.BasePermission):
+    message = "Sign in, or send 'Authorization: Token <personal token>'."
+
+    def has_permission(self, request: Request, view: object) -> bool:
+        user = request.user
+        return bool(
+            user is not None
+            and getattr(user, "is_authenticated", False)
+            and getattr(user, "pk", None)
+        )
+
+
+class ReviewerAPIView(APIView):
+    authentication_classes = [PersonalTokenAuthentication, authentication.SessionAuthentication]
+    permission_classes = [IsPerson]
+
+    def body(self, request: Request, validator: Draft202012Validator) -> dict[str, Any]:
+        data = request.data
+        errors = errors_by_path(validator, data)
+        if errors:
+            raise ValidationFailed("The request is not valid.", errors=errors)
+        assert isinstance(data, dict)
+        return data
+
+
+_DECISION_BODY = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["outcome"],
+    "properties": {
+        "outcome": {"type": "string", "enum": ["approve", "modify", "reject"]},
+        "payload": {"type": ["object", "null"]},
+        "reason_code": {"type": "string", "maxLength": 100},
+        "comment": {"type": "string", "maxLength": 5000},
+    },
+}
+_ESCALATE_BODY = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {"comment": {"type": "string", "maxLength": 5000}},
+}
+_DECISION_VALIDATOR = Draft202012Validator(_DECISION_BODY)
+_ESCALATE_VALIDATOR = Draft202012Validator(_ESCALATE_BODY)
+
+
+class QueueClaim(ReviewerAPIView):
+    @extend_schema(
+        operation_id="queues_claim",
+        request=None,
+        responses={
+            200: _ITEM,
+            204: OpenApiResponse(description="Nothing waiting"),
+            403: _PROBLEM,
+            404: _PROBLEM,
+        },
+        tags=["review"],
+    )
+    def post(self, request: Request, slug: str) -> Response:
+        rec = review.recommendation_claim(user=_person(request), queue=review.queue_for(slug=slug))
+        if rec is None:
+            return Response(status=204)
+        return Response(recommendation_repr(rec))
+
+
+class RecommendationRelease(ReviewerAPIView):
+    @extend_schema(
+        operation_id="recommendations_release",
+        request=None,
+        responses={200: _ITEM, 403: _PROBLEM, 404: _PROBLEM, 409: _PROBLEM},
+        tags=["review"],
+    )
+    def post(self, request: Request, recommendation_id: str) -> Response:
+        rec = review.recommendation_release(
+            user=_person(request), recommendation_id=_uuid(recommendation_id)
+        )
+        return Response(recommendation_repr(rec))
+
+
+class RecommendationDecision(ReviewerAPIView):
+    @extend_schema(
+        operation_id="recommendations_decide",
+        request={"application/json": _DECISION_BODY},
+        responses={200: _ITEM, 400: _PROBLEM, 403: _PROBLEM, 404: _PROBLEM, 409: _PROBLEM},
+        tags=["review"],
+    )
+    def post(self, request: Request, recommendation_id: str) -> Response:
+        body = self.body(request, _DECISION_VALIDATOR)
+        rec = review.recommendation_decide(
+            user=_person(request),
+            recommendation_id=_uuid(recommendation_id),
+            outcome=body["outcome"],
+            payload=body.get("payload"),
+            reason_code=body.get("reason_code", ""),
+            comment=body.get("comment", ""),
+        )
+        return Response(recommendation_repr(rec))
+
+
+class RecommendationEscalate(ReviewerAPIView):
+    @extend_schema(
+        operation_id="recommendations_escalate",
+        request={"application/json": _ESCALATE_BODY},
+        responses={200: _ITEM, 400: _PROBLEM, 403: _PROBLEM, 404: _PROBLEM, 409: _PROBLEM},
+        tags=["review"],
+    )
+    def post(self, request: Request, recommendation_id: str) -> Response:
+        body = self.body(request, _ESCALATE_VALIDATOR)
+        rec = review.recommendation_escalate(
+            user=_person(request),
+            recommendation_id=_uuid(recommendation_id),
+            comment=body.get("comment", ""),
+        )
+        return Response(recommendation_repr(rec))
+
+
+def _person(request: Request) -> User:
+    return cast(User, request.user)  # IsPerson let only a signed-in person through
+
+
+def _uuid(value: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise NotFound("No recommendation with this id.") from None

@@ -1,0 +1,438 @@
+"""Review: claim, release, decide and escalate. The only code that moves an item through
+review; the API, the pages and the lease sweep all call these functions.
+
+Races are settled by the database: a claim is one SELECT ... FOR UPDATE SKIP LOCKED, so two
+reviewers never get the same row; every later step is a filtered UPDATE on the lease
+(status, holder, lease not expired) that must touch exactly one row, else LeaseLost (409).
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Case, Q, Value, When
+from django.utils import timezone
+
+from reviewqueue.exceptions import Conflict, Forbidden, LeaseLost, NotFound, ValidationFailed
+from reviewqueue.lib.canonical import content_hash
+from reviewqueue.lib.diff import is_cosmetic, json_diff
+from reviewqueue.lib.schema import errors_by_path, validator_for
+from reviewqueue.models import (
+    AuditEvent,
+    Decision,
+    Execution,
+    Membership,
+    Queue,
+    Recommendation,
+    User,
+)
+from reviewqueue.services.audit import Actor, audit_event, audit_record
+from reviewqueue.states import DecisionKind, MemberRole, Outcome, Status
+
+
+@dataclass(frozen=True)
+class Access:
+    queue: Queue
+    senior: bool
+
+
+def queue_access(*, user: User, queue: Queue) -> Access:
+    """A reviewer acts on a queue only as its member; seniors also see escalated items."""
+    membership = Membership.objects.filter(user=user, queue=queue).first()
+    if membership is None or not user.is_active:
+        raise Forbidden(f"You are not a member of queue '{queue.slug}'.")
+    return Access(queue=queue, senior=membership.role == MemberRole.SENIOR)
+
+
+def _load(recommendation_id: Any) -> Recommendation:
+    rec = (
+        Recommendation.objects.select_related("queue", "action_type", "claimed_by")
+        .filter(pk=recommendation_id)
+        .first()
+    )
+    if rec is None:
+        raise NotFound("No recommendation with this id.")
+    return rec
+
+
+def leases_return_expired(*, queue: Queue | None = None, now: datetime | None = None) -> int:
+    """Return items whose lease ran out to the queue (escalated ones to the seniors).
+
+    Runs before every claim and from the periodic sweep. Audited: `lease.expired` per item.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        qs = Recommendation.objects.filter(status=Status.IN_REVIEW, lease_expires_at__lte=now)
+        if queue is not None:
+            qs = qs.filter(queue=queue)
+        expired = list(
+            qs.select_for_update(skip_locked=True, of=("self",)).values_list(
+                "pk",
+                "claimed_by__username",
+                "escalated_at",
+                "queue_id",
+                "model_name",
+                "model_version",
+                "prompt_version",
+            )
+        )
+        if not expired:
+            return 0
+        Recommendation.objects.filter(pk__in=[row[0] for row in expired]).update(
+            status=Case(
+                When(escalated_at__isnull=False, then=Value(Status.ESCALATED.value)),
+                default=Value(Status.PENDING.value),
+            ),
+            claimed_by=None,
+            lease_expires_at=None,
+            updated_at=now,
+        )
+        AuditEvent.objects.bulk_create(
+            [
+                AuditEvent(
+                    action="lease.expired",
+                    actor_kind="system",
+                    actor_label="lease-sweep",
+                    recommendation_id=pk,
+                    queue_id=queue_id,
+                    model_name=mn,
+                    model_version=mv,
+                    prompt_version=pv,
+                    data={"holder": holder},
+                )
+                for pk, holder, _esc, queue_id, mn, mv, pv in expired
+            ]
+        )
+    return len(expired)
+
+
+def recommendation_claim(
+    *, user: User, queue: Queue, now: datetime | None = None
+) -> Recommendation | None:
+    """The next item of `queue` for `user` under a lease, or None when nothing waits.
+
+    The item the user already holds comes back first (a reload never loses it). Seniors take
+    escalated items before the rest. Highest priority first, then oldest; items past their
+    expires_at are skipped (the sweep closes them). Audited: `recommendation.claimed`.
+    """
+    access = queue_access(user=user, queue=queue)
+    now = now or timezone.now()
+    held = (
+        Recommendation.objects.select_related("queue", "action_type")
+        .filter(queue=queue, status=Status.IN_REVIEW, claimed_by=user, lease_expires_at__gt=now)
+        .order_by("claimed_at")
+        .first()
+    )
+    if held is not None:
+        return held
+    leases_return_expired(queue=queue, now=now)
+    statuses = [Status.ESCALATED, Status.PENDING] if access.senior else [Status.PENDING]
+    with transaction.atomic():
+        rec = None
+        for status in statuses:
+            rec = (
+                Recommendation.objects.select_for_update(skip_locked=True)
+                .filter(queue=queue, status=status)
+                .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+                .order_by("-priority", "created_at", "id")
+                .first()
+            )
+            if rec is not None:
+                break
+        if rec is None:
+            return None
+        rec.status = Status.IN_REVIEW
+        rec.claimed_by = user
+        rec.claimed_at = now
+        rec.lease_expires_at = now + timedelta(minutes=queue.lease_minutes)
+        rec.updated_at = now
+        rec.save(
+            update_fields=["status", "claimed_by", "claimed_at", "lease_expires_at", "updated_at"]
+        )
+        audit_record(
+            action="recommendation.claimed",
+            actor=Actor.of_user(user),
+            recommendation=rec,
+            data={
+                "lease_expires_at": rec.lease_expires_at.isoformat(),
+                "escalated": rec.escalated_at is not None,
+            },
+        )
+    rec.queue = queue
+    return rec
+
+
+def _lease_guard(user: User, rec: Recommendation, now: datetime) -> Any:
+    return Recommendation.objects.filter(
+        pk=rec.pk, status=Status.IN_REVIEW, claimed_by=user, lease_expires_at__gt=now
+    )
+
+
+def _why_not_yours(user: User, rec: Recommendation, now: datetime) -> LeaseLost:
+    rec.refresh_from_db(fields=["status", "claimed_by", "lease_expires_at"])
+    if rec.status == Status.DECIDED:
+        return LeaseLost("This item has already been decided.", reason="already_decided")
+    if rec.status == Status.EXPIRED:
+        return LeaseLost("This item expired before it was decided.", reason="expired")
+    if rec.status != Status.IN_REVIEW:
+        return LeaseLost("You have not claimed this item; claim it first.", reason="not_claimed")
+    if rec.claimed_by_id != user.pk:
+        return LeaseLost("Another reviewer holds this item now.", reason="held_by_other")
+    return LeaseLost("Your lease on this item expired; claim it again.", reason="lease_expired")
+
+
+def recommendation_release(*, user: User, recommendation_id: Any) -> Recommendation:
+    """Give a held item back to the queue (escalated items back to the seniors).
+    409 unless the caller holds a live lease. Audited: `recommendation.released`."""
+    rec = _load(recommendation_id)
+    queue_access(user=user, queue=rec.queue)
+    now = timezone.now()
+    back_to = Status.ESCALATED if rec.escalated_at else Status.PENDING
+    with transaction.atomic():
+        changed = _lease_guard(user, rec, now).update(
+            status=back_to, claimed_by=None, lease_expires_at=None, updated_at=now
+        )
+        if changed != 1:
+            raise _why_not_yours(user, rec, now)
+        rec.status, rec.claimed_by, rec.lease_expires_at, rec.updated_at = back_to, None, None, now
+        audit_record(
+            action="recommendation.released", actor=Actor.of_user(user), recommendation=rec
+        )
+    return rec
+
+
+def recommendation_escalate(
+    *, user: User, recommendation_id: Any, comment: str = ""
+) -> Recommendation:
+    """Send a held item to the queue's senior reviewers. Audited: `recommendation.escalated`."""
+    rec = _load(recommendation_id)
+    queue_access(user=user, queue=rec.queue)
+    if len(comment) > 5000:
+        raise ValidationFailed(
+            "Comment too long.", errors={"comment": "Must be at most 5000 characters."}
+        )
+    now = timezone.now()
+    if (
+        rec.status == Status.IN_REVIEW
+        and rec.escalated_at is not None
+        and rec.claimed_by_id == user.pk
+    ):
+        raise Conflict("This item is already escalated; decide it or release it.")
+    with transaction.atomic():
+        changed = _lease_guard(user, rec, now).update(
+            status=Status.ESCALATED,
+            escalated_at=now,
+            claimed_by=None,
+            lease_expires_at=None,
+            updated_at=now,
+        )
+        if changed != 1:
+            raise _why_not_yours(user, rec, now)
+        rec.status, rec.escalated_at, rec.claimed_by, rec.lease_expires_at = (
+            Status.ESCALATED,
+            now,
+            None,
+            None,
+        )
+        rec.updated_at = now
+        audit_record(
+            action="recommendation.escalated",
+            actor=Actor.of_user(user),
+            recommendation=rec,
+            data={"comment": comment},
+        )
+    return rec
+
+
+def _check_decision(
+    rec: Recommendation, outcome: str, payload: Any, reason_code: str, comment: str
+) -> tuple[Any, list[dict[str, Any]], bool | None]:
+    """Validate a decision's input; returns (final payload, diff, is_cosmetic)."""
+    valid_outcomes = [o.value for o in Outcome]
+    if outcome not in valid_outcomes:
+        raise ValidationFailed(
+            "Unknown outcome.", errors={"outcome": "Must be approve, modify or reject."}
+        )
+    errors: dict[str, str] = {}
+    if not isinstance(comment, str) or len(comment) > 5000:
+        errors["comment"] = "Must be text of at most 5000 characters."
+    if outcome in (Outcome.REJECT, Outcome.MODIFY):
+        if not reason_code:
+            errors["reason_code"] = "A reason code is required to " + outcome + "."
+        elif reason_code not in rec.queue.reason_codes:
+            errors["reason_code"] = "Must be one of: " + ", ".join(rec.queue.reason_codes) + "."
+    elif reason_code and reason_code not in rec.queue.reason_codes:
+        errors["reason_code"] = "Must be one of: " + ", ".join(rec.queue.reason_codes) + "."
+    if outcome == Outcome.MODIFY:
+        if not isinstance(payload, dict):
+            errors["payload"] = "Modify needs the edited payload (an object)."
+        else:
+            errors.update(
+                errors_by_path(validator_for(rec.action_type.payload_schema), payload, "payload")
+            )
+            if "payload" not in errors and not json_diff(rec.payload, payload):
+                errors["payload"] = (
+                    "The edited payload is the same as the original; approve it instead."
+                )
+    elif outcome == Outcome.APPROVE and payload is not None and json_diff(rec.payload, payload):
+        errors["payload"] = "Approve takes the payload as proposed; use modify to change it."
+    if errors:
+        raise ValidationFailed("The decision is not valid.", errors=errors)
+    if outcome == Outcome.REJECT:
+        return None, [], None
+    if outcome == Outcome.APPROVE:
+        return rec.payload, [], None
+    changes = json_diff(rec.payload, payload)
+    return payload, changes, is_cosmetic(changes, rec.action_type.cosmetic_fields)
+
+
+def recommendation_expire(*, recommendation_id: Any, now: datetime | None = None) -> bool:
+    """Close an open item that is past its expires_at as `expired` (never an approval).
+    Returns whether it changed. Audited: `recommendation.expired`."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        rec = (
+            Recommendation.objects.select_for_update()
+            .filter(
+                pk=recommendation_id,
+                status__in=[Status.PENDING, Status.IN_REVIEW, Status.ESCALATED],
+                expires_at__lte=now,
+            )
+            .first()
+        )
+        if rec is None:
+            return False
+        rec.status = Status.EXPIRED
+        rec.closed_at = rec.updated_at = now
+        rec.claimed_by = None
+        rec.lease_expires_at = None
+        rec.save(
+            update_fields=["status", "closed_at", "updated_at", "claimed_by", "lease_expires_at"]
+        )
+        audit_record(
+            action="recommendation.expired",
+            actor=Actor.system("expiry"),
+            recommendation=rec,
+            data={"expires_at": rec.expires_at.isoformat() if rec.expires_at else None},
+        )
+    return True
+
+
+def recommendation_decide(
+    *,
+    user: User,
+    recommendation_id: Any,
+    outcome: str,
+    payload: Any = None,
+    reason_code: str = "",
+    comment: str = "",
+) -> Recommendation:
+    """Approve, modify or reject an item the caller holds under a live lease.
+
+    Preconditions: member of the queue (else 403); a live lease (else 409); the item not past
+    its expires_at (else it is closed as expired and 409); reject and modify need a reason
+    code from the queue's list; modify needs a payload that passes the action type's schema
+    and differs from the original. Writes the decision with the final payload's hash and a
+    field-level diff, and for approve/modify the execution row (the outbox), all in one
+    transaction. Audited: `recommendation.decided`.
+    """
+    rec = _load(recommendation_id)
+    queue_access(user=user, queue=rec.queue)
+    final, changes, cosmetic = _check_decision(
+        rec, outcome, payload, reason_code or "", comment or ""
+    )
+    now = timezone.now()
+    if (
+        rec.expires_at is not None
+        and rec.expires_at <= now
+        and rec.status
+        in (
+            Status.PENDING,
+            Status.IN_REVIEW,
+            Status.ESCALATED,
+        )
+    ):
+        recommendation_expire(recommendation_id=rec.pk, now=now)
+        raise LeaseLost(
+            "This item expired before it was decided; it is closed as expired.", reason="expired"
+        )
+    with transaction.atomic():
+        changed = _lease_guard(user, rec, now).update(
+            status=Status.DECIDED, lease_expires_at=None, closed_at=now, updated_at=now
+        )
+        if changed != 1:
+            raise _why_not_yours(user, rec, now)
+        payload_hash = content_hash(final) if final is not None else ""
+        decision = Decision.objects.create(
+            recommendation=rec,
+            kind=DecisionKind.HUMAN,
+            outcome=outcome,
+            payload=final,
+            payload_hash=payload_hash,
+            diff=changes,
+            is_cosmetic=cosmetic,
+            reason_code=reason_code or "",
+            comment=comment or "",
+            reviewer=user,
+            queue=rec.queue,
+            action_type=rec.action_type,
+            source_id=rec.source_id,
+            model_name=rec.model_name,
+            model_version=rec.model_version,
+            prompt_version=rec.prompt_version,
+            created_at=rec.created_at,
+            claimed_at=rec.claimed_at,
+            decided_at=now,
+        )
+        execution = None
+        if outcome in (Outcome.APPROVE, Outcome.MODIFY):
+            execution = Execution.objects.create(
+                recommendation=rec,
+                payload=final,
+                payload_hash=payload_hash,
+                idempotency_key=f"rq-{rec.pk}",
+                created_at=now,
+                updated_at=now,
+                next_attempt_at=now,
+            )
+        AuditEvent.objects.bulk_create(
+            [
+                audit_event(
+                    action="recommendation.decided",
+                    actor=Actor.of_user(user),
+                    recommendation=rec,
+                    data={
+                        "outcome": outcome,
+                        "reason_code": reason_code or "",
+                        "comment": comment or "",
+                        "payload_hash": payload_hash,
+                        "diff": changes,
+                        "is_cosmetic": cosmetic,
+                    },
+                )
+            ]
+        )
+    rec.status, rec.lease_expires_at, rec.closed_at, rec.updated_at = Status.DECIDED, None, now, now
+    Recommendation.decision.related.set_cached_value(rec, decision)  # type: ignore[attr-defined]
+    Recommendation.execution.related.set_cached_value(rec, execution)  # type: ignore[attr-defined]
+    decision.reviewer = user
+    return rec
+
+
+def queue_for(*, slug: str) -> Queue:
+    queue = Queue.objects.filter(slug=slug).first()
+    if queue is None:
+        raise NotFound(f"No queue '{slug}'.")
+    return queue
+
+
+__all__ = [
+    "queue_access",
+    "queue_for",
+    "recommendation_claim",
+    "recommendation_decide",
+    "recommendation_escalate",
+    "recommendation_expire",
+    "recommendation_release",
+]
