@@ -9,4 +9,5 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 app.conf.beat_schedule = {
     "leases-sweep": {"task": "reviewqueue.leases_sweep", "schedule": 30.0},
+    "outbox-sweep": {"task": "reviewqueue.outbox_sweep", "schedule": 10.0},
 }

@@ -244,6 +244,17 @@ REVIEWQUEUE_MAX_BATCH_ITEMS = env_int("REVIEWQUEUE_MAX_BATCH_ITEMS", 1000)
 # Requests per API key; django-ratelimit syntax (count/period, period in s, m, h or d).
 REVIEWQUEUE_INGEST_RATE = os.environ.get("REVIEWQUEUE_INGEST_RATE", "6000/m")
 REVIEWQUEUE_OUTBOUND_ALLOWLIST = env_list("REVIEWQUEUE_OUTBOUND_ALLOWLIST")
+# Extra executors by dotted path: REVIEWQUEUE_EXECUTORS="crm=myco.executors.crm,erp=..."
+REVIEWQUEUE_EXECUTORS = dict(
+    item.split("=", 1) for item in env_list("REVIEWQUEUE_EXECUTORS") if "=" in item
+)
+# Execution retries: exponential backoff from this base, capped, with full jitter.
+REVIEWQUEUE_RETRY_BASE_SECONDS = float(os.environ.get("REVIEWQUEUE_RETRY_BASE_SECONDS", "2"))
+REVIEWQUEUE_RETRY_MAX_SECONDS = float(os.environ.get("REVIEWQUEUE_RETRY_MAX_SECONDS", "600"))
+REVIEWQUEUE_CALLBACK_MAX_ATTEMPTS = env_int("REVIEWQUEUE_CALLBACK_MAX_ATTEMPTS", 10)
+# A running attempt not finished within its timeout plus this grace counts as lost (a
+# killed worker) and is run again by the sweep.
+REVIEWQUEUE_RUNNING_GRACE_SECONDS = float(os.environ.get("REVIEWQUEUE_RUNNING_GRACE_SECONDS", "30"))
 # An API key's last-used time is written at most this often (keeps ingest at 4 statements).
 REVIEWQUEUE_KEY_TOUCH_SECONDS = env_int("REVIEWQUEUE_KEY_TOUCH_SECONDS", 60)
 

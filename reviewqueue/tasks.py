@@ -1,8 +1,40 @@
-"""Celery entry points: ids in, one service call, a retry policy. Nothing else."""
+"""Celery entry points: ids in, one service call, a retry policy. Nothing else.
+
+Execution retries are scheduled by the service itself (the row's next_attempt_at plus a
+countdown publish), not by Celery's retry: the database decides what is due, so a lost
+message costs a sweep interval, never an action.
+"""
+
+from functools import partial
 
 from celery import shared_task
 
+from reviewqueue.services import callbacks, execution
+from reviewqueue.services.outbox import publish
 from reviewqueue.services.review import leases_return_expired
+
+
+@shared_task(name="reviewqueue.execute_action", acks_late=True, soft_time_limit=330, time_limit=360)
+def execute_action(execution_id: int) -> str | None:
+    return execution.execution_run(execution_id=execution_id)
+
+
+@shared_task(name="reviewqueue.deliver_callback", acks_late=True, soft_time_limit=60, time_limit=90)
+def deliver_callback(delivery_id: str) -> str:
+    return callbacks.callback_deliver(delivery_id=delivery_id)
+
+
+@shared_task(name="reviewqueue.outbox_sweep", soft_time_limit=60, time_limit=90)
+def outbox_sweep() -> int:
+    """Publish executions and callbacks that are due but were never (or no longer) queued:
+    after a broker outage, a lost message or a killed worker."""
+    ids = execution.executions_due()
+    for pk in ids:
+        publish(partial(execute_action.delay, pk), f"execution {pk}")
+    deliveries = callbacks.callbacks_due()
+    for delivery_id in deliveries:
+        publish(partial(deliver_callback.delay, str(delivery_id)), f"callback {delivery_id}")
+    return len(ids) + len(deliveries)
 
 
 @shared_task(name="reviewqueue.leases_sweep", soft_time_limit=60, time_limit=90)

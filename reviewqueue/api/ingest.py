@@ -18,10 +18,10 @@ from reviewqueue.api.auth import (
     PersonalTokenAuthentication,
     SourcePrincipal,
 )
-from reviewqueue.api.representations import recommendation_repr
 from reviewqueue.api.throttling import ApiKeyRateThrottle
 from reviewqueue.exceptions import ValidationFailed
 from reviewqueue.lib.schema import errors_by_path
+from reviewqueue.representations import recommendation_repr
 from reviewqueue.selectors.recommendations import (
     recommendation_get_for_source,
     recommendation_get_for_user,

@@ -12,10 +12,10 @@ from rest_framework.views import APIView
 
 from reviewqueue import contracts
 from reviewqueue.api.auth import PersonalTokenAuthentication
-from reviewqueue.api.representations import recommendation_repr
 from reviewqueue.exceptions import NotFound, ValidationFailed
 from reviewqueue.lib.schema import errors_by_path
 from reviewqueue.models import User
+from reviewqueue.representations import recommendation_repr
 from reviewqueue.services import review
 
 _PROBLEM = OpenApiResponse(response=contracts.PROBLEM, description="application/problem+json")

@@ -33,6 +33,8 @@ from reviewqueue.models import (
     SourceQueue,
 )
 from reviewqueue.services.audit import Actor, audit_event
+from reviewqueue.services.callbacks import callback_event
+from reviewqueue.services.outbox import publish_on_commit
 from reviewqueue.services.routing import INITIAL_STATUS, route_for
 from reviewqueue.states import DecisionKind, Outcome, Route
 
@@ -206,6 +208,8 @@ def _prepare(
 
 def _store(prepared: list[Prepared], source: Source) -> None:
     """Write the rows of freshly prepared items; the caller holds the transaction."""
+    from reviewqueue.tasks import execute_action
+
     if not prepared:
         return
     actor = Actor.of_source(source)
@@ -216,6 +220,19 @@ def _store(prepared: list[Prepared], source: Source) -> None:
         Decision.objects.bulk_create(decisions)
     if executions:
         Execution.objects.bulk_create(executions)
+        ids = [e.pk for e in executions]
+        publish_on_commit(
+            lambda: [execute_action.delay(pk) for pk in ids], f"{len(ids)} auto executions"
+        )
+        for p in prepared:
+            if p.decision is not None:
+                callback_event(
+                    recommendation=p.recommendation,
+                    source=source,
+                    event_type="decision.made",
+                    decision=p.decision,
+                    execution=p.execution,
+                )
     AuditEvent.objects.bulk_create(
         [
             audit_event(

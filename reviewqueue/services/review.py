@@ -28,6 +28,8 @@ from reviewqueue.models import (
     User,
 )
 from reviewqueue.services.audit import Actor, audit_event, audit_record
+from reviewqueue.services.callbacks import callback_event
+from reviewqueue.services.execution import execution_publish_on_commit
 from reviewqueue.states import DecisionKind, MemberRole, Outcome, Status
 
 
@@ -47,7 +49,7 @@ def queue_access(*, user: User, queue: Queue) -> Access:
 
 def _load(recommendation_id: Any) -> Recommendation:
     rec = (
-        Recommendation.objects.select_related("queue", "action_type", "claimed_by")
+        Recommendation.objects.select_related("queue", "action_type", "claimed_by", "source")
         .filter(pk=recommendation_id)
         .first()
     )
@@ -396,6 +398,15 @@ def recommendation_decide(
                 updated_at=now,
                 next_attempt_at=now,
             )
+        if execution is not None:
+            execution_publish_on_commit(execution.pk)
+        callback_event(
+            recommendation=rec,
+            source=rec.source,
+            event_type="decision.made",
+            decision=decision,
+            execution=execution,
+        )
         AuditEvent.objects.bulk_create(
             [
                 audit_event(

@@ -1,0 +1,113 @@
+"""Callbacks to sources: decision.made, execution.succeeded, execution.dead. Each event is a
+row (the outbox) written in the transaction of the change it reports, then delivered signed
+with retries; its `id` lets the source de-duplicate."""
+
+import os
+import random
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from reviewqueue.executors.http import post_signed
+from reviewqueue.models import CallbackDelivery, Decision, Execution, Recommendation, Source
+from reviewqueue.representations import decision_repr, execution_repr, iso
+from reviewqueue.services.outbox import publish_on_commit
+
+
+def callback_event(
+    *,
+    recommendation: Recommendation,
+    source: Source,
+    event_type: str,
+    decision: Decision | None = None,
+    execution: Execution | None = None,
+) -> CallbackDelivery | None:
+    """Write the event row in the caller's transaction (None when the source has no URL)."""
+    if not source.callback_url:
+        return None
+    delivery = CallbackDelivery(
+        source=source, recommendation=recommendation, event_type=event_type, body={}
+    )
+    delivery.body = {
+        "id": str(delivery.id),
+        "type": event_type,
+        "created_at": iso(timezone.now()),
+        "data": {
+            "recommendation_id": str(recommendation.pk),
+            "external_id": recommendation.external_id,
+            "queue": recommendation.queue.slug,
+            "status": recommendation.status,
+            "decision": decision_repr(decision),
+            "execution": execution_repr(execution),
+        },
+    }
+    delivery.save(force_insert=True)
+    from reviewqueue.tasks import deliver_callback
+
+    publish_on_commit(lambda: deliver_callback.delay(str(delivery.id)), f"callback {delivery.id}")
+    return delivery
+
+
+def _backoff(attempt: int) -> float:
+    cap = min(
+        settings.REVIEWQUEUE_RETRY_MAX_SECONDS, settings.REVIEWQUEUE_RETRY_BASE_SECONDS * 2**attempt
+    )
+    return random.uniform(cap / 2, cap)
+
+
+def callback_deliver(*, delivery_id: Any) -> str:
+    """Deliver one pending event. Claims it with a conditional update (a lease on
+    next_attempt_at), so two workers never send it at once. Returns the new status."""
+    now = timezone.now()
+    claimed = CallbackDelivery.objects.filter(
+        pk=delivery_id, status="pending", next_attempt_at__lte=now
+    ).update(attempts=F("attempts") + 1, next_attempt_at=now + timedelta(seconds=60))
+    if claimed != 1:
+        return "skipped"
+    delivery = CallbackDelivery.objects.select_related("source").get(pk=delivery_id)
+    source = delivery.source
+    secret = os.environ.get(source.signing_secret_env) if source.signing_secret_env else None
+    result = post_signed(
+        source.callback_url,
+        delivery.body,
+        secret=secret,
+        timeout=10.0,
+        headers={
+            "X-ReviewQueue-Event": delivery.event_type,
+            "X-ReviewQueue-Event-Id": str(delivery.pk),
+        },
+    )
+    with transaction.atomic():
+        if result.ok:
+            delivery.status, delivery.delivered_at, delivery.last_error = (
+                "delivered",
+                timezone.now(),
+                "",
+            )
+        elif result.transient and delivery.attempts < settings.REVIEWQUEUE_CALLBACK_MAX_ATTEMPTS:
+            delay = (
+                result.retry_after
+                if result.retry_after is not None
+                else _backoff(delivery.attempts)
+            )
+            delivery.next_attempt_at = timezone.now() + timedelta(seconds=delay)
+            delivery.last_error = result.error
+        else:
+            delivery.status, delivery.last_error = "dead", result.error
+        delivery.save(update_fields=["status", "delivered_at", "last_error", "next_attempt_at"])
+    return delivery.status
+
+
+def callbacks_due(*, limit: int = 500) -> list[Any]:
+    now = timezone.now()
+    return list(
+        CallbackDelivery.objects.filter(
+            status="pending", next_attempt_at__lte=now - timedelta(seconds=5)
+        )
+        .order_by("next_attempt_at")
+        .values_list("pk", flat=True)[:limit]
+    )

@@ -1,0 +1,35 @@
+"""Hand work to the broker after commit, never at the cost of the request.
+
+The database row is the truth. Publishing happens after the transaction commits; if the
+broker is down the error is logged and the periodic sweep publishes the row later, so an
+outage delays work and loses none. After a failed publish we skip publishing for a few
+seconds so a Redis outage does not add a connect timeout to every request.
+"""
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from django.db import transaction
+
+log = logging.getLogger(__name__)
+_SKIP_AFTER_FAILURE_SECONDS = 5.0
+_last_failure = 0.0
+
+
+def publish(send: Callable[[], Any], what: str) -> bool:
+    global _last_failure
+    if time.monotonic() - _last_failure < _SKIP_AFTER_FAILURE_SECONDS:
+        return False
+    try:
+        send()
+    except Exception as exc:  # kombu/redis raise many types; the sweep recovers from all
+        _last_failure = time.monotonic()
+        log.warning("broker unavailable; %s left for the sweep: %s", what, exc)
+        return False
+    return True
+
+
+def publish_on_commit(send: Callable[[], Any], what: str) -> None:
+    transaction.on_commit(lambda: publish(send, what))
