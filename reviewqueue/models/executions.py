@@ -23,6 +23,8 @@ class Execution(models.Model):
     payload_hash = models.CharField(max_length=64)
     idempotency_key = models.CharField(max_length=100, unique=True)
     attempts = models.PositiveIntegerField(default=0)
+    max_attempts = models.PositiveIntegerField(default=8)  # raised by a manual retry
+    # When due (pending/retrying), or until when a running attempt holds it (running).
     next_attempt_at = models.DateTimeField(default=timezone.now)
     last_error = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
