@@ -16,6 +16,7 @@ from django.db import transaction
 from reviewqueue.exceptions import ConfigError, NotFound, ValidationFailed
 from reviewqueue.lib import keys
 from reviewqueue.lib.canonical import sha256_hex
+from reviewqueue.lib.outbound import OutboundRefused, check_url
 from reviewqueue.lib.schema import schema_problem
 from reviewqueue.models import (
     ActionType,
@@ -128,6 +129,11 @@ class _Checker:
             or not urlsplit(value).hostname
         ):
             self.add(where, f"must be an http:// or https:// URL, got {value!r}")
+            return
+        try:
+            check_url(value, settings.REVIEWQUEUE_OUTBOUND_ALLOWLIST)
+        except OutboundRefused as exc:
+            self.add(where, f"not allowed as an outbound target: {exc}")
 
     def env_name(self, where: str, value: Any) -> None:
         if not isinstance(value, str) or not _ENV_NAME.match(value):

@@ -71,7 +71,8 @@ def test_apply_config_command_names_file_and_problem(db, tmp_path):
     assert "nothing was changed" in str(info.value)
 
 
-def test_apply_config_command_reports_what_it_applied(db, tmp_path, monkeypatch):
+def test_apply_config_command_reports_what_it_applied(db, tmp_path, monkeypatch, settings):
+    settings.REVIEWQUEUE_OUTBOUND_ALLOWLIST = ["127.0.0.1"]
     monkeypatch.setenv("REVIEWQUEUE_PASSWORD", "a long demo password")
     call_command("create_user", "alice", "--role", "senior", stdout=io.StringIO())
     path = tmp_path / "good.toml"

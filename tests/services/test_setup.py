@@ -46,7 +46,8 @@ ACTOR = Actor.system("test")
 
 
 @pytest.fixture
-def alice(db):
+def alice(db, settings):
+    settings.REVIEWQUEUE_OUTBOUND_ALLOWLIST = ["127.0.0.1"]  # the spec example posts to loopback
     return UserFactory(username="alice")
 
 
@@ -162,6 +163,15 @@ def test_each_config_error_is_named_precisely_and_nothing_changes(alice, old, ne
         and not Source.objects.exists()
     )
     assert not AuditEvent.objects.exists()
+
+
+def test_loopback_targets_are_refused_unless_allowlisted(alice, settings):
+    settings.REVIEWQUEUE_OUTBOUND_ALLOWLIST = []
+    found = problems(GOOD)
+    assert any("action_types[0].url: not allowed as an outbound target" in p for p in found), found
+    assert any("sources[0].callback_url: not allowed" in p for p in found), found
+    settings.REVIEWQUEUE_OUTBOUND_ALLOWLIST = ["127.0.0.0/8"]
+    config_apply(text=GOOD, actor=ACTOR)
 
 
 def test_duplicate_slugs_are_refused(alice):
