@@ -122,6 +122,8 @@ else:
     DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env_int(
         "DATABASE_CONNECT_TIMEOUT", 3
     )
+if os.environ.get("DJANGO_TEST_DB_NAME"):  # lets two test runs share one server
+    DATABASES["default"]["TEST"] = {"NAME": os.environ["DJANGO_TEST_DB_NAME"]}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Celery ---------------------------------------------------------------------------
@@ -181,6 +183,10 @@ RATELIMIT_USE_CACHE = "default"
 # A Redis outage must not turn ingest into 500s: the limiter fails open.
 RATELIMIT_FAIL_OPEN = True
 SILENCED_SYSTEM_CHECKS = ["django_ratelimit.E003", "django_ratelimit.W001"]
+
+# Sessions are read from the cache and written through to the database: a signed-in page
+# costs no session query while the cache is warm, and nothing is lost if it is not.
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 
 # --- Auth -----------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

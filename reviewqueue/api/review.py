@@ -80,7 +80,7 @@ class QueueClaim(ReviewerAPIView):
         tags=["review"],
     )
     def post(self, request: Request, slug: str) -> Response:
-        rec = review.recommendation_claim(user=_person(request), queue=review.queue_for(slug=slug))
+        rec = review.recommendation_claim(user=_person(request), queue=slug)
         if rec is None:
             return Response(status=204)
         return Response(recommendation_repr(rec))

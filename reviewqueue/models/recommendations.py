@@ -56,13 +56,24 @@ class Recommendation(models.Model):
         indexes = [
             # The claim query: next waiting item of a queue, highest priority then oldest.
             # Partial, so it stays as small as the backlog rather than the history.
+            # The claim: the next waiting item of a queue, highest priority then oldest. One
+            # partial index per waiting status keeps each as small as that part of the
+            # backlog, and lets a senior's pick of escalated items skip the pending ones.
             models.Index(
                 "queue",
-                "status",
                 models.F("priority").desc(),
                 "created_at",
-                name="rec_claim_idx",
-                condition=Q(status__in=["pending", "escalated"]),
+                "id",
+                name="rec_claim_pending_idx",
+                condition=Q(status="pending"),
+            ),
+            models.Index(
+                "queue",
+                models.F("priority").desc(),
+                "created_at",
+                "id",
+                name="rec_claim_escalated_idx",
+                condition=Q(status="escalated"),
             ),
             # Lease-expiry and SLA sweeps look only at open items.
             models.Index(

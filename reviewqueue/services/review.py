@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import transaction
-from django.db.models import Case, Q, Value, When
+from django.db import connection, transaction
+from django.db.models import Case, OuterRef, Q, Subquery, Value, When
 from django.utils import timezone
 
 from reviewqueue.exceptions import Conflict, Forbidden, LeaseLost, NotFound, ValidationFailed
@@ -19,6 +19,7 @@ from reviewqueue.lib.canonical import content_hash
 from reviewqueue.lib.diff import is_cosmetic, json_diff
 from reviewqueue.lib.schema import errors_by_path, validator_for
 from reviewqueue.models import (
+    ActionType,
     AuditEvent,
     Decision,
     Execution,
@@ -47,14 +48,23 @@ def queue_access(*, user: User, queue: Queue) -> Access:
     return Access(queue=queue, senior=membership.role == MemberRole.SENIOR)
 
 
-def _load(recommendation_id: Any) -> Recommendation:
+def _load(recommendation_id: Any, user: User) -> Recommendation:
+    """The item with its queue, action type and source, and the caller's role in its queue,
+    in one query. 404 when there is no such item, 403 when the caller is not a member."""
     rec = (
-        Recommendation.objects.select_related("queue", "action_type", "claimed_by", "source")
+        Recommendation.objects.select_related("queue", "action_type", "source")
+        .annotate(
+            member_role=Subquery(
+                Membership.objects.filter(queue=OuterRef("queue"), user=user).values("role")[:1]
+            )
+        )
         .filter(pk=recommendation_id)
         .first()
     )
     if rec is None:
         raise NotFound("No recommendation with this id.")
+    if rec.member_role is None or not user.is_active:  # type: ignore[attr-defined]
+        raise Forbidden(f"You are not a member of queue '{rec.queue.slug}'.")
     return rec
 
 
@@ -109,33 +119,126 @@ def leases_return_expired(*, queue: Queue | None = None, now: datetime | None = 
     return len(expired)
 
 
-def recommendation_claim(
-    *, user: User, queue: Queue, now: datetime | None = None
-) -> Recommendation | None:
-    """The next item of `queue` for `user` under a lease, or None when nothing waits.
+_CLAIM_SQL_POSTGRES = """
+WITH m AS (
+    SELECT q.id AS queue_id, q.lease_minutes, mem.role
+    FROM reviewqueue_queue q
+    JOIN reviewqueue_membership mem ON mem.queue_id = q.id AND mem.user_id = %(user)s
+    WHERE q.slug = %(slug)s
+), escalated AS (
+    SELECT r.id FROM reviewqueue_recommendation r, m
+    WHERE m.role = 'senior' AND r.queue_id = m.queue_id AND r.status = 'escalated'
+      AND (r.expires_at IS NULL OR r.expires_at > %(now)s)
+    ORDER BY r.priority DESC, r.created_at, r.id
+    LIMIT 1
+    FOR UPDATE OF r SKIP LOCKED
+), pending AS (
+    SELECT r.id FROM reviewqueue_recommendation r, m
+    WHERE r.queue_id = m.queue_id AND r.status = 'pending'
+      AND (r.expires_at IS NULL OR r.expires_at > %(now)s)
+    ORDER BY r.priority DESC, r.created_at, r.id
+    LIMIT 1
+    FOR UPDATE OF r SKIP LOCKED
+), cand AS (
+    -- Seniors take escalated items first. The unused pending row stays locked only for
+    -- the duration of this statement.
+    SELECT COALESCE((SELECT id FROM escalated), (SELECT id FROM pending)) AS id
+), upd AS (
+    UPDATE reviewqueue_recommendation rec
+    SET status = 'in_review', claimed_by_id = %(user)s, claimed_at = %(now)s,
+        lease_expires_at = %(now)s + make_interval(mins => m.lease_minutes), updated_at = %(now)s
+    FROM cand, m
+    WHERE rec.id = cand.id
+    RETURNING rec.*
+), audit AS (
+    INSERT INTO reviewqueue_auditevent
+        (occurred_at, actor_kind, actor_user_id, actor_source_id, actor_label, action,
+         recommendation_id, queue_id, model_name, model_version, prompt_version, data)
+    SELECT %(now)s, 'user', %(user)s, NULL, %(username)s, 'recommendation.claimed', upd.id,
+           upd.queue_id, upd.model_name, upd.model_version, upd.prompt_version,
+           jsonb_build_object('lease_expires_at', upd.lease_expires_at,
+                              'escalated', upd.escalated_at IS NOT NULL)
+    FROM upd
+)
+SELECT upd.*, m.role AS member_role
+FROM m LEFT JOIN upd ON true
+"""
 
-    The item the user already holds comes back first (a reload never loses it). Seniors take
-    escalated items before the rest. Highest priority first, then oldest; items past their
-    expires_at are skipped (the sweep closes them). Audited: `recommendation.claimed`.
+
+def recommendation_claim(
+    *, user: User, queue: Queue | str, now: datetime | None = None
+) -> Recommendation | None:
+    """The next item of `queue` (a Queue or its slug) for `user` under a lease, or None when
+    nothing waits.
+
+    The item the user already holds comes back first, so a reload never loses it. Highest
+    priority first, then oldest; seniors also take escalated items; items past expires_at
+    are skipped (the sweep closes them). Expired leases go back to the queue through the
+    lease sweep. On PostgreSQL the pick, the update and the audit row are one statement
+    (membership check, FOR UPDATE SKIP LOCKED, UPDATE, INSERT), so a claim costs three
+    statements with authentication. Audited: `recommendation.claimed`.
     """
-    access = queue_access(user=user, queue=queue)
+    slug = queue.slug if isinstance(queue, Queue) else queue
     now = now or timezone.now()
     held = (
         Recommendation.objects.select_related("queue", "action_type")
-        .filter(queue=queue, status=Status.IN_REVIEW, claimed_by=user, lease_expires_at__gt=now)
+        .filter(
+            queue__slug=slug, status=Status.IN_REVIEW, claimed_by=user, lease_expires_at__gt=now
+        )
         .order_by("claimed_at")
         .first()
     )
     if held is not None:
+        _no_outcome_yet(held)
         return held
-    leases_return_expired(queue=queue, now=now)
+    if connection.vendor == "postgresql":
+        rows = list(
+            Recommendation.objects.raw(
+                _CLAIM_SQL_POSTGRES,
+                {"user": user.pk, "slug": slug, "now": now, "username": user.get_username()},
+            )
+        )
+        if not rows:
+            queue_access(user=user, queue=queue_for(slug=slug))  # raises 404 or 403
+            return None
+        rec = rows[0]
+        if rec.pk is None:
+            return None
+    else:
+        portable = _claim_portable(user=user, slug=slug, now=now)
+        if portable is None:
+            return None
+        rec = portable
+    # Without a Queue object in hand, attach one with only id and slug loaded; any other
+    # field loads on first access (Django's deferred fields), never silently empty.
+    rec.queue = (
+        queue
+        if isinstance(queue, Queue)
+        else Queue.from_db("default", ["id", "slug"], [rec.queue_id, slug])
+    )
+    rec.action_type = _action_type(rec.action_type_id)
+    _no_outcome_yet(rec)
+    return rec
+
+
+def _no_outcome_yet(rec: Recommendation) -> None:
+    # An item under review has neither a decision nor an execution: say so, and spare the
+    # representation two queries.
+    Recommendation.decision.related.set_cached_value(rec, None)  # type: ignore[attr-defined]
+    Recommendation.execution.related.set_cached_value(rec, None)  # type: ignore[attr-defined]
+
+
+def _claim_portable(*, user: User, slug: str, now: datetime) -> Recommendation | None:
+    """The same claim for databases without data-modifying CTEs (the embedded SQLite
+    default, where writers are serialised anyway)."""
+    access = queue_access(user=user, queue=queue_for(slug=slug))
     statuses = [Status.ESCALATED, Status.PENDING] if access.senior else [Status.PENDING]
     with transaction.atomic():
         rec = None
         for status in statuses:
             rec = (
                 Recommendation.objects.select_for_update(skip_locked=True)
-                .filter(queue=queue, status=status)
+                .filter(queue=access.queue, status=status)
                 .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
                 .order_by("-priority", "created_at", "id")
                 .first()
@@ -147,7 +250,7 @@ def recommendation_claim(
         rec.status = Status.IN_REVIEW
         rec.claimed_by = user
         rec.claimed_at = now
-        rec.lease_expires_at = now + timedelta(minutes=queue.lease_minutes)
+        rec.lease_expires_at = now + timedelta(minutes=access.queue.lease_minutes)
         rec.updated_at = now
         rec.save(
             update_fields=["status", "claimed_by", "claimed_at", "lease_expires_at", "updated_at"]
@@ -161,8 +264,19 @@ def recommendation_claim(
                 "escalated": rec.escalated_at is not None,
             },
         )
-    rec.queue = queue
     return rec
+
+
+_action_types: dict[int, ActionType] = {}
+
+
+def _action_type(pk: int) -> ActionType:
+    # Names never change (apply_config upserts by name), so the claim's representation can
+    # take them from a per-process cache instead of another query.
+    found = _action_types.get(pk)
+    if found is None:
+        found = _action_types[pk] = ActionType.objects.get(pk=pk)
+    return found
 
 
 def _lease_guard(user: User, rec: Recommendation, now: datetime) -> Any:
@@ -187,8 +301,7 @@ def _why_not_yours(user: User, rec: Recommendation, now: datetime) -> LeaseLost:
 def recommendation_release(*, user: User, recommendation_id: Any) -> Recommendation:
     """Give a held item back to the queue (escalated items back to the seniors).
     409 unless the caller holds a live lease. Audited: `recommendation.released`."""
-    rec = _load(recommendation_id)
-    queue_access(user=user, queue=rec.queue)
+    rec = _load(recommendation_id, user)
     now = timezone.now()
     back_to = Status.ESCALATED if rec.escalated_at else Status.PENDING
     with transaction.atomic():
@@ -208,8 +321,7 @@ def recommendation_escalate(
     *, user: User, recommendation_id: Any, comment: str = ""
 ) -> Recommendation:
     """Send a held item to the queue's senior reviewers. Audited: `recommendation.escalated`."""
-    rec = _load(recommendation_id)
-    queue_access(user=user, queue=rec.queue)
+    rec = _load(recommendation_id, user)
     if len(comment) > 5000:
         raise ValidationFailed(
             "Comment too long.", errors={"comment": "Must be at most 5000 characters."}
@@ -339,8 +451,7 @@ def recommendation_decide(
     field-level diff, and for approve/modify the execution row (the outbox), all in one
     transaction. Audited: `recommendation.decided`.
     """
-    rec = _load(recommendation_id)
-    queue_access(user=user, queue=rec.queue)
+    rec = _load(recommendation_id, user)
     final, changes, cosmetic = _check_decision(
         rec, outcome, payload, reason_code or "", comment or ""
     )

@@ -13,6 +13,7 @@ from reviewqueue.models import AuditEvent, Decision, Execution, Recommendation
 from reviewqueue.services.audit import Actor
 from reviewqueue.services.ingest import recommendation_ingest
 from reviewqueue.services.setup import personal_token_create
+from reviewqueue.tasks import leases_sweep
 from tests.api.test_ingest import assert_problem
 from tests.conftest import item
 from tests.factories import UserFactory, member
@@ -340,6 +341,8 @@ class TestTime:
         with time_machine.travel(timezone.now() + timedelta(minutes=9, seconds=50), tick=False):
             assert claim(senior).status_code == 204  # still leased
         with time_machine.travel(timezone.now() + timedelta(minutes=10, seconds=1), tick=False):
+            assert claim(senior).status_code == 204  # the lease ran out; the sweep returns it
+            assert leases_sweep() == 1  # beat runs it every 30 s
             assert claim(senior).json()["id"] == str(rec.id)
             body = assert_problem(decide(reviewer, rec.id, outcome="approve"), 409)
             assert body["reason"] == "held_by_other"
@@ -355,12 +358,11 @@ class TestTime:
                 assert_problem(decide(reviewer, rec.id, outcome="approve"), 409)["reason"]
                 == "lease_expired"
             )
+            leases_sweep()
             assert claim(reviewer).json()["id"] == str(rec.id)
             assert decide(reviewer, rec.id, outcome="approve").status_code == 200
 
     def test_the_lease_sweep_returns_items_without_a_claim(self, world, people):
-        from reviewqueue.tasks import leases_sweep
-
         rec = add(world)
         claim(as_user(people["reviewer"]))
         with time_machine.travel(timezone.now() + timedelta(minutes=11), tick=False):
@@ -393,3 +395,33 @@ class TestRead:
             as_user(people["auditor"]).get(f"/api/v1/recommendations/{rec.id}").status_code == 200
         )
         assert_problem(as_user(people["outsider"]).get(f"/api/v1/recommendations/{rec.id}"), 404)
+
+
+@pytest.mark.django_db(transaction=True)
+class TestCost:
+    """Statements per request, authentication included (BEGIN/COMMIT not counted)."""
+
+    def test_claim_is_three_statements_and_decision_six_whatever_the_queue_size(
+        self, world, people
+    ):
+        from django.db import connection
+        from django.test.utils import CaptureQueriesContext
+
+        from reviewqueue.services.ingest import recommendation_ingest_batch
+        from tests.api.test_ingest import work
+
+        client = as_user(people["reviewer"])
+        counts = []
+        for size in (1, 3, 2000):  # the first round warms the token's last-used time
+            counts = counts[1:] if size == 3 else counts
+            recommendation_ingest_batch(
+                source=world.source, items=[item(external_id=f"s{size}-{i}") for i in range(size)]
+            )
+            with CaptureQueriesContext(connection) as claimed:
+                rec_id = claim(client).json()["id"]
+            with CaptureQueriesContext(connection) as decided:
+                assert decide(client, rec_id, outcome="approve").status_code == 200
+            counts.append((work(claimed), work(decided)))
+        assert counts[0] == counts[1], counts
+        claimed, decided = counts[1]
+        assert len(claimed) <= 3 and len(decided) <= 6, counts
