@@ -28,6 +28,7 @@ def embedded_env(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CELERY_BROKER_URL")}
     env["REVIEWQUEUE_VAR_DIR"] = str(tmp_path / "var")
     env["REVIEWQUEUE_PASSWORD"] = "a long demo password"
+    env["REVIEWQUEUE_OUTBOUND_ALLOWLIST"] = "127.0.0.1"
     return env
 
 

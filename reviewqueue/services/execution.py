@@ -59,7 +59,8 @@ def _claim(execution_id: int, timeout: float) -> bool:
         Execution.objects.filter(claimable, pk=execution_id).update(
             status=ExecutionStatus.RUNNING,
             attempts=F("attempts") + 1,
-            next_attempt_at=now + timedelta(seconds=timeout + settings.REVIEWQUEUE_RUNNING_GRACE_SECONDS),
+            next_attempt_at=now
+            + timedelta(seconds=timeout + settings.REVIEWQUEUE_RUNNING_GRACE_SECONDS),
             updated_at=now,
         )
         == 1
