@@ -8,6 +8,7 @@ from django.contrib.auth.admin import UserAdmin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from reviewqueue.exceptions import DomainError
 from reviewqueue.models import (
     ActionType,
     ApiKey,
@@ -21,6 +22,8 @@ from reviewqueue.models import (
     User,
 )
 from reviewqueue.services.audit import Actor
+from reviewqueue.services.breaker import breaker_resume
+from reviewqueue.services.execution import execution_retry
 from reviewqueue.services.setup import api_key_create, api_key_revoke
 
 
@@ -53,6 +56,16 @@ class QueueAdmin(admin.ModelAdmin):
     list_filter = ("stage",)
     inlines = [MembershipInline]
     readonly_fields = ("breaker_tripped_at", "breaker_reason", "stage")
+    actions = ["resume_breaker"]
+
+    @admin.action(description="Resume auto-execution (reset a tripped breaker)")
+    def resume_breaker(self, request: HttpRequest, queryset: QuerySet[Queue]) -> None:
+        for queue in queryset:
+            try:
+                breaker_resume(queue=queue, user=request.user, comment="from the admin")  # type: ignore[arg-type]
+                self.message_user(request, f"{queue.slug}: resumed.", messages.SUCCESS)
+            except DomainError as exc:
+                self.message_user(request, f"{queue.slug}: {exc.detail}", messages.WARNING)
 
 
 @admin.register(ActionType)
@@ -144,6 +157,26 @@ class DecisionAdmin(ReadOnlyAdmin):
 class ExecutionAdmin(ReadOnlyAdmin):
     list_display = ("idempotency_key", "status", "attempts", "last_error", "updated_at")
     list_filter = ("status",)
+    actions = ["retry"]
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return obj is None  # actions need it; the form stays read-only
+
+    @admin.action(description="Retry the selected dead executions")
+    def retry(self, request: HttpRequest, queryset: QuerySet[Execution]) -> None:
+        done, refused = 0, []
+        for execution in queryset:
+            try:
+                execution_retry(execution_id=execution.pk, user=request.user)  # type: ignore[arg-type]
+                done += 1
+            except DomainError as exc:
+                refused.append(f"{execution.idempotency_key}: {exc.detail}")
+        if done:
+            self.message_user(
+                request, f"{done} execution(s) sent back to the workers.", messages.SUCCESS
+            )
+        for line in refused:
+            self.message_user(request, line, messages.WARNING)
 
 
 @admin.register(AuditEvent)

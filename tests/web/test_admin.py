@@ -42,3 +42,33 @@ def test_admin_is_closed_to_reviewers(client, world):
     client.force_login(UserFactory(username="bob"))
     response = client.get("/admin/reviewqueue/recommendation/")
     assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+def test_admin_retries_a_dead_execution_and_resumes_a_breaker(client, world):
+    from django.utils import timezone
+
+    from reviewqueue.models import Execution, Queue
+
+    world.queue.stage = "supervised"
+    world.queue.breaker_tripped_at = timezone.now()
+    world.queue.breaker_reason = "too many failures"
+    world.queue.save()
+    admin_client(client)
+    client.post(
+        "/admin/reviewqueue/queue/",
+        {"action": "resume_breaker", "_selected_action": [world.queue.pk]},
+    )
+    assert Queue.objects.get(pk=world.queue.pk).breaker_tripped_at is None
+    assert AuditEvent.objects.filter(action="breaker.resumed", actor_label="root").exists()
+    Queue.objects.filter(pk=world.queue.pk).update(stage="supervised")
+    rec_id = post(world.client(), item(risk_score=0.1, confidence=0.99)).json()["id"]
+    execution = Execution.objects.get(recommendation_id=rec_id)
+    Execution.objects.filter(pk=execution.pk).update(status="dead", attempts=1, last_error="HTTP 400")
+    client.post(
+        "/admin/reviewqueue/execution/", {"action": "retry", "_selected_action": [execution.pk]}
+    )
+    execution.refresh_from_db()
+    assert execution.status == "pending" and execution.max_attempts > 8
+    assert AuditEvent.objects.filter(
+        action="execution.retry_requested", actor_label="root"
+    ).exists()
