@@ -1,7 +1,36 @@
+from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from reviewqueue.web import pages
+from reviewqueue.web import pages, queues, recommendations, review
 
 urlpatterns = [
     path("", pages.home, name="home"),
+    path(
+        "login/",
+        auth_views.LoginView.as_view(redirect_authenticated_user=True),
+        name="login",
+    ),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("queues/", queues.queue_list, name="queues"),
+    path("queues/<slug:slug>/review/", review.review_page, name="review"),
+    path(
+        "queues/<slug:slug>/review/<uuid:recommendation_id>/decide",
+        review.decide,
+        name="review-decide",
+    ),
+    path(
+        "queues/<slug:slug>/review/<uuid:recommendation_id>/escalate",
+        review.escalate,
+        name="review-escalate",
+    ),
+    path(
+        "queues/<slug:slug>/review/<uuid:recommendation_id>/release",
+        review.release,
+        name="review-release",
+    ),
+    path(
+        "recommendations/<uuid:recommendation_id>/",
+        recommendations.recommendation_detail,
+        name="recommendation",
+    ),
 ]

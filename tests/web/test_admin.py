@@ -63,7 +63,9 @@ def test_admin_retries_a_dead_execution_and_resumes_a_breaker(client, world):
     Queue.objects.filter(pk=world.queue.pk).update(stage="supervised")
     rec_id = post(world.client(), item(risk_score=0.1, confidence=0.99)).json()["id"]
     execution = Execution.objects.get(recommendation_id=rec_id)
-    Execution.objects.filter(pk=execution.pk).update(status="dead", attempts=1, last_error="HTTP 400")
+    Execution.objects.filter(pk=execution.pk).update(
+        status="dead", attempts=1, last_error="HTTP 400"
+    )
     client.post(
         "/admin/reviewqueue/execution/", {"action": "retry", "_selected_action": [execution.pk]}
     )

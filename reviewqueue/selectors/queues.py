@@ -1,0 +1,103 @@
+"""Reads for the reviewer's pages: the queue overview, recent decisions, the item under review."""
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db.models import Count, Min, Q
+from django.utils import timezone
+
+from reviewqueue.models import AuditEvent, Decision, Membership, Queue, Recommendation, User
+from reviewqueue.states import OPEN_STATUSES, MemberRole, Status
+
+
+@dataclass(frozen=True)
+class QueueRow:
+    queue: Queue
+    role: str | None  # the user's membership role; None: may read, may not review
+    waiting: int  # pending, plus escalated for seniors
+    escalated: int
+    oldest_waiting_at: datetime | None
+    overdue: int
+
+    @property
+    def can_review(self) -> bool:
+        return self.role is not None
+
+    @property
+    def senior(self) -> bool:
+        return self.role == MemberRole.SENIOR
+
+
+def queue_rows_for(*, user: User, now: datetime | None = None) -> list[QueueRow]:
+    """The user's queues with their backlog; admins and auditors see every queue. Two
+    queries: the queues with memberships, and one grouped count over open items."""
+    now = now or timezone.now()
+    roles = dict(Membership.objects.filter(user=user).values_list("queue_id", "role"))
+    queues = Queue.objects.order_by("name")
+    if not user.can_read_reports:
+        queues = queues.filter(pk__in=roles)
+    queue_list = list(queues)
+    open_values = [s.value for s in OPEN_STATUSES]
+    stats: dict[int, Any] = {
+        row["queue"]: row
+        for row in Recommendation.objects.filter(queue__in=queue_list, status__in=open_values)
+        .values("queue")
+        .annotate(
+            pending=Count("id", filter=Q(status=Status.PENDING)),
+            escalated=Count("id", filter=Q(status=Status.ESCALATED)),
+            oldest_pending=Min("created_at", filter=Q(status=Status.PENDING)),
+            oldest_escalated=Min("created_at", filter=Q(status=Status.ESCALATED)),
+            overdue=Count("id", filter=Q(due_at__lt=now)),
+        )
+    }
+    rows = []
+    for queue in queue_list:
+        s = stats.get(queue.pk, {})
+        senior = roles.get(queue.pk) == MemberRole.SENIOR
+        oldest = [s.get("oldest_pending"), s.get("oldest_escalated") if senior else None]
+        rows.append(
+            QueueRow(
+                queue=queue,
+                role=roles.get(queue.pk),
+                waiting=s.get("pending", 0) + (s.get("escalated", 0) if senior else 0),
+                escalated=s.get("escalated", 0),
+                oldest_waiting_at=min((t for t in oldest if t is not None), default=None),
+                overdue=s.get("overdue", 0),
+            )
+        )
+    return rows
+
+
+def recent_decisions_for(*, user: User, limit: int = 20) -> list[Decision]:
+    return list(
+        Decision.objects.filter(reviewer=user)
+        .select_related("recommendation", "queue", "action_type")
+        .order_by("-decided_at", "-id")[:limit]
+    )
+
+
+def waiting_count(*, queue: Queue, senior: bool) -> int:
+    """Items a reviewer of `queue` could claim next (not counting the one in hand)."""
+    statuses = [Status.PENDING, Status.ESCALATED] if senior else [Status.PENDING]
+    return Recommendation.objects.filter(queue=queue, status__in=statuses).count()
+
+
+def review_item(*, queue: Queue, recommendation_id: Any) -> Recommendation | None:
+    """An item of `queue`, to show again (e.g. with a refused form's errors)."""
+    return (
+        Recommendation.objects.select_related("queue", "action_type", "source")
+        .filter(pk=recommendation_id, queue=queue)
+        .first()
+    )
+
+
+def escalation_of(*, recommendation: Recommendation) -> AuditEvent | None:
+    """The latest escalation of the item (who, when, their comment) for the senior reviewer."""
+    if recommendation.escalated_at is None:
+        return None
+    return (
+        AuditEvent.objects.filter(recommendation=recommendation, action="recommendation.escalated")
+        .order_by("-id")
+        .first()
+    )

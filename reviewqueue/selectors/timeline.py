@@ -1,0 +1,37 @@
+"""Reads for an item's page: the item with its decision and execution, and its audit trail."""
+
+from typing import Any
+
+from reviewqueue.exceptions import NotFound
+from reviewqueue.models import AuditEvent, ExecutionAttempt, Membership, Recommendation, User
+
+
+def recommendation_for_reader(*, user: User, recommendation_id: Any) -> Recommendation:
+    """The item, for members of its queue, admins and auditors. Anyone else gets NotFound
+    (404, not 403): an outsider cannot learn which ids exist."""
+    rec = (
+        Recommendation.objects.select_related(
+            "queue", "action_type", "source", "claimed_by", "decision__reviewer", "execution"
+        )
+        .filter(pk=recommendation_id)
+        .first()
+    )
+    if rec is None:
+        raise NotFound("No recommendation with this id.")
+    if not user.can_read_reports and not (
+        user.is_active and Membership.objects.filter(user=user, queue_id=rec.queue_id).exists()
+    ):
+        raise NotFound("No recommendation with this id.")
+    return rec
+
+
+def audit_timeline(*, recommendation: Recommendation) -> list[AuditEvent]:
+    """Every audit event of the item, in the order they were written."""
+    return list(AuditEvent.objects.filter(recommendation=recommendation).order_by("id"))
+
+
+def execution_attempts(*, recommendation: Recommendation) -> list[ExecutionAttempt]:
+    execution = getattr(recommendation, "execution", None)
+    if execution is None:
+        return []
+    return list(execution.attempt_rows.order_by("number"))

@@ -1,0 +1,164 @@
+"""Template filters for showing AI-written data. Everything returned here is plain data that
+the templates autoescape; nothing is marked safe."""
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from django import template
+
+register = template.Library()
+
+MAX_DEPTH = 6  # deeper rows share the last indent step (the CSS has classes d0..d6)
+
+
+@register.filter
+def http_url(value: Any) -> str:
+    """`value` if it is an absolute http(s) URL with a host, else "". Evidence links are
+    only ever made from this, so `javascript:` and friends stay plain text."""
+    if not isinstance(value, str):
+        return ""
+    text = value.strip()
+    try:
+        parts = urlsplit(text)
+    except ValueError:
+        return ""
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        return ""
+    if any(c.isspace() or ord(c) < 32 for c in text):
+        return ""
+    return text
+
+
+@dataclass(frozen=True)
+class Row:
+    depth: int
+    key: str
+    text: str
+    kind: str  # str | num | bool | null | empty | group
+
+    @property
+    def indent(self) -> int:
+        return min(self.depth, MAX_DEPTH)
+
+
+def _scalar(value: Any) -> tuple[str, str]:
+    if isinstance(value, str):
+        return value, "str"
+    if isinstance(value, bool):
+        return ("true" if value else "false"), "bool"
+    if value is None:
+        return "null", "null"
+    if isinstance(value, int | float):
+        return json.dumps(value), "num"
+    return str(value), "str"
+
+
+def _rows(value: Any, depth: int, out: list[Row]) -> None:
+    items: list[tuple[str, Any]]
+    if isinstance(value, dict):
+        items = [(str(k), v) for k, v in value.items()]
+    else:
+        items = [(f"[{i}]", v) for i, v in enumerate(value)]
+    for key, item in items:
+        if isinstance(item, dict | list) and item:
+            size = f"{len(item)} {'field' if isinstance(item, dict) else 'item'}"
+            out.append(Row(depth, key, size + ("" if len(item) == 1 else "s"), "group"))
+            _rows(item, depth + 1, out)
+        elif isinstance(item, dict | list):
+            out.append(Row(depth, key, "{}" if isinstance(item, dict) else "[]", "empty"))
+        else:
+            text, kind = _scalar(item)
+            out.append(Row(depth, key, text, kind))
+
+
+@register.filter
+def json_rows(value: Any) -> list[Row]:
+    """A JSON object (or array) as key/value rows; nested values become indented rows."""
+    out: list[Row] = []
+    if isinstance(value, dict | list):
+        _rows(value, 0, out)
+    elif value is not None:
+        text, kind = _scalar(value)
+        out.append(Row(0, "value", text, kind))
+    return out
+
+
+@dataclass(frozen=True)
+class Evidence:
+    title: str
+    href: str  # "" unless the URL is http(s)
+    url: str
+    snippet: str
+
+
+@register.filter
+def evidence_items(value: Any) -> list[Evidence]:
+    """Evidence as the API accepts it; anything else stored in the column still shows, as
+    text, rather than breaking the page."""
+    items = value if isinstance(value, list) else []
+    out = []
+    for item in items:
+        if isinstance(item, dict):
+            url = item.get("url")
+            url_text = url if isinstance(url, str) else ""
+            title = item.get("title")
+            snippet = item.get("snippet")
+            out.append(
+                Evidence(
+                    title=title if isinstance(title, str) and title else url_text or "(untitled)",
+                    href=http_url(url_text),
+                    url=url_text,
+                    snippet=snippet if isinstance(snippet, str) else "",
+                )
+            )
+        else:
+            out.append(Evidence(title=json.dumps(item, default=str), href="", url="", snippet=""))
+    return out
+
+
+@register.filter
+def as_json(value: Any) -> str:
+    """Compact JSON for a diff cell or an audit value (escaped by the template)."""
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+
+
+@register.filter
+def percent(value: Any) -> str:
+    try:
+        return f"{float(value) * 100:.0f}%"
+    except (TypeError, ValueError):
+        return ""
+
+
+@register.filter
+def score(value: Any) -> str:
+    try:
+        return f"{float(value):.2f}"
+    except (TypeError, ValueError):
+        return ""
+
+
+@register.filter
+def iso(value: Any) -> str:
+    return value.isoformat() if isinstance(value, datetime) else ""
+
+
+@register.filter
+def pairs(value: Any) -> list[tuple[str, Any]]:
+    """A dict's items. `{{ d.items }}` would look up a key named "items" first."""
+    return [(str(k), v) for k, v in value.items()] if isinstance(value, dict) else []
+
+
+@register.filter
+def clock(seconds: Any) -> str:
+    """Seconds as m:ss, as the lease countdown in review.js shows them."""
+    try:
+        total = max(0, int(seconds))
+    except (TypeError, ValueError):
+        return ""
+    return f"{total // 60}:{total % 60:02d}"

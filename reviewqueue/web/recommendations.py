@@ -1,0 +1,35 @@
+"""Every recommendation's page: payload, decision with its diff, execution, audit trail."""
+
+import uuid
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from reviewqueue.exceptions import NotFound
+from reviewqueue.selectors.timeline import (
+    audit_timeline,
+    execution_attempts,
+    recommendation_for_reader,
+)
+from reviewqueue.web.pages import current_user
+
+
+@login_required
+@require_GET
+def recommendation_detail(request: HttpRequest, recommendation_id: uuid.UUID) -> HttpResponse:
+    try:
+        rec = recommendation_for_reader(
+            user=current_user(request), recommendation_id=recommendation_id
+        )
+    except NotFound:
+        raise Http404("No recommendation with this id.") from None
+    context = {
+        "rec": rec,
+        "decision": getattr(rec, "decision", None),
+        "execution": getattr(rec, "execution", None),
+        "attempts": execution_attempts(recommendation=rec),
+        "events": audit_timeline(recommendation=rec),
+    }
+    return render(request, "reviewqueue/recommendations/detail.html", context)

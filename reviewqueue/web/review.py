@@ -1,0 +1,223 @@
+"""The review page: claim the next item, decide it with buttons or keys, move on.
+
+Each POST calls one review service; on success it claims the next item in the same request
+and answers with it (htmx swaps `#item`), so the next item is already there when the
+decision lands. Without JavaScript the POST redirects back to the page (PRG). A refused
+form answers 400 with the form and its errors, a lost lease 409 with the reason.
+"""
+
+import uuid
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.vary import vary_on_headers
+
+from reviewqueue.exceptions import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
+from reviewqueue.models import Queue, Recommendation
+from reviewqueue.selectors.queues import escalation_of, review_item, waiting_count
+from reviewqueue.services.review import (
+    queue_access,
+    queue_for,
+    recommendation_claim,
+    recommendation_decide,
+    recommendation_escalate,
+    recommendation_release,
+)
+from reviewqueue.web.forms import modify_form, modify_payload
+from reviewqueue.web.pages import HtmxHttpRequest, current_user, render_page
+
+PAGE = "reviewqueue/review/page.html"
+PANELS = ("modify", "reject", "escalate")
+DONE = {"approve": "Approved", "modify": "Modified and approved", "reject": "Rejected"}
+# Errors that belong next to a panel's own fields rather than in the general list.
+PANEL_FIELDS = ("reason_code", "comment")
+
+ReviewView = Callable[..., HttpResponse]
+
+
+def review_view(view: ReviewView) -> ReviewView:
+    """Login, the queue named in the URL, and the answers all review views share: an unknown
+    queue or item is 404, a user who is not a member of the queue gets the 403 page."""
+
+    @login_required
+    @never_cache  # the page reflects a lease; never show a stale copy
+    @vary_on_headers("HX-Request")
+    @wraps(view)
+    def wrapper(request: HtmxHttpRequest, slug: str, **kwargs: Any) -> HttpResponse:
+        try:
+            return view(request, queue_for(slug=slug), **kwargs)
+        except NotFound:
+            raise Http404("No such queue or item.") from None
+        except Forbidden as exc:
+            context = {"slug": slug, "detail": exc.detail}
+            return render(request, "reviewqueue/review/forbidden.html", context, status=403)
+
+    return wrapper
+
+
+def _urls(queue: Queue, rec: Recommendation) -> dict[str, str]:
+    args = [queue.slug, rec.pk]
+    return {
+        "decide_url": reverse("review-decide", args=args),
+        "escalate_url": reverse("review-escalate", args=args),
+        "release_url": reverse("review-release", args=args),
+    }
+
+
+def _item_context(
+    request: HtmxHttpRequest,
+    queue: Queue,
+    rec: Recommendation | None,
+    *,
+    panel: str = "",
+    exc: DomainError | None = None,
+    notice: str = "",
+    lost: str = "",
+    paused: bool = False,
+) -> dict[str, Any]:
+    """Everything the `item` region shows: the item, its forms (re-filled with the submitted
+    values when `exc` refused them), or the empty, released or lost-lease state."""
+    senior = queue_access(user=current_user(request), queue=queue).senior
+    now = timezone.now()
+    errors = (exc.errors or {}) if exc else {}
+    if exc and not errors:
+        errors = {"form": exc.detail}
+    data = request.POST if exc else None
+    context: dict[str, Any] = {
+        "queue": queue,
+        "rec": rec,
+        "panel": panel if panel in PANELS else "",
+        "errors": errors,
+        "general_errors": {
+            k: v for k, v in errors.items() if k not in PANEL_FIELDS and not k.startswith("payload")
+        },
+        "data": data or {},
+        "notice": notice,
+        "lost": lost,
+        "paused": paused,
+        "now": now,
+        "senior": senior,
+        "waiting": waiting_count(queue=queue, senior=senior),
+        "review_url": reverse("review", args=[queue.slug]),
+        "nav": "queues",
+    }
+    if rec is not None:
+        context.update(_urls(queue, rec))
+        remaining = (rec.lease_expires_at - now).total_seconds() if rec.lease_expires_at else 0
+        context["lease_seconds"] = max(0, int(remaining))
+        context["escalation"] = escalation_of(recommendation=rec)
+        context["modify"] = modify_form(
+            rec.action_type.payload_schema,
+            rec.payload,
+            data=data if panel == "modify" else None,
+            errors=errors if panel == "modify" else None,
+        )
+    return context
+
+
+def _item(
+    request: HtmxHttpRequest,
+    queue: Queue,
+    rec: Recommendation | None,
+    status: int = 200,
+    **kw: Any,
+) -> HttpResponse:
+    return render_page(request, PAGE, "item", _item_context(request, queue, rec, **kw), status)
+
+
+def _next(request: HtmxHttpRequest, queue: Queue, notice: str) -> HttpResponse:
+    """After a decision: htmx gets the next item claimed in this same request; a plain form
+    post is redirected to the page, which claims it (PRG)."""
+    if not request.htmx:
+        messages.success(request, notice)
+        return redirect("review", slug=queue.slug)
+    rec = recommendation_claim(user=current_user(request), queue=queue)
+    return _item(request, queue, rec, notice=notice)
+
+
+def _lost(request: HtmxHttpRequest, queue: Queue, exc: Conflict) -> HttpResponse:
+    return _item(request, queue, None, status=exc.status_code, lost=exc.detail)
+
+
+@require_GET
+@review_view
+def review_page(request: HtmxHttpRequest, queue: Queue) -> HttpResponse:
+    if request.GET.get("paused"):
+        return _item(request, queue, None, paused=True)
+    rec = recommendation_claim(user=current_user(request), queue=queue)
+    return _item(request, queue, rec, panel=request.GET.get("panel", ""))
+
+
+@require_POST
+@review_view
+def decide(request: HtmxHttpRequest, queue: Queue, recommendation_id: uuid.UUID) -> HttpResponse:
+    rec = review_item(queue=queue, recommendation_id=recommendation_id)
+    if rec is None:
+        raise NotFound("No such item in this queue.")
+    post, outcome = request.POST, request.POST.get("outcome", "")
+    payload: Any = None
+    form_errors: dict[str, str] = {}
+    if outcome == "modify":
+        payload, form_errors = modify_payload(rec.action_type.payload_schema, rec.payload, post)
+    try:
+        if form_errors:
+            raise ValidationFailed("The edited payload is not valid.", errors=form_errors)
+        recommendation_decide(
+            user=current_user(request),
+            recommendation_id=rec.pk,
+            outcome=outcome,
+            payload=payload,
+            reason_code=post.get("reason_code", ""),
+            comment=post.get("comment", ""),
+        )
+    except ValidationFailed as exc:
+        return _item(request, queue, rec, status=400, panel=outcome, exc=exc)
+    except Conflict as exc:
+        return _lost(request, queue, exc)
+    return _next(request, queue, f"{DONE[outcome]} {rec.external_id}.")
+
+
+@require_POST
+@review_view
+def escalate(request: HtmxHttpRequest, queue: Queue, recommendation_id: uuid.UUID) -> HttpResponse:
+    rec = review_item(queue=queue, recommendation_id=recommendation_id)
+    if rec is None:
+        raise NotFound("No such item in this queue.")
+    try:
+        recommendation_escalate(
+            user=current_user(request),
+            recommendation_id=rec.pk,
+            comment=request.POST.get("comment", ""),
+        )
+    except ValidationFailed as exc:
+        return _item(request, queue, rec, status=400, panel="escalate", exc=exc)
+    except Conflict as exc:
+        return _lost(request, queue, exc)
+    return _next(request, queue, f"Escalated {rec.external_id} to the senior reviewers.")
+
+
+@require_POST
+@review_view
+def release(request: HtmxHttpRequest, queue: Queue, recommendation_id: uuid.UUID) -> HttpResponse:
+    rec = review_item(queue=queue, recommendation_id=recommendation_id)
+    if rec is None:
+        raise NotFound("No such item in this queue.")
+    try:
+        recommendation_release(user=current_user(request), recommendation_id=rec.pk)
+    except Conflict as exc:
+        return _lost(request, queue, exc)
+    # Not claiming here: the released item would usually come straight back.
+    notice = f"Released {rec.external_id}; it is back in the queue for anyone to take."
+    if not request.htmx:
+        messages.info(request, notice)
+        return redirect(reverse("review", args=[queue.slug]) + "?paused=1")
+    return _item(request, queue, None, notice=notice, paused=True)

@@ -1,0 +1,75 @@
+"""Two reviewers, one item: only one of them gets it. When a lease is lost, the page says so
+plainly instead of pretending the decision went through."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+from playwright.sync_api import Browser, Page, expect
+
+from reviewqueue.models import Decision, Recommendation
+from reviewqueue.services.review import leases_return_expired
+from tests.browser.helpers import ingest, login
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+REVIEW = "/queues/refunds/review/"
+
+
+def test_two_reviewers_one_item_and_a_lost_lease(
+    page: Page, browser: Browser, live_server, world, people, shot
+):
+    rec = ingest(world)
+    login(page, live_server.url, "bob")
+    other_context = browser.new_context()
+    carol = other_context.new_page()
+    try:
+        login(carol, live_server.url, "carol")
+        page.goto(live_server.url + REVIEW)
+        carol.goto(live_server.url + REVIEW)
+        expect(page.locator("#item")).to_contain_text("ticket-0:refund")
+        expect(carol.locator("#item")).to_contain_text("Nothing waiting in this queue")
+        rec.refresh_from_db()
+        assert rec.claimed_by == people["bob"]
+
+        # Bob's lease runs out while he looks away, the lease sweep returns the item, and
+        # Carol checks again and takes it.
+        Recommendation.objects.filter(pk=rec.pk).update(
+            lease_expires_at=timezone.now() - timedelta(seconds=1)
+        )
+        assert leases_return_expired(queue=world.queue) == 1
+        carol.get_by_role("link", name="Check again").click()
+        expect(carol.locator("#item")).to_contain_text("ticket-0:refund")
+
+        page.get_by_role("button", name="Approve", exact=True).click()
+        lost = page.locator("#item [role=alert]")
+        expect(lost).to_contain_text("This item is no longer yours")
+        expect(lost).to_contain_text("Another reviewer holds this item now.")
+        expect(page.get_by_role("link", name="Claim the next item")).to_be_visible()
+        shot("lost-lease")
+        assert not Decision.objects.exists()
+
+        carol.get_by_role("button", name="Approve", exact=True).click()
+        expect(carol.locator("#item")).to_contain_text("Approved ticket-0:refund.")
+        assert Decision.objects.get(recommendation=rec).reviewer == people["carol"]
+
+        # Bob's "claim the next item" finds nothing: it was decided by Carol.
+        page.get_by_role("link", name="Claim the next item").click()
+        expect(page.locator("#item")).to_contain_text("Nothing waiting in this queue")
+    finally:
+        other_context.close()
+
+
+def test_the_lease_countdown_says_plainly_when_it_ran_out(page: Page, live_server, world, people):
+    rec = ingest(world)
+    login(page, live_server.url, "bob")
+    page.goto(live_server.url + REVIEW)
+    expect(page.locator("#item")).to_contain_text("ticket-0:refund")
+    # Shorten the lease to two seconds and reload: the same item comes back, nearly expired.
+    Recommendation.objects.filter(pk=rec.pk).update(
+        lease_expires_at=timezone.now() + timedelta(seconds=2)
+    )
+    page.reload()
+    expired = page.get_by_text("Your lease expired — this item may go to someone else.")
+    expect(expired).to_be_visible(timeout=6_000)
+    expect(page.locator("[data-lease-clock]")).to_have_text("0:00")
