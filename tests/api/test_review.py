@@ -417,11 +417,14 @@ class TestCost:
             recommendation_ingest_batch(
                 source=world.source, items=[item(external_id=f"s{size}-{i}") for i in range(size)]
             )
+            # Each capture is read at once: the next request's reset_queries clears the log.
             with CaptureQueriesContext(connection) as claimed:
                 rec_id = claim(client).json()["id"]
+            claim_sql = work(claimed)
             with CaptureQueriesContext(connection) as decided:
                 assert decide(client, rec_id, outcome="approve").status_code == 200
-            counts.append((work(claimed), work(decided)))
+            counts.append((claim_sql, work(decided)))
         assert counts[0] == counts[1], counts
-        claimed, decided = counts[1]
-        assert len(claimed) <= 3 and len(decided) <= 6, counts
+        claim_sql, decide_sql = counts[1]
+        assert claim_sql == ["SELECT", "SELECT", "WITH"], counts  # token, held item, the claim
+        assert len(decide_sql) == 6, counts

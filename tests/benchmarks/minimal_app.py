@@ -31,7 +31,7 @@ _database.setdefault("OPTIONS", {})["connect_timeout"] = 3
 
 settings.configure(
     DEBUG=False,
-    SECRET_KEY="bench-minimal-app-not-a-secret",  # noqa: S106 - a throwaway local server
+    SECRET_KEY="bench-minimal-app-not-a-secret",  # a throwaway local server
     ALLOWED_HOSTS=["127.0.0.1", "localhost"],
     ROOT_URLCONF=__name__,
     MIDDLEWARE=[],
@@ -50,7 +50,7 @@ COLUMNS = (
 )  # fmt: skip
 _JSON_COLUMNS = {"payload", "evidence", "metadata"}
 INSERT_SQL = (
-    f"INSERT INTO {TABLE} ({', '.join(COLUMNS)}) VALUES ("  # noqa: S608 - constants only
+    f"INSERT INTO {TABLE} ({', '.join(COLUMNS)}) VALUES ("
     + ", ".join("%s::jsonb" if c in _JSON_COLUMNS else "%s" for c in COLUMNS)
     + ")"
 )

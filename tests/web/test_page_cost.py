@@ -5,6 +5,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from reviewqueue.services.ingest import recommendation_ingest_batch
+from reviewqueue.services.review import recommendation_decide
 from tests.api.test_ingest import work
 from tests.conftest import item
 from tests.factories import UserFactory, member
@@ -22,12 +23,13 @@ def test_the_review_page_costs_at_most_eight_statements_whatever_the_queue_size(
         )
         with CaptureQueriesContext(connection) as page:
             response = client.get("/queues/refunds/review/")
-        assert response.status_code == 200 and b"Approve" in response.content
-        rec_id = response.context["rec"].pk
-        response = client.post(
-            f"/queues/refunds/review/{rec_id}/decide", {"outcome": "approve"}, HTTP_HX_REQUEST="true"
-        )
-        assert response.status_code == 200
+        # Read now: the next request's reset_queries clears the log the capture points into.
         counts.append(work(page))
+        assert response.status_code == 200 and b"Approve" in response.content
+        # Decide through the service so nothing is held at the next GET (the page's POST
+        # would claim the next item in the same request).
+        recommendation_decide(
+            user=reviewer, recommendation_id=response.context["rec"].pk, outcome="approve"
+        )
     assert counts[1] == counts[2], counts
-    assert len(counts[2]) <= 8, counts
+    assert 0 < len(counts[2]) <= 8, counts
