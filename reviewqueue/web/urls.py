@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from reviewqueue.web import pages, queues, recommendations, review
+from reviewqueue.web import executions, pages, queues, recommendations, review
 
 urlpatterns = [
     path("", pages.home, name="home"),
@@ -12,6 +12,9 @@ urlpatterns = [
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("queues/", queues.queue_list, name="queues"),
+    path("queues/<slug:slug>/resume", executions.resume, name="queue-resume"),
+    path("executions/dead/", executions.dead_list, name="executions-dead"),
+    path("executions/<int:execution_id>/retry", executions.retry, name="execution-retry"),
     path("queues/<slug:slug>/review/", review.review_page, name="review"),
     path(
         "queues/<slug:slug>/review/<uuid:recommendation_id>/decide",

@@ -1,0 +1,52 @@
+"""Operations pages: dead executions with a Retry button, and resuming a tripped breaker."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from reviewqueue.exceptions import DomainError, NotFound
+from reviewqueue.selectors.executions import dead_executions
+from reviewqueue.services.breaker import breaker_resume
+from reviewqueue.services.execution import execution_retry
+from reviewqueue.services.review import queue_for
+from reviewqueue.web.pages import current_user
+
+
+@login_required
+@require_GET
+def dead_list(request: HttpRequest) -> HttpResponse:
+    user = current_user(request)
+    if not user.can_read_reports:
+        raise Http404("No such page.")
+    return render(
+        request, "reviewqueue/executions/dead.html", {"rows": dead_executions(), "nav": "dead"}
+    )
+
+
+@login_required
+@require_POST
+def retry(request: HttpRequest, execution_id: int) -> HttpResponse:
+    try:
+        execution_retry(execution_id=execution_id, user=current_user(request))
+        messages.success(request, "Sent back to the workers for another round of attempts.")
+    except NotFound:
+        raise Http404("No such execution.") from None
+    except DomainError as exc:
+        messages.error(request, exc.detail)
+    return redirect("executions-dead")
+
+
+@login_required
+@require_POST
+def resume(request: HttpRequest, slug: str) -> HttpResponse:
+    try:
+        queue = queue_for(slug=slug)
+        breaker_resume(queue=queue, user=current_user(request), comment="from the queue page")
+        messages.success(request, f"Auto-execution resumed on {queue.name}.")
+    except NotFound:
+        raise Http404("No such queue.") from None
+    except DomainError as exc:
+        messages.error(request, exc.detail)
+    return redirect("queues")
