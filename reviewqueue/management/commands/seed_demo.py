@@ -113,7 +113,7 @@ class Command(BaseCommand):
             # Spread arrival times over the last two days so ages and SLAs look real.
             for r in results:
                 if r.recommendation_id:
-                    delta = timedelta(minutes=rng.randint(1, 2880))
+                    delta = timedelta(minutes=rng.randint(1, 240))
                     Recommendation.objects.filter(pk=r.recommendation_id).update(
                         created_at=F("created_at") - delta,
                         updated_at=F("updated_at") - delta,
