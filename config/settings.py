@@ -263,6 +263,9 @@ REVIEWQUEUE_CALLBACK_MAX_ATTEMPTS = env_int("REVIEWQUEUE_CALLBACK_MAX_ATTEMPTS",
 REVIEWQUEUE_RUNNING_GRACE_SECONDS = float(os.environ.get("REVIEWQUEUE_RUNNING_GRACE_SECONDS", "30"))
 # An API key's last-used time is written at most this often (keeps ingest at 4 statements).
 REVIEWQUEUE_KEY_TOUCH_SECONDS = env_int("REVIEWQUEUE_KEY_TOUCH_SECONDS", 60)
+# How long a web process keeps a source's queues and action types (routing thresholds, stage,
+# breaker state) before reading them again; changes made in the same process apply at once.
+REVIEWQUEUE_CONFIG_CACHE_SECONDS = float(os.environ.get("REVIEWQUEUE_CONFIG_CACHE_SECONDS", "2"))
 
 LOGGING = {
     "version": 1,

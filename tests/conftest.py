@@ -7,6 +7,7 @@ from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from reviewqueue.models import ActionType, Queue, Source
+from reviewqueue.selectors.targets import targets_forget
 from tests.factories import ActionTypeFactory, QueueFactory, SourceFactory, make_key
 
 TEST_PASSWORD = "correct horse battery staple"
@@ -26,6 +27,7 @@ def on_postgres() -> bool:
 @pytest.fixture(autouse=True)
 def _fresh_rate_limits():
     cache.clear()  # the cache lives in its own Redis database, apart from the broker's
+    targets_forget()  # tests change queues through the ORM and expect it to apply at once
     yield
 
 

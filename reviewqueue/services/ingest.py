@@ -1,7 +1,8 @@
 """Ingest: validate, route and store recommendations, one or a batch, each judged alone.
 
 The only code that creates a Recommendation. A single create is four SQL statements
-(key lookup, target lookup, INSERT recommendation, INSERT audit event); an auto-routed item
+(key lookup, INSERT recommendation, INSERT audit event, and a target lookup at most
+once per source every few seconds: selectors/targets.py); an auto-routed item
 adds its policy decision and execution row (the outbox) in the same transaction. Replays
 are settled by the unique (source, external_id) constraint, so concurrent posts of one
 external_id create one row whatever the timing.
@@ -13,32 +14,30 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from jsonschema import Draft202012Validator
-from jsonschema.protocols import Validator
 
 from reviewqueue import contracts
 from reviewqueue.exceptions import DomainError, Forbidden, IdempotencyConflict, ValidationFailed
 from reviewqueue.lib.canonical import content_hash
 from reviewqueue.lib.ids import uuid7
-from reviewqueue.lib.schema import errors_by_path, validator_for
+from reviewqueue.lib.schema import FastValidator
 from reviewqueue.models import (
     ActionType,
     AuditEvent,
     Decision,
     Execution,
     Queue,
-    QueueActionType,
     Recommendation,
     Source,
     SourceQueue,
 )
+from reviewqueue.selectors.targets import Targets, targets_for
 from reviewqueue.services.audit import Actor, audit_event
 from reviewqueue.services.callbacks import callback_event
 from reviewqueue.services.outbox import publish_on_commit
 from reviewqueue.services.routing import INITIAL_STATUS, route_for
 from reviewqueue.states import DecisionKind, Outcome, Route
 
-_ITEM_VALIDATOR = Draft202012Validator(contracts.INGEST_ITEM)
+_ITEM_VALIDATOR = FastValidator(contracts.INGEST_ITEM)
 
 
 @dataclass
@@ -59,17 +58,6 @@ class ItemResult:
     detail: str | None = None
 
 
-Targets = dict[tuple[str, str], tuple[Queue, ActionType]]
-
-
-def _load_targets(source: Source, slugs: set[str]) -> Targets:
-    """(queue slug, action type) pairs this source may post to, among `slugs`: one query."""
-    rows = QueueActionType.objects.filter(
-        queue__slug__in=slugs, queue__sources=source
-    ).select_related("queue", "action_type")
-    return {(row.queue.slug, row.action_type.name): (row.queue, row.action_type) for row in rows}
-
-
 def _target_error(source: Source, slug: str, action_name: str) -> DomainError:
     """Why (slug, action_name) is not a target; only runs on the error path."""
     queue = Queue.objects.filter(slug=slug).first()
@@ -85,15 +73,14 @@ def _target_error(source: Source, slug: str, action_name: str) -> DomainError:
     )
 
 
-_payload_validators: dict[tuple[int, str], Validator] = {}
+_payload_validators: dict[tuple[int, str], FastValidator] = {}
 
 
-def _payload_validator(action_type: ActionType) -> Validator:
+def _payload_validator(action_type: ActionType) -> FastValidator:
     key = (action_type.pk, action_type.updated_at.isoformat())
     validator = _payload_validators.get(key)
     if validator is None:
-        validator = validator_for(action_type.payload_schema)
-        _payload_validators[key] = validator
+        validator = _payload_validators[key] = FastValidator(action_type.payload_schema)
     return validator
 
 
@@ -122,7 +109,7 @@ def _prepare(
         return ValidationFailed(
             "Each item must be a JSON object.", errors={"body": "Must be an object."}
         )
-    errors = errors_by_path(_ITEM_VALIDATOR, data)
+    errors = _ITEM_VALIDATOR.errors(data)
     if errors:
         return ValidationFailed("The recommendation is not valid.", errors=errors)
     key = (data["queue"], data["action"]["type"])
@@ -133,7 +120,7 @@ def _prepare(
         return target_errors[key]
     queue, action_type = target
     payload = data["action"]["payload"]
-    errors = errors_by_path(_payload_validator(action_type), payload, prefix="action.payload")
+    errors = _payload_validator(action_type).errors(payload, prefix="action.payload")
     expires_at, expiry_error = _parse_expiry(data.get("expires_at"))
     if expiry_error:
         errors["expires_at"] = expiry_error
@@ -267,10 +254,7 @@ def recommendation_ingest(*, source: Source, data: Any) -> tuple[Recommendation,
     external_id was used with different content). Audited: `recommendation.created`.
     """
     now = timezone.now()
-    slugs = (
-        {data["queue"]} if isinstance(data, dict) and isinstance(data.get("queue"), str) else set()
-    )
-    targets = _load_targets(source, slugs) if slugs else {}
+    targets = targets_for(source)
     prepared = _prepare(
         index=0, source=source, data=data, targets=targets, target_errors={}, now=now
     )
@@ -307,12 +291,7 @@ def recommendation_ingest_batch(*, source: Source, items: list[Any]) -> list[Ite
     concurrent request wins a race for some external_id, the batch looks again (bounded).
     """
     now = timezone.now()
-    slugs = {
-        item["queue"]
-        for item in items
-        if isinstance(item, dict) and isinstance(item.get("queue"), str)
-    }
-    targets = _load_targets(source, slugs) if slugs else {}
+    targets = targets_for(source)
     target_errors: dict[tuple[str, str], DomainError] = {}
     results: list[ItemResult | None] = [None] * len(items)
     valid: list[Prepared] = []

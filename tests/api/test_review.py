@@ -10,6 +10,7 @@ from rest_framework.test import APIClient
 
 from reviewqueue.lib.canonical import content_hash
 from reviewqueue.models import AuditEvent, Decision, Execution, Recommendation
+from reviewqueue.selectors.targets import targets_forget
 from reviewqueue.services.audit import Actor
 from reviewqueue.services.ingest import recommendation_ingest
 from reviewqueue.services.setup import personal_token_create
@@ -141,6 +142,7 @@ class TestEscalation:
         add(world, external_id="plain", priority=9)
         world.queue.stage = "supervised"
         world.queue.save()
+        targets_forget()  # an ORM edit from another process would apply within the cache TTL
         hot = add(world, external_id="hot", risk_score=0.9)
         assert hot.status == "escalated"
         assert claim(as_user(people["senior"])).json()["id"] == str(hot.id)
