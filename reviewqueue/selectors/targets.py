@@ -30,3 +30,12 @@ def targets_for(source: Source) -> Targets:
 
 def targets_forget() -> None:
     _cache.clear()
+
+
+def targets_changed() -> None:
+    """Call inside the transaction that changes a queue, action type or source: forget now,
+    and again after commit (a request in between could have re-read the old rows)."""
+    from django.db import transaction
+
+    _cache.clear()
+    transaction.on_commit(targets_forget)

@@ -6,6 +6,7 @@ from django.utils import timezone
 
 from reviewqueue.exceptions import Forbidden, IllegalMove
 from reviewqueue.models import Execution, Queue, User
+from reviewqueue.selectors.targets import targets_changed
 from reviewqueue.services.audit import Actor, audit_record
 from reviewqueue.states import DecisionKind, ExecutionStatus, Stage
 
@@ -44,6 +45,7 @@ def breaker_evaluate(*, queue: Queue) -> bool:
             breaker_tripped_at=timezone.now(), breaker_reason=reason
         )
         if changed:
+            targets_changed()  # ingest routes by the breaker: stop using the old state
             audit_record(
                 action="breaker.tripped",
                 actor=Actor.system("breaker"),
@@ -71,6 +73,7 @@ def breaker_resume(*, queue: Queue, user: User, comment: str = "") -> Queue:
         locked.breaker_tripped_at = None
         locked.breaker_reason = ""
         locked.save(update_fields=["breaker_tripped_at", "breaker_reason", "updated_at"])
+        targets_changed()  # ingest routes by the breaker: stop using the old state
         audit_record(
             action="breaker.resumed",
             actor=Actor.of_user(user),

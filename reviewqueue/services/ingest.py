@@ -13,10 +13,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import Model
 from django.utils import timezone
 
 from reviewqueue import contracts
 from reviewqueue.exceptions import DomainError, Forbidden, IdempotencyConflict, ValidationFailed
+from reviewqueue.lib.bulk import bulk_insert
 from reviewqueue.lib.canonical import content_hash
 from reviewqueue.lib.ids import uuid7
 from reviewqueue.lib.schema import FastValidator
@@ -200,7 +202,9 @@ def _store(prepared: list[Prepared], source: Source) -> None:
     if not prepared:
         return
     actor = Actor.of_source(source)
-    Recommendation.objects.bulk_create([p.recommendation for p in prepared])
+    # One row: a plain INSERT (one round trip). Many: COPY on PostgreSQL (lib/bulk.py).
+    insert = bulk_insert if len(prepared) > 1 else _insert_one
+    insert(Recommendation, [p.recommendation for p in prepared])
     decisions = [p.decision for p in prepared if p.decision is not None]
     executions = [p.execution for p in prepared if p.execution is not None]
     if decisions:
@@ -220,7 +224,8 @@ def _store(prepared: list[Prepared], source: Source) -> None:
                     decision=p.decision,
                     execution=p.execution,
                 )
-    AuditEvent.objects.bulk_create(
+    insert(
+        AuditEvent,
         [
             audit_event(
                 action="recommendation.created",
@@ -236,8 +241,12 @@ def _store(prepared: list[Prepared], source: Source) -> None:
                 },
             )
             for p in prepared
-        ]
+        ],
     )
+
+
+def _insert_one(model: type[Model], objs: list[Any]) -> None:
+    model._default_manager.bulk_create(objs)
 
 
 def _prime(rec: Recommendation, decision: Decision | None, execution: Execution | None) -> None:

@@ -29,7 +29,7 @@ from reviewqueue.models import (
     SourceQueue,
     User,
 )
-from reviewqueue.selectors.targets import targets_forget
+from reviewqueue.selectors.targets import targets_changed
 from reviewqueue.services.audit import Actor, audit_record
 from reviewqueue.states import MemberRole, Role, Stage
 
@@ -412,7 +412,7 @@ def config_apply(*, text: str, actor: Actor) -> dict[str, int]:
                     defaults={"role": t.get("role", MemberRole.REVIEWER.value)},
                 )
             counts["members"] += 1
-        transaction.on_commit(targets_forget)
+        targets_changed()
         audit_record(
             action="config.applied",
             actor=actor,

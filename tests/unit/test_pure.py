@@ -126,3 +126,44 @@ def test_autonomous_sends_items_above_the_hard_ceiling_to_people():
     queue = _queue("autonomous", hard_risk_ceiling=0.9)
     assert route_for(queue=queue, action_type=ActionType(), confidence=0.1, risk=0.89) == "auto"
     assert route_for(queue=queue, action_type=ActionType(), confidence=0.9, risk=0.9) == "escalated"
+
+
+class TestFastValidator:
+    def test_draft_2020_only_keywords_stay_on_jsonschema(self):
+        from reviewqueue.lib.schema import FastValidator
+
+        tuple_schema = {"type": "array", "prefixItems": [{"type": "string"}]}
+        assert FastValidator(tuple_schema).fast is None
+        assert FastValidator(tuple_schema).errors([1]) == {"0": "Must be of type string."}
+        assert FastValidator({"dependentRequired": {"a": ["b"]}}).fast is None
+        assert FastValidator({"type": "number", "exclusiveMinimum": True}).fast is None
+
+    @pytest.mark.parametrize(
+        "value",
+        [
+            {"order_id": "A", "amount": 1},
+            {"order_id": "A", "amount": -1},
+            {"order_id": 1, "amount": 1},
+            {"amount": 1},
+            {"order_id": "A", "amount": 1, "extra": True},
+            {"order_id": "A", "amount": 1, "note": 5},
+            [],
+            "x",
+        ],
+    )
+    def test_fast_and_slow_paths_agree(self, value):
+        from reviewqueue.lib.schema import FastValidator, errors_by_path, validator_for
+
+        schema = {
+            "type": "object",
+            "required": ["order_id", "amount"],
+            "additionalProperties": False,
+            "properties": {
+                "order_id": {"type": "string", "minLength": 1},
+                "amount": {"type": "number", "minimum": 0},
+                "note": {"type": "string", "format": "email"},
+            },
+        }
+        fast = FastValidator(schema)
+        assert fast.fast is not None
+        assert fast.errors(value) == errors_by_path(validator_for(schema), value)

@@ -1,0 +1,210 @@
+"""Helpers shared by bench_review.py and bench_execution.py (not a benchmark itself).
+
+Processes are started in their own process groups and stopped by group, so a run that ends
+(normally, by an error or by Ctrl-C) leaves nothing behind.
+"""
+
+import contextlib
+import http.client
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
+QUEUE, ACTION_TYPE, SOURCE = "refunds", "refund.issue", "support-agent"
+
+
+class BenchError(RuntimeError):
+    pass
+
+
+def log(message: str) -> None:
+    print(f"--- {message}", file=sys.stderr, flush=True)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def pct(values: Sequence[float], q: float) -> float:
+    """The q-th percentile (0-100) by linear interpolation; NaN for no values."""
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    if len(ordered) == 1:
+        return ordered[0]
+    pos = (len(ordered) - 1) * q / 100
+    lo = int(pos)
+    hi = min(lo + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
+
+
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def spread(values: Sequence[float]) -> float:
+    """(max - min) / median: how much the rounds disagree."""
+    mid = median(values)
+    return (max(values) - min(values)) / mid if values and mid else float("nan")
+
+
+def loadavg() -> float:
+    return os.getloadavg()[0]
+
+
+def manage(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> str:
+    result = subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise BenchError(f"manage.py {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+    return result.stdout
+
+
+# Runs inside `manage.py shell -c`: the management commands themselves (create_user,
+# create_token) through call_command, in one process instead of two Django start-ups per user.
+_PEOPLE_SCRIPT = """
+import io, json
+from django.core.management import call_command
+spec = json.loads(__SPEC__)
+tokens = {}
+for name, role, queues in spec:
+    call_command("create_user", name, "--role", role, "--queues", queues, stdout=io.StringIO())
+    out = io.StringIO()
+    call_command("create_token", name, stdout=out, stderr=io.StringIO())
+    tokens[name] = out.getvalue().strip().splitlines()[-1].strip()
+print("BENCH_TOKENS " + json.dumps(tokens))
+"""
+
+
+def create_people(people: list[tuple[str, str, str]], password: str) -> dict[str, str]:
+    """create_user + create_token for each (name, role, comma-separated queues); returns
+    {name: personal token}. One Django process for all of them (the same commands)."""
+    code = _PEOPLE_SCRIPT.replace("__SPEC__", repr(json.dumps(people)))
+    out = manage("shell", "-c", code, env={"REVIEWQUEUE_PASSWORD": password}, timeout=300)
+    line = next((x for x in out.splitlines() if x.startswith("BENCH_TOKENS ")), None)
+    if line is None:
+        raise BenchError(f"creating users printed no tokens:\n{out[-2000:]}")
+    return dict(json.loads(line.removeprefix("BENCH_TOKENS ")))
+
+
+def stop_group(proc: subprocess.Popen, name: str, grace: float = 15) -> None:
+    """SIGTERM the process, then SIGKILL whatever is left in its process group."""
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            log(f"{name} did not stop within {grace:g} s; killing it")
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    if proc.poll() is None:
+        proc.wait(timeout=5)
+
+
+class Gunicorn:
+    """One gunicorn master in its own process group; stop() ends it and its workers."""
+
+    def __init__(self, name: str, app: str, flags: list[str], env: dict[str, str], logdir: Path):
+        self.name, self.port = name, free_port()
+        self.log_path = logdir / f"gunicorn-{name}.log"
+        cmd = [
+            sys.executable, "-m", "gunicorn", app, "--bind", f"127.0.0.1:{self.port}",
+            *flags, "--error-logfile", str(self.log_path), "--log-level", "warning",
+        ]  # fmt: skip
+        log(f"starting {name}: {' '.join(cmd[2:])}")
+        self.proc = subprocess.Popen(
+            cmd, cwd=ROOT, env={**os.environ, **env}, start_new_session=True,
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+
+    def wait_ready(self, path: str, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                break
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
+                conn.request("GET", path)
+                status = conn.getresponse().status
+                conn.close()
+                if status < 500:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.2)
+        raise BenchError(f"{self.name} did not start; its log:\n{self.tail_log()}")
+
+    def tail_log(self) -> str:
+        try:
+            return "".join(self.log_path.read_text().splitlines(keepends=True)[-30:])
+        except OSError:
+            return "(no log)"
+
+    def stop(self) -> None:
+        stop_group(self.proc, f"gunicorn {self.name}")
+
+
+def gunicorn_flags(workers: int, threads: int) -> list[str]:
+    worker_class = "sync" if threads == 1 else "gthread"
+    return [
+        "--workers", str(workers), "--threads", str(threads),
+        "--worker-class", worker_class, "--graceful-timeout", "5", "--timeout", "120",
+    ]  # fmt: skip
+
+
+def pg_settings(conn: object) -> str:
+    names = ("server_version", "fsync", "synchronous_commit", "full_page_writes")
+    return ", ".join(
+        f"{name}={conn.execute(f'SHOW {name}').fetchone()[0]}"  # type: ignore[attr-defined]
+        for name in names
+    )
+
+
+@dataclass
+class Table:
+    """A plain-text table: a header row, then rows of cells (first column left-aligned)."""
+
+    header: list[str]
+    rows: list[list[str]] = field(default_factory=list)
+
+    def add(self, *cells: str) -> None:
+        self.rows.append(list(cells))
+
+    def render(self) -> str:
+        widths = [
+            max(len(row[i]) for row in [self.header, *self.rows]) for i in range(len(self.header))
+        ]
+        lines = []
+        for n, row in enumerate([self.header, *self.rows]):
+            cells = [
+                row[i].ljust(widths[i]) if i == 0 else row[i].rjust(widths[i])
+                for i in range(len(row))
+            ]
+            lines.append("  ".join(cells).rstrip())
+            if n == 0:
+                lines.append("-" * len(lines[0]))
+        return "\n".join(lines)
+
+
+def ms(value: float) -> str:
+    return "-" if value != value else f"{value:.2f}"  # NaN -> "-"
