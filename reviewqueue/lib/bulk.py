@@ -8,9 +8,11 @@ the database generates are not read back: use it for rows nobody needs the id of
 """
 
 from collections.abc import Sequence
+from typing import Any
 
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import AutoField, BigAutoField, Model
+from django.db.models.sql import InsertQuery
 
 
 def bulk_insert(model: type[Model], objs: Sequence[Model]) -> None:
@@ -35,3 +37,40 @@ def bulk_insert(model: type[Model], objs: Sequence[Model]) -> None:
             copy.write_row(
                 [f.get_db_prep_save(getattr(obj, f.attname), connection) for f in fields]
             )
+
+
+def insert_together(objs: Sequence[Model]) -> None:
+    """INSERT several new rows atomically in one round trip.
+
+    On PostgreSQL the rows go in one statement (`WITH s0 AS (INSERT ...) INSERT ...`),
+    atomic by itself, so there is no transaction to begin and commit. Elsewhere they are
+    saved in a transaction. Database-generated primary keys are not read back.
+    """
+    if connection.vendor != "postgresql":
+        with transaction.atomic():
+            for obj in objs:
+                type(obj)._default_manager.bulk_create([obj])
+        return
+    statements: list[tuple[str, tuple[Any, ...]]] = []
+    for obj in objs:
+        model = type(obj)
+        fields = [
+            f
+            for f in model._meta.concrete_fields
+            if not (f.primary_key and isinstance(f, AutoField | BigAutoField))
+        ]
+        query = InsertQuery(model)
+        query.insert_values(fields, [obj])
+        ((sql, params),) = query.get_compiler(connection=connection).as_sql()
+        statements.append((sql, tuple(params)))
+    *head, (last_sql, last_params) = statements
+    prefix = ", ".join(f"s{i} AS ({sql})" for i, (sql, _) in enumerate(head))
+    sql = f"WITH {prefix} {last_sql}" if head else last_sql
+    params = [p for _, ps in head for p in ps] + list(last_params)
+    if connection.in_atomic_block:
+        # Inside a caller's transaction a failed statement must not poison it: savepoint.
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(sql, params)
+    else:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)

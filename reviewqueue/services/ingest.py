@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from reviewqueue import contracts
 from reviewqueue.exceptions import DomainError, Forbidden, IdempotencyConflict, ValidationFailed
-from reviewqueue.lib.bulk import bulk_insert
+from reviewqueue.lib.bulk import bulk_insert, insert_together
 from reviewqueue.lib.canonical import content_hash
 from reviewqueue.lib.ids import uuid7
 from reviewqueue.lib.schema import FastValidator
@@ -195,54 +195,60 @@ def _prepare(
     return Prepared(index=index, recommendation=rec, decision=decision, execution=execution)
 
 
+def _audit_created(p: Prepared, actor: Actor) -> AuditEvent:
+    rec = p.recommendation
+    return audit_event(
+        action="recommendation.created",
+        actor=actor,
+        recommendation=rec,
+        data={
+            "external_id": rec.external_id,
+            "route": rec.route,
+            "status": rec.status,
+            "content_hash": rec.content_hash,
+            "confidence": rec.confidence,
+            "risk_score": rec.risk_score,
+        },
+    )
+
+
 def _store(prepared: list[Prepared], source: Source) -> None:
-    """Write the rows of freshly prepared items; the caller holds the transaction."""
+    """Write the rows of freshly prepared items in one transaction.
+
+    The common single item (no policy decision) is one statement: the recommendation and
+    its audit event together (lib/bulk.insert_together). Batches go by COPY.
+    """
     from reviewqueue.tasks import execute_action
 
     if not prepared:
         return
     actor = Actor.of_source(source)
-    # One row: a plain INSERT (one round trip). Many: COPY on PostgreSQL (lib/bulk.py).
-    insert = bulk_insert if len(prepared) > 1 else _insert_one
-    insert(Recommendation, [p.recommendation for p in prepared])
-    decisions = [p.decision for p in prepared if p.decision is not None]
-    executions = [p.execution for p in prepared if p.execution is not None]
-    if decisions:
-        Decision.objects.bulk_create(decisions)
-    if executions:
-        Execution.objects.bulk_create(executions)
-        ids = [e.pk for e in executions]
-        publish_on_commit(
-            lambda: [execute_action.delay(pk) for pk in ids], f"{len(ids)} auto executions"
-        )
-        for p in prepared:
-            if p.decision is not None:
-                callback_event(
-                    recommendation=p.recommendation,
-                    source=source,
-                    event_type="decision.made",
-                    decision=p.decision,
-                    execution=p.execution,
-                )
-    insert(
-        AuditEvent,
-        [
-            audit_event(
-                action="recommendation.created",
-                actor=actor,
-                recommendation=p.recommendation,
-                data={
-                    "external_id": p.recommendation.external_id,
-                    "route": p.recommendation.route,
-                    "status": p.recommendation.status,
-                    "content_hash": p.recommendation.content_hash,
-                    "confidence": p.recommendation.confidence,
-                    "risk_score": p.recommendation.risk_score,
-                },
+    if len(prepared) == 1 and prepared[0].decision is None:
+        insert_together([prepared[0].recommendation, _audit_created(prepared[0], actor)])
+        return
+    with transaction.atomic():
+        insert = bulk_insert if len(prepared) > 1 else _insert_one
+        insert(Recommendation, [p.recommendation for p in prepared])
+        decisions = [p.decision for p in prepared if p.decision is not None]
+        executions = [p.execution for p in prepared if p.execution is not None]
+        if decisions:
+            Decision.objects.bulk_create(decisions)
+        if executions:
+            Execution.objects.bulk_create(executions)
+            ids = [e.pk for e in executions]
+            publish_on_commit(
+                lambda: [execute_action.delay(pk) for pk in ids], f"{len(ids)} auto executions"
             )
-            for p in prepared
-        ],
-    )
+            for p in prepared:
+                if p.decision is not None:
+                    callback_event(
+                        recommendation=p.recommendation,
+                        source=source,
+                        event_type="decision.made",
+                        decision=p.decision,
+                        execution=p.execution,
+                    )
+        insert(AuditEvent, [_audit_created(p, actor) for p in prepared])
 
 
 def _insert_one(model: type[Model], objs: list[Any]) -> None:
@@ -271,8 +277,7 @@ def recommendation_ingest(*, source: Source, data: Any) -> tuple[Recommendation,
         raise prepared
     rec = prepared.recommendation
     try:
-        with transaction.atomic():
-            _store([prepared], source)
+        _store([prepared], source)
     except IntegrityError:
         existing = (
             Recommendation.objects.select_related(
@@ -356,8 +361,7 @@ def recommendation_ingest_batch(*, source: Source, items: list[Any]) -> list[Ite
                     detail=f"external_id '{rec.external_id}' was already used with different content.",
                 )
         try:
-            with transaction.atomic():
-                _store(fresh, source)
+            _store(fresh, source)
         except IntegrityError:
             continue
         for p in fresh:

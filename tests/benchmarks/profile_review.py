@@ -1,0 +1,141 @@
+"""Where a claim and a decision spend their time: wall-clock per phase, in-process.
+
+Run by `scripts/bench review --profile` after the measurements, or by hand with the app's
+environment and a reviewer's personal token of the refunds queue (items pending):
+
+    python tests/benchmarks/profile_review.py TOKEN [PAIRS]
+
+Posts claim + approve pairs through Django's test client (the whole middleware and DRF
+stack, no HTTP server), wraps the service's steps with timers and times every SQL
+statement. Timers nest: an indented line is part of the line above it. Wall-clock, not CPU:
+SQL lines include the round trip and PostgreSQL's planning and execution. Each claimed
+item is decided, so the queue is left as it was found, minus PAIRS items.
+"""
+
+import collections
+import functools
+import json
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.db import connection  # noqa: E402
+from django.test import Client  # noqa: E402
+from rest_framework import renderers  # noqa: E402
+
+import reviewqueue.api.auth as auth  # noqa: E402
+import reviewqueue.api.review as api  # noqa: E402
+import reviewqueue.services.outbox as outbox  # noqa: E402
+import reviewqueue.services.review as service  # noqa: E402
+
+totals: dict[str, float] = collections.defaultdict(float)
+calls: collections.Counter[str] = collections.Counter()
+order: list[str] = []
+
+
+def timed(owner: Any, name: str, label: str) -> None:
+    original = getattr(owner, name, None)
+    if original is None:
+        print(f"(not timed: {getattr(owner, '__name__', owner)}.{name} is gone)")
+        return
+    order.append(label)
+
+    @functools.wraps(original)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        start = time.perf_counter()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            totals[label] += time.perf_counter() - start
+            calls[label] += 1
+
+    setattr(owner, name, wrapper)
+
+
+sql_times: dict[str, list[float]] = collections.defaultdict(list)
+phase = ["-"]
+
+
+def sql_timer(execute: Callable[..., Any], sql: str, params: Any, many: bool, ctx: Any) -> Any:
+    start = time.perf_counter()
+    try:
+        return execute(sql, params, many, ctx)
+    finally:
+        words = " ".join(sql.split())
+        if words.startswith("WITH m AS"):
+            words = "WITH m AS ... (the claim: pick FOR UPDATE SKIP LOCKED, UPDATE, audit)"
+        sql_times[f"[{phase[0]}] {words[:78]}"].append(time.perf_counter() - start)
+
+
+def report(title: str, n: int, elapsed: float) -> None:
+    print(f"\n{title}: {elapsed / n * 1000:.2f} ms per claim + decision ({n} pairs)")
+    for label in order:
+        if calls[label]:
+            print(
+                f"  {label:<52} {totals[label] / n * 1000:8.3f} ms"
+                f"  ({calls[label] / n:g} calls/pair)"
+            )
+    for sql, times in sql_times.items():
+        print(
+            f"  SQL x{len(times) / n:g}/pair: {sum(times) / n * 1000:8.3f} ms"
+            f"  (avg {sum(times) / len(times) * 1000:.3f} ms)  {sql}"
+        )
+
+
+def main() -> None:
+    token = sys.argv[1]
+    pairs = int(sys.argv[2]) if len(sys.argv) > 2 else 20
+    timed(auth.PersonalTokenAuthentication, "authenticate", "auth: PersonalTokenAuthentication")
+    timed(api.review, "recommendation_claim", "service: recommendation_claim")
+    timed(api.review, "recommendation_decide", "service: recommendation_decide")
+    timed(service, "_load", "  _load (item + membership, one query)")
+    timed(service, "_check_decision", "  _check_decision")
+    timed(service, "callback_event", "  callback_event (row for the source)")
+    timed(outbox, "publish", "  outbox.publish (Celery message to Redis, on commit)")
+    timed(api, "recommendation_repr", "view: recommendation_repr")
+    timed(renderers.JSONRenderer, "render", "DRF: JSON render")
+
+    client = Client(HTTP_HOST="127.0.0.1", HTTP_AUTHORIZATION=f"Token {token}")
+
+    def pair() -> None:
+        phase[0] = "claim"
+        response = client.post("/api/v1/queues/refunds/claim")
+        if response.status_code != 200:
+            raise SystemExit(f"claim answered {response.status_code}: {response.content[:300]!r}")
+        rec_id = json.loads(response.content)["id"]
+        phase[0] = "decision"
+        response = client.post(
+            f"/api/v1/recommendations/{rec_id}/decision",
+            data='{"outcome": "approve"}',
+            content_type="application/json",
+        )
+        if response.status_code != 200:
+            raise SystemExit(
+                f"decision answered {response.status_code}: {response.content[:300]!r}"
+            )
+
+    for _ in range(3):  # warm up: imports, connections, caches
+        pair()
+    totals.clear()
+    calls.clear()
+    with connection.execute_wrapper(sql_timer):
+        start = time.perf_counter()
+        for _ in range(pairs):
+            pair()
+        elapsed = time.perf_counter() - start
+    report("claim + approve, in-process", pairs, elapsed)
+
+
+if __name__ == "__main__":
+    main()
