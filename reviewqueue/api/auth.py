@@ -3,6 +3,7 @@ personal token, `Authorization: Token`)."""
 
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.utils import timezone
@@ -40,30 +41,44 @@ def _bearer(request: Request, scheme: str) -> str | None:
     return parts[1]
 
 
+def _touch(model: type[ApiKey] | type[PersonalToken], row: ApiKey | PersonalToken) -> None:
+    # Written at most once a minute per key, so a request does not pay an UPDATE for it.
+    now = timezone.now()
+    touch_every = timedelta(seconds=settings.REVIEWQUEUE_KEY_TOUCH_SECONDS)
+    if row.last_used_at is None or now - row.last_used_at >= touch_every:
+        model.objects.filter(pk=row.pk).update(last_used_at=now)
+
+
+def _lookup(
+    request: Request, scheme: str, kind: str, model: type[ApiKey] | type[PersonalToken], owner: str
+) -> tuple[str, Any] | None:
+    """(plain key, row) for a key sent with `scheme`, None when none was sent; a key that
+    does not match its stored hash fails."""
+    plain = _bearer(request, scheme)
+    if plain is None:
+        return None
+    prefix = keys.parse_prefix(plain, kind)
+    row = model.objects.select_related(owner).filter(prefix=prefix).first() if prefix else None
+    if row is None or not keys.matches(plain, row.key_hash):
+        raise exceptions.AuthenticationFailed(
+            f"Invalid {'API key' if scheme == 'Bearer' else 'token'}."
+        )
+    return plain, row
+
+
 class ApiKeyAuthentication(authentication.BaseAuthentication):
     def authenticate(self, request: Request) -> tuple[SourcePrincipal, ApiKey] | None:
-        plain = _bearer(request, "Bearer")
-        if plain is None:
+        found = _lookup(request, "Bearer", keys.SOURCE_KEY_KIND, ApiKey, "source")
+        if found is None:
             return None
-        prefix = keys.parse_prefix(plain, keys.SOURCE_KEY_KIND)
-        key = (
-            ApiKey.objects.select_related("source").filter(prefix=prefix).first()
-            if prefix
-            else None
-        )
-        now = timezone.now()
-        if key is None or not keys.matches(plain, key.key_hash):
-            raise exceptions.AuthenticationFailed("Invalid API key.")
+        key: ApiKey = found[1]
         if key.revoked_at is not None:
             raise exceptions.AuthenticationFailed("This API key has been revoked.")
-        if key.expires_at is not None and key.expires_at <= now:
+        if key.expires_at is not None and key.expires_at <= timezone.now():
             raise exceptions.AuthenticationFailed("This API key has expired.")
         if not key.source.is_active:
             raise exceptions.AuthenticationFailed("This API key's source is disabled.")
-        touch_every = timedelta(seconds=settings.REVIEWQUEUE_KEY_TOUCH_SECONDS)
-        if key.last_used_at is None or now - key.last_used_at >= touch_every:
-            # Written at most once a minute per key, so ingest stays at four statements.
-            ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+        _touch(ApiKey, key)
         return SourcePrincipal(source=key.source), key
 
     def authenticate_header(self, request: Request) -> str:
@@ -72,23 +87,15 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
 
 class PersonalTokenAuthentication(authentication.BaseAuthentication):
     def authenticate(self, request: Request) -> tuple[User, PersonalToken] | None:
-        plain = _bearer(request, "Token")
-        if plain is None:
+        found = _lookup(request, "Token", keys.PERSONAL_TOKEN_KIND, PersonalToken, "user")
+        if found is None:
             return None
-        prefix = keys.parse_prefix(plain, keys.PERSONAL_TOKEN_KIND)
-        token = (
-            PersonalToken.objects.select_related("user").filter(prefix=prefix).first()
-            if prefix
-            else None
-        )
-        if token is None or not keys.matches(plain, token.key_hash) or token.revoked_at:
-            raise exceptions.AuthenticationFailed("Invalid or revoked token.")
+        token: PersonalToken = found[1]
+        if token.revoked_at is not None:
+            raise exceptions.AuthenticationFailed("This token has been revoked.")
         if not token.user.is_active:
             raise exceptions.AuthenticationFailed("This user is disabled.")
-        now = timezone.now()
-        touch_every = timedelta(seconds=settings.REVIEWQUEUE_KEY_TOUCH_SECONDS)
-        if token.last_used_at is None or now - token.last_used_at >= touch_every:
-            PersonalToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        _touch(PersonalToken, token)
         return token.user, token
 
     def authenticate_header(self, request: Request) -> str:

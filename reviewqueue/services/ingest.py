@@ -37,6 +37,7 @@ from reviewqueue.services.audit import Actor, audit_event
 from reviewqueue.services.callbacks import callback_event
 from reviewqueue.services.outbox import publish_on_commit
 from reviewqueue.services.routing import INITIAL_STATUS, route_for
+from reviewqueue.services.rows import decision_row, execution_row
 from reviewqueue.states import DecisionKind, Outcome, Route
 
 _ITEM_VALIDATOR = FastValidator(contracts.INGEST_ITEM)
@@ -168,30 +169,15 @@ def _prepare(
     decision = execution = None
     if route == Route.AUTO:
         payload_hash = content_hash(payload)
-        decision = Decision(
-            recommendation=rec,
+        decision = decision_row(
+            rec,
             kind=DecisionKind.POLICY,
             outcome=Outcome.APPROVE,
             payload=payload,
             payload_hash=payload_hash,
-            queue=queue,
-            action_type=action_type,
-            source=source,
-            model_name=rec.model_name,
-            model_version=rec.model_version,
-            prompt_version=rec.prompt_version,
-            created_at=now,
-            decided_at=now,
+            now=now,
         )
-        execution = Execution(
-            recommendation=rec,
-            payload=payload,
-            payload_hash=payload_hash,
-            idempotency_key=f"rq-{rec.id}",
-            created_at=now,
-            updated_at=now,
-            next_attempt_at=now,
-        )
+        execution = execution_row(rec, payload=payload, payload_hash=payload_hash, now=now)
     return Prepared(index=index, recommendation=rec, decision=decision, execution=execution)
 
 

@@ -21,8 +21,6 @@ from reviewqueue.lib.schema import errors_by_path, validator_for
 from reviewqueue.models import (
     ActionType,
     AuditEvent,
-    Decision,
-    Execution,
     Membership,
     Queue,
     Recommendation,
@@ -31,6 +29,7 @@ from reviewqueue.models import (
 from reviewqueue.services.audit import Actor, audit_event, audit_record
 from reviewqueue.services.callbacks import callback_event
 from reviewqueue.services.execution import execution_publish_on_commit
+from reviewqueue.services.rows import decision_row, execution_row
 from reviewqueue.states import DecisionKind, MemberRole, Outcome, Status
 
 
@@ -477,38 +476,24 @@ def recommendation_decide(
         if changed != 1:
             raise _why_not_yours(user, rec, now)
         payload_hash = content_hash(final) if final is not None else ""
-        decision = Decision.objects.create(
-            recommendation=rec,
+        decision = decision_row(
+            rec,
             kind=DecisionKind.HUMAN,
             outcome=outcome,
             payload=final,
             payload_hash=payload_hash,
+            now=now,
+            reviewer=user,
             diff=changes,
             is_cosmetic=cosmetic,
             reason_code=reason_code or "",
             comment=comment or "",
-            reviewer=user,
-            queue=rec.queue,
-            action_type=rec.action_type,
-            source_id=rec.source_id,
-            model_name=rec.model_name,
-            model_version=rec.model_version,
-            prompt_version=rec.prompt_version,
-            created_at=rec.created_at,
-            claimed_at=rec.claimed_at,
-            decided_at=now,
         )
+        decision.save(force_insert=True)
         execution = None
         if outcome in (Outcome.APPROVE, Outcome.MODIFY):
-            execution = Execution.objects.create(
-                recommendation=rec,
-                payload=final,
-                payload_hash=payload_hash,
-                idempotency_key=f"rq-{rec.pk}",
-                created_at=now,
-                updated_at=now,
-                next_attempt_at=now,
-            )
+            execution = execution_row(rec, payload=final, payload_hash=payload_hash, now=now)
+            execution.save(force_insert=True)
         if execution is not None:
             execution_publish_on_commit(execution.pk)
         callback_event(
