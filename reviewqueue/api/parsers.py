@@ -1,11 +1,19 @@
-"""JSON parsing with a body-size limit that answers 413 (Django's own answers 400)."""
+"""JSON parsing for every API endpoint: a body-size limit that answers 413 (Django's own
+answers 400), and a check that the parsed document can be stored as it is. PostgreSQL's
+text and jsonb refuse NUL characters and lone surrogates, Python parses 1e400 as infinity
+(not valid JSON), and a deeply nested document exhausts the recursion limit of everything
+that walks it; each of those is a 400 with the place it occurs, never a 500
+(lib/storable.py)."""
 
+import io
 from typing import Any
 
 from django.conf import settings
+from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 
 from reviewqueue.exceptions import PayloadTooLarge
+from reviewqueue.lib.storable import MAX_DEPTH, check_storable
 
 
 class LimitedJSONParser(JSONParser):
@@ -17,12 +25,15 @@ class LimitedJSONParser(JSONParser):
         declared = request.META.get("CONTENT_LENGTH") if request is not None else None
         if declared and declared.isdigit() and int(declared) > limit:
             raise PayloadTooLarge(f"The request body is over the limit of {limit} bytes.")
-        if stream is not None:
-            # Without a Content-Length (chunked), read at most limit+1 bytes to decide.
-            body = stream.read(limit + 1)
-            if len(body) > limit:
-                raise PayloadTooLarge(f"The request body is over the limit of {limit} bytes.")
-            import io
-
-            stream = io.BytesIO(body)
-        return super().parse(stream, media_type, parser_context)
+        if stream is None:
+            return super().parse(stream, media_type, parser_context)  # type: ignore[arg-type]
+        # Without a Content-Length (chunked), read at most limit+1 bytes to decide.
+        body = stream.read(limit + 1)
+        if len(body) > limit:
+            raise PayloadTooLarge(f"The request body is over the limit of {limit} bytes.")
+        try:
+            data = super().parse(io.BytesIO(body), media_type, parser_context)
+        except RecursionError:
+            raise ParseError(f"JSON parse error - nested deeper than {MAX_DEPTH} levels.") from None
+        check_storable(data)
+        return data

@@ -14,6 +14,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from reviewqueue.exceptions import ValidationFailed
+from reviewqueue.lib.storable import MAX_DEPTH, check_storable
+
 ROOT = "payload"
 _MISSING: Any = object()
 # Keywords that make a node more than one plain input can show.
@@ -411,6 +414,16 @@ def modify_payload(
 ) -> tuple[Any, dict[str, str]]:
     """The edited payload from a submitted Modify form: the JSON alternative when the
     reviewer chose it, else the generated fields."""
-    if data.get("use_json"):
-        return payload_from_json(str(data.get("payload_json", "")))
-    return payload_from_form(schema, data, original=original)
+    try:
+        if data.get("use_json"):
+            payload, errors = payload_from_json(str(data.get("payload_json", "")))
+        else:
+            payload, errors = payload_from_form(schema, data, original=original)
+    except RecursionError:
+        return None, {ROOT: f"Nested deeper than {MAX_DEPTH} levels."}
+    if not errors:
+        try:
+            check_storable(payload)
+        except ValidationFailed as exc:
+            return None, {ROOT: next(iter((exc.errors or {}).values()), exc.detail)}
+    return payload, errors

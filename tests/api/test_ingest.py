@@ -352,3 +352,39 @@ class TestCost:
         # the per-process cache is cold.
         assert small == large == ["SELECT", "WITH"], (small, large)
         assert cold == ["SELECT", "SELECT", "WITH"], cold
+
+
+def _nested(depth):
+    value = 1
+    for _ in range(depth):
+        value = [value]
+    return {"a": value}
+
+
+class TestHostileInput:
+    """What JSON allows but storage refuses is a 400 naming the place, never a 500."""
+
+    @pytest.mark.parametrize(
+        ("raw", "path", "message"),
+        [
+            (json.dumps(item(external_id="a\u0000b")), "external_id", "NUL characters"),
+            (json.dumps(item(rationale="x\ud800y")), "rationale", "Lone surrogate"),
+            (
+                json.dumps(item()).replace('"amount": 40.0', '"amount": 1e400'),
+                "action.payload.amount",
+                "finite",
+            ),
+            (json.dumps(item(metadata={"k\u0000": 1})), "metadata", "A key is not valid text"),
+            (json.dumps(item(metadata=_nested(40))), "metadata", "Nested deeper"),
+        ],
+    )
+    def test_unstorable_values_are_400_with_their_path(self, world, raw, path, message):
+        response = world.client().post(URL, data=raw, content_type="application/json")
+        body = assert_problem(response, 400)
+        ((where, text),) = body["errors"].items()
+        assert where.startswith(path) and message in text
+        assert Recommendation.objects.count() == 0
+
+    def test_absurdly_deep_json_is_400(self, world):
+        raw = "[" * 100_000 + "]" * 100_000
+        assert_problem(world.client().post(URL, data=raw, content_type="application/json"), 400)

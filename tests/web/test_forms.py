@@ -245,3 +245,18 @@ def test_modify_form_re_shows_submitted_values_and_json_mode():
     assert form.summary == {"payload.amount": "Must be at least 0."}
     assert modify_payload(ADDRESS_SCHEMA, original, json_data) == ({"amount": -3}, {})
     assert modify_payload(ADDRESS_SCHEMA, original, {"use_json": "1", "payload_json": "{"})[1]
+
+
+def test_the_json_alternative_refuses_what_storage_refuses():
+    from reviewqueue.web.forms import ROOT, modify_payload
+
+    for text in (
+        '{"a": "x\\u0000"}',
+        '{"a": 1e400}',
+        "[" * 50 + "]" * 50,
+        "[" * 50_000 + "]" * 50_000,
+    ):
+        payload, errors = modify_payload(
+            {"type": "object"}, {}, {"use_json": "1", "payload_json": text}
+        )
+        assert payload is None and ROOT in errors, text[:20]
