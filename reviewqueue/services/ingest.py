@@ -9,7 +9,7 @@ external_id create one row whatever the timing.
 """
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -96,6 +96,10 @@ def _parse_expiry(value: Any) -> tuple[datetime | None, str | None]:
         return None, "Must be an ISO 8601 date-time, e.g. 2026-11-23T12:00:00Z."
     if parsed.tzinfo is None:
         return None, "Must include a time zone, e.g. 2026-11-23T12:00:00Z."
+    try:
+        parsed = parsed.astimezone(UTC)
+    except OverflowError:
+        return None, "Must be a date-time between years 1 and 9999 in UTC."
     return parsed, None
 
 
