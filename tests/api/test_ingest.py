@@ -94,8 +94,16 @@ class TestValidation:
             ),
             ({"expires_at": "tomorrow"}, "expires_at", "Must be an ISO 8601 date-time"),
             ({"expires_at": "2036-11-23T12:00:00"}, "expires_at", "Must include a time zone"),
-            ({"expires_at": "0001-01-01T00:00:00+01:00"}, "expires_at", "Must be a date-time between"),
-            ({"expires_at": "9999-12-31T23:59:59-01:00"}, "expires_at", "Must be a date-time between"),
+            (
+                {"expires_at": "0001-01-01T00:00:00+01:00"},
+                "expires_at",
+                "Must be a date-time between",
+            ),
+            (
+                {"expires_at": "9999-12-31T23:59:59-01:00"},
+                "expires_at",
+                "Must be a date-time between",
+            ),
         ],
     )
     def test_bad_fields_answer_400_with_their_path(self, world, overrides, path, message):
