@@ -475,6 +475,13 @@ def recommendation_decide(
         )
         if changed != 1:
             raise _why_not_yours(user, rec, now)
+        # The row is decided: the in-memory item says so before anything reports it.
+        rec.status, rec.lease_expires_at, rec.closed_at, rec.updated_at = (
+            Status.DECIDED,
+            None,
+            now,
+            now,
+        )
         payload_hash = content_hash(final) if final is not None else ""
         decision = decision_row(
             rec,
@@ -520,7 +527,6 @@ def recommendation_decide(
                 )
             ]
         )
-    rec.status, rec.lease_expires_at, rec.closed_at, rec.updated_at = Status.DECIDED, None, now, now
     Recommendation.decision.related.set_cached_value(rec, decision)  # type: ignore[attr-defined]
     Recommendation.execution.related.set_cached_value(rec, execution)  # type: ignore[attr-defined]
     decision.reviewer = user

@@ -78,6 +78,8 @@ def test_approve_sends_exactly_one_signed_request_with_the_key(wired, sink, star
     assert AuditEvent.objects.filter(recommendation=rec, action="execution.succeeded").exists()
     events = sink.wait_for("/callbacks", 2)
     assert sorted(e.json()["type"] for e in events) == ["decision.made", "execution.succeeded"]
+    made = next(e.json() for e in events if e.json()["type"] == "decision.made")
+    assert made["data"]["status"] == "decided" and made["data"]["decision"]["outcome"] == "approve"
     for event in events:
         assert signing.verify(SECRET, event.body, event.headers["X-ReviewQueue-Signature"])
         assert event.json()["id"] == event.headers["X-ReviewQueue-Event-Id"]
