@@ -1,0 +1,1 @@
+"""Adapters that put Review Queue in the loop of agent frameworks (optional extras)."""
