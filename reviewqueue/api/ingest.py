@@ -1,6 +1,7 @@
 """Ingest API for AI systems: one view per operation; each parses, calls one service or
 selector, and answers."""
 
+import uuid
 from typing import Any
 
 from django.conf import settings
@@ -19,7 +20,7 @@ from reviewqueue.api.auth import (
     SourcePrincipal,
 )
 from reviewqueue.api.throttling import ApiKeyRateThrottle
-from reviewqueue.exceptions import ValidationFailed
+from reviewqueue.exceptions import NotFound, ValidationFailed
 from reviewqueue.lib.schema import errors_by_path
 from reviewqueue.representations import recommendation_repr
 from reviewqueue.selectors.recommendations import (
@@ -32,6 +33,7 @@ from reviewqueue.services.ingest import (
     recommendation_ingest,
     recommendation_ingest_batch,
 )
+from reviewqueue.services.shadow import recommendation_record_outcome
 
 _PROBLEM = OpenApiResponse(response=contracts.PROBLEM, description="application/problem+json")
 _ERRORS = {code: _PROBLEM for code in (400, 401, 403, 409, 413, 429)}
@@ -175,3 +177,53 @@ class RecommendationDetail(APIView):
                 recommendation_id=recommendation_id,
             )
         return Response(recommendation_repr(rec))
+
+
+_OUTCOME_BODY = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["outcome"],
+    "properties": {
+        "outcome": {"type": "string", "enum": ["approve", "modify", "reject"]},
+        "payload": {"type": ["object", "null"]},
+        "reason_code": {"type": "string", "maxLength": 100},
+        "comment": {"type": "string", "maxLength": 5000},
+    },
+}
+_OUTCOME_VALIDATOR = Draft202012Validator(_OUTCOME_BODY)
+
+
+class RecommendationHumanOutcome(SourceAPIView):
+    """Shadow stage: what people actually decided on a shadow item."""
+
+    @extend_schema(
+        operation_id="recommendations_human_outcome",
+        request={"application/json": _OUTCOME_BODY},
+        responses={
+            200: OpenApiResponse(contracts.RECOMMENDATION),
+            **{code: _PROBLEM for code in (400, 401, 404, 409, 413, 429)},
+        },
+        tags=["ingest"],
+    )
+    def post(self, request: Request, recommendation_id: str) -> Response:
+        errors = errors_by_path(_OUTCOME_VALIDATOR, request.data)
+        if errors:
+            raise ValidationFailed("The outcome is not valid.", errors=errors)
+        data = request.data
+        assert isinstance(data, dict)  # the schema checked it
+        rec = recommendation_record_outcome(
+            source=self.source,
+            recommendation_id=_uuid_or_404(recommendation_id),
+            outcome=data["outcome"],
+            payload=data.get("payload"),
+            reason_code=data.get("reason_code", ""),
+            comment=data.get("comment", ""),
+        )
+        return Response(recommendation_repr(rec))
+
+
+def _uuid_or_404(value: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise NotFound("No recommendation with this id.") from None

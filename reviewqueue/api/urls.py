@@ -18,6 +18,11 @@ urlpatterns = [
         name="api-decision",
     ),
     path(
+        "recommendations/<str:recommendation_id>/human-outcome",
+        ingest.RecommendationHumanOutcome.as_view(),
+        name="api-human-outcome",
+    ),
+    path(
         "recommendations/<str:recommendation_id>/escalate",
         review.RecommendationEscalate.as_view(),
         name="api-escalate",

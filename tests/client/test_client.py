@@ -231,15 +231,25 @@ class TestWaitForDecision:
 
 
 class TestHumanOutcome:
-    def test_human_outcome_maps_the_servers_answer_to_typed_errors(self, rq):
-        # POST /recommendations/{id}/human-outcome is in the spec but not yet served:
-        # today the app answers 404 problem+json, which must surface as NotFound.
+    def test_a_shadow_items_human_outcome_is_recorded(self, live, rq):
+        live.world.queue.stage = "shadow"
+        live.world.queue.save()
+        from reviewqueue.selectors.targets import targets_forget
+
+        targets_forget()
         created = submit(rq)
-        with pytest.raises(NotFound) as caught:
-            rq.post_human_outcome(
-                created.id, "modify", payload={"order_id": "A-1", "amount": 30}, reason_code="other"
-            )
-        assert caught.value.status == 404 and caught.value.type
+        assert created.status == "shadow"
+        item = rq.post_human_outcome(
+            created.id, "modify", payload={"order_id": "A-1", "amount": 30}, reason_code="other"
+        )
+        assert item.status == "decided" and item.decision is not None
+        assert item.decision.outcome == "modify"
+
+    def test_an_item_outside_shadow_is_a_typed_conflict(self, rq):
+        created = submit(rq)
+        with pytest.raises(Conflict) as caught:
+            rq.post_human_outcome(created.id, "approve")
+        assert caught.value.status == 409 and caught.value.type
 
 
 class TestRetries:
