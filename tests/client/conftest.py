@@ -152,3 +152,13 @@ def callback_receiver() -> Iterator[CallbackReceiver]:
 
 def event_body(received: Received) -> dict[str, Any]:
     return json.loads(received.body)
+
+
+def run_async(coro):
+    """asyncio.run in a fresh thread: Playwright's sync API leaves an event loop running in
+    the main thread for the rest of the session, and asyncio.run refuses to nest in it."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()

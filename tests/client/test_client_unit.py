@@ -25,6 +25,7 @@ from reviewqueue.client import (
 )
 from reviewqueue.client.errors import error_for_status
 from reviewqueue.lib import signing
+from tests.client.conftest import run_async
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -113,7 +114,6 @@ class TestRetries:
         assert caught.value.status == 502 and "Bad gateway" in caught.value.detail
 
     def test_async_client_retries_the_same_way(self):
-        import asyncio
 
         from reviewqueue.client import AsyncReviewQueueClient
 
@@ -133,7 +133,7 @@ class TestRetries:
             ) as rq:
                 return await rq.get("r1")
 
-        assert asyncio.run(main()).id == "r1" and len(sent) == 3
+        assert run_async(main()).id == "r1" and len(sent) == 3
 
 
 class TestErrors:

@@ -1,7 +1,6 @@
 """End to end: a real LangGraph agent (create_agent + HumanInTheLoopMiddleware, scripted
 chat model, no network) paused on Review Queue, reviewed over the HTTP API, resumed."""
 
-import asyncio
 import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -26,6 +25,7 @@ from tests.client.agent_kit import (
     thread,
     tool_messages,
 )
+from tests.client.conftest import run_async
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -310,7 +310,7 @@ class TestAsync:
                 return await hitl.run_until_done(agent, USER_ASK, thread("t-async"), timeout=20)
 
         person = in_background(review)
-        state = asyncio.run(run())
+        state = run_async(run())
         person.result(timeout=5)
         assert log == [("issue_refund", {"order_id": "A-1", "amount": 12.5})]
         assert "refunded 12.5" in tool_messages(state)[0].content
