@@ -1,0 +1,158 @@
+"""Reports API for people (session or personal token): the trend and the decisions export."""
+
+from typing import Any, cast
+
+from django.http import StreamingHttpResponse
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework.renderers import JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from reviewqueue import contracts
+from reviewqueue.api.review import ReviewerAPIView
+from reviewqueue.models import User
+from reviewqueue.selectors.metrics import MAX_BUCKETS, parse_trend_request, trend_for
+from reviewqueue.selectors.metrics_export import export_lines, parse_export_request
+
+_PROBLEM = OpenApiResponse(response=contracts.PROBLEM, description="application/problem+json")
+_RATE = {"type": ["number", "null"], "minimum": 0, "maximum": 1}
+_SECONDS = {"type": ["number", "null"], "minimum": 0}
+
+TREND: dict[str, Any] = {
+    "type": "object",
+    "required": ["buckets"],
+    "properties": {
+        "buckets": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": [
+                    "start",
+                    "decisions",
+                    "approved",
+                    "modified",
+                    "rejected",
+                    "approval_rate",
+                    "modification_rate",
+                    "rejection_rate",
+                    "acceptance_rate",
+                    "median_seconds_to_decision",
+                    "p90_seconds_to_decision",
+                    "median_review_seconds",
+                ],
+                "properties": {
+                    "start": {"type": "string", "format": "date-time"},
+                    "decisions": {"type": "integer", "minimum": 0},
+                    "approved": {"type": "integer", "minimum": 0},
+                    "modified": {"type": "integer", "minimum": 0},
+                    "rejected": {"type": "integer", "minimum": 0},
+                    "approval_rate": _RATE,
+                    "modification_rate": _RATE,
+                    "rejection_rate": _RATE,
+                    "acceptance_rate": _RATE,
+                    "median_seconds_to_decision": _SECONDS,
+                    "p90_seconds_to_decision": _SECONDS,
+                    "median_review_seconds": _SECONDS,
+                },
+            },
+        }
+    },
+}
+
+_TREND_DESCRIPTION = f"""Approval, modification and rejection rates over time, over **human decisions
+only** (policy auto-approvals and source-reported shadow outcomes are not counted; expired
+items have no decision). One bucket per calendar day, week (Monday to Sunday) or month in
+`tz` that overlaps the range, empty buckets included; `start` is the period's local midnight
+as a UTC instant. Decisions fall in buckets by `decided_at`; the range is **`from` inclusive,
+`to` exclusive** (`from=2026-10-01&to=2026-11-01` is October), so a first or last week or
+month is counted only inside the range. Without `from`/`to`: the last 30 days (12 weeks, 12
+months) up to and including today.
+
+Rates: approval = approved unchanged / decisions, modification = modified / decisions,
+rejection = rejected / decisions, acceptance = (approved + modified) / decisions; rounded to
+4 decimals and `null` (never 0) when a bucket has no decisions. Time to decision =
+`decided_at - created_at`, review time = `decided_at - claimed_at`, in seconds; medians and
+p90 interpolate linearly (PostgreSQL `percentile_cont`), rounded to the millisecond.
+
+Admins and auditors see every queue. Anyone else sees only their own decisions in the queues
+they are a member of: `reviewer` is set to them, and asking for another reviewer or a queue
+they are not a member of is `403`. Invalid parameters are `400` with an `errors` object keyed
+by parameter: a malformed date, `from` not before `to`, an unknown `bucket`, `tz`, `queue`,
+`action_type`, `source` or `reviewer`, or more than {MAX_BUCKETS} buckets."""
+
+_TREND_PARAMETERS = [
+    OpenApiParameter("queue", str, description="Queue slug; default: every queue you may see"),
+    OpenApiParameter("bucket", str, enum=["day", "week", "month"], description="Default day"),
+    OpenApiParameter("from", str, description="First day, YYYY-MM-DD in `tz` (inclusive)"),
+    OpenApiParameter("to", str, description="Day after the last, YYYY-MM-DD in `tz` (exclusive)"),
+    OpenApiParameter("tz", str, description="IANA time zone of the buckets; default UTC"),
+    OpenApiParameter("action_type", str, description="Action type name"),
+    OpenApiParameter("source", str, description="Source name"),
+    OpenApiParameter("model_name", str),
+    OpenApiParameter("model_version", str),
+    OpenApiParameter("prompt_version", str),
+    OpenApiParameter("reviewer", str, description="Reviewer's username"),
+]
+
+
+class MetricsTrend(ReviewerAPIView):
+    @extend_schema(
+        operation_id="metrics_trend",
+        description=_TREND_DESCRIPTION,
+        parameters=_TREND_PARAMETERS,
+        responses={200: OpenApiResponse(TREND), 400: _PROBLEM, 401: _PROBLEM, 403: _PROBLEM},
+        tags=["reports"],
+    )
+    def get(self, request: Request) -> Response:
+        trend = parse_trend_request(request.query_params)
+        points = trend_for(user=cast(User, request.user), request=trend)
+        return Response({"buckets": [p.as_json() for p in points]})
+
+
+_EXPORT_DESCRIPTION = """Every decision in the range as JSON Lines (`application/x-ndjson`),
+streamed: queue by queue, oldest first within a queue (by `decided_at`, then `id`). One line
+per decision with `input` (rationale, evidence, metadata, confidence, risk_score), the AI's
+`proposal` (action type and original payload), the `final_payload`, `outcome`,
+`reason_code`, `comment`, the field-level `diff` and `is_cosmetic`, `model` (name, version),
+`prompt_version`, `reviewer`, `kind` (human, policy or external), the times and the ids.
+Admins and auditors only. `from` inclusive, `to` exclusive (dates in `tz`, default UTC);
+default: the last 30 days."""
+
+
+class NDJSONRenderer(JSONRenderer):
+    """Lets a client ask for `Accept: application/x-ndjson`; the lines themselves are
+    streamed by the view, and only an error body is ever rendered here (as JSON)."""
+
+    media_type = "application/x-ndjson"
+    format = "jsonl"
+
+
+class DecisionsExport(ReviewerAPIView):
+    renderer_classes = [JSONRenderer, NDJSONRenderer]
+
+    @extend_schema(
+        operation_id="exports_decisions",
+        description=_EXPORT_DESCRIPTION,
+        parameters=[
+            OpenApiParameter("queue", str, description="Queue slug; default every queue"),
+            OpenApiParameter("from", str, description="YYYY-MM-DD (inclusive)"),
+            OpenApiParameter("to", str, description="YYYY-MM-DD (exclusive)"),
+            OpenApiParameter("tz", str, description="IANA time zone of the dates; default UTC"),
+            OpenApiParameter("kind", str, enum=["human", "policy", "external"]),
+        ],
+        responses={
+            (200, "application/x-ndjson"): OpenApiResponse(
+                {"type": "string"}, description="One JSON object per line"
+            ),
+            400: _PROBLEM,
+            401: _PROBLEM,
+            403: _PROBLEM,
+        },
+        tags=["reports"],
+    )
+    def get(self, request: Request) -> StreamingHttpResponse:
+        export = parse_export_request(user=cast(User, request.user), params=request.query_params)
+        response = StreamingHttpResponse(export_lines(export), content_type="application/x-ndjson")
+        response["Content-Disposition"] = 'attachment; filename="decisions.jsonl"'
+        response["Cache-Control"] = "no-store"
+        return response

@@ -1,0 +1,77 @@
+"""Counts over a range whose closed part is remembered: the additive sections of the reports
+page (reasons, edited fields, versions) and the readiness counts. The closed part of a range
+(up to the last UTC midnight at least CLOSED_AFTER ago) never changes, so it is counted once
+a day and kept in Django's cache (Redis in production); the open rest is counted from the
+decisions on every request, and the two are added up key by key. Without a working cache
+everything is counted from the decisions: slower, never wrong."""
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from django.core.cache import cache
+from django.utils import timezone
+
+from reviewqueue.selectors.metrics import CLOSED_AFTER, TrendFilters
+
+log = logging.getLogger(__name__)
+
+
+Tally = dict[str, tuple[int, ...]]
+# How long a closed range's counts stay in the cache. They never change (decisions are
+# immutable and land at the moment they are made), so this only bounds the cache's size.
+TALLY_SECONDS = 2 * 86400
+
+
+def _closed_until(lo: datetime, hi: datetime, now: datetime) -> datetime:
+    """Where [lo, hi) stops being closed: the last UTC midnight at least CLOSED_AFTER ago,
+    within [lo, hi]. The same all day long, so the closed part is counted once a day."""
+    settled = (now - CLOSED_AFTER).astimezone(UTC)
+    midnight = settled.replace(hour=0, minute=0, second=0, microsecond=0)
+    return max(lo, min(hi, midnight))
+
+
+def tallied(
+    section: str,
+    filters: TrendFilters,
+    lo: datetime,
+    hi: datetime,
+    count: Callable[[datetime, datetime], Tally],
+    now: datetime | None = None,
+) -> Tally:
+    """Counts per key over [lo, hi): the closed part from the cache (counted from the
+    decisions on a miss), the open rest from the decisions; added up key by key."""
+    cut = _closed_until(lo, hi, now or timezone.now())
+    parts: list[Tally] = []
+    if cut > lo:
+        key = f"rq:metrics:{section}:{filters.signature()}:{lo.isoformat()}:{cut.isoformat()}"
+        closed = _cache_get(key)
+        if closed is None:
+            closed = count(lo, cut)
+            _cache_set(key, closed)
+        parts.append(closed)
+    if hi > cut:
+        parts.append(count(cut, hi))
+    total: dict[str, list[int]] = {}
+    for part in parts:
+        for k, values in part.items():
+            into = total.setdefault(k, [0] * len(values))
+            for i, v in enumerate(values):
+                into[i] += v
+    return {k: tuple(v) for k, v in total.items()}
+
+
+def _cache_get(key: str) -> Any:
+    try:
+        return cache.get(key)
+    except Exception:  # any cache failure means "not remembered": count instead
+        log.warning("metrics cache unavailable; counting from the decisions", exc_info=True)
+        return None
+
+
+def _cache_set(key: str, value: Tally) -> None:
+    try:
+        cache.set(key, value, TALLY_SECONDS)
+    except Exception:  # remembering is an optimisation; the answer is already right
+        log.warning("metrics cache unavailable; not remembering", exc_info=True)
