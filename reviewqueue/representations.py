@@ -5,7 +5,18 @@ from typing import Any
 
 from django.core.exceptions import ObjectDoesNotExist
 
-from reviewqueue.models import Decision, Execution, Recommendation
+from reviewqueue.models import Decision, Execution, Recommendation, User
+from reviewqueue.states import Route
+
+# What a blind reviewer must not see: the proposal and what would give it away.
+BLIND_HIDDEN = ("confidence", "risk_score", "rationale")
+
+
+def proposal_hidden(rec: Recommendation, user: User) -> bool:
+    """Blind review: a reviewer never sees the AI's proposal of a shadow item, before or
+    after deciding it (seeing past proposals would teach what the AI tends to say). Admins
+    and auditors see it, to study disagreements; the source always sees its own items."""
+    return rec.route == Route.SHADOW and not user.can_read_reports
 
 
 def iso(value: datetime | None) -> str | None:
@@ -50,8 +61,11 @@ def execution_repr(execution: Execution | None) -> dict[str, Any] | None:
     }
 
 
-def recommendation_repr(rec: Recommendation) -> dict[str, Any]:
-    return {
+def recommendation_repr(rec: Recommendation, *, blind: bool = False) -> dict[str, Any]:
+    """The item as the API shows it. `blind` (see proposal_hidden) leaves out the proposed
+    payload, confidence, risk score and rationale, and the decision's diff (its old values
+    are the proposal); the inputs (evidence, metadata) stay."""
+    data = {
         "id": str(rec.id),
         "queue": rec.queue.slug,
         "external_id": rec.external_id,
@@ -73,3 +87,11 @@ def recommendation_repr(rec: Recommendation) -> dict[str, Any]:
         "decision": decision_repr(_related(rec, "decision")),
         "execution": execution_repr(_related(rec, "execution")),
     }
+    if blind:
+        data["action"] = {"type": rec.action_type.name}
+        for key in BLIND_HIDDEN:
+            del data[key]
+        if data["decision"] is not None:
+            del data["decision"]["diff"]
+        data["blind"] = True
+    return data

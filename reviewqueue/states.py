@@ -73,6 +73,8 @@ RECOMMENDATION_MOVES: frozenset[tuple[Status, Status]] = frozenset(
         (Status.IN_REVIEW, Status.EXPIRED),
         (Status.ESCALATED, Status.EXPIRED),
         (Status.SHADOW, Status.DECIDED),  # human outcome reported for a shadow item
+        (Status.SHADOW, Status.IN_REVIEW),  # a blind review claims a shadow item
+        (Status.IN_REVIEW, Status.SHADOW),  # blind review released / its lease expired
     }
 )
 
@@ -89,6 +91,22 @@ EXECUTION_MOVES: frozenset[tuple[ExecutionStatus, ExecutionStatus]] = frozenset(
         (ExecutionStatus.DEAD, ExecutionStatus.PENDING),  # an admin retries
     }
 )
+
+
+class QaVerdict(StrEnum):
+    CORRECT = "correct"
+    INCORRECT = "incorrect"
+
+
+# Stages in order. An admin advances a queue one step at a time and may demote it to any
+# lower stage at any time; nothing moves a queue up automatically (the breaker only demotes).
+STAGE_ORDER: tuple[Stage, ...] = (Stage.SHADOW, Stage.APPROVAL, Stage.SUPERVISED, Stage.AUTONOMOUS)
+
+
+def stage_move_is_legal(current: Stage, target: Stage) -> bool:
+    """Up exactly one step, or down any number of steps; never to the same stage."""
+    here, there = STAGE_ORDER.index(current), STAGE_ORDER.index(target)
+    return there == here + 1 or there < here
 
 
 def is_legal(current: Status, target: Status) -> bool:

@@ -9,7 +9,7 @@ from functools import partial
 
 from celery import shared_task
 
-from reviewqueue.services import callbacks, execution
+from reviewqueue.services import callbacks, execution, sla
 from reviewqueue.services.outbox import publish
 from reviewqueue.services.review import leases_return_expired
 
@@ -41,3 +41,19 @@ def outbox_sweep() -> int:
 def leases_sweep() -> int:
     """Return items whose review lease ran out (beat, every 30 s)."""
     return leases_return_expired()
+
+
+@shared_task(name="reviewqueue.sla_sweep", soft_time_limit=60, time_limit=90)
+def sla_sweep() -> dict[str, int]:
+    """Overdue flags, SLA escalation and expiry (beat, every 60 s)."""
+    result = sla.sla_sweep()
+    return {"overdue": result.overdue, "escalated": result.escalated, "expired": result.expired}
+
+
+@shared_task(name="reviewqueue.metrics_warm", soft_time_limit=900, time_limit=960)
+def metrics_warm() -> int:
+    """Count the reports' default views ahead (beat, every 10 minutes): after the first run
+    only newly closed days are counted."""
+    from reviewqueue.selectors.metrics_reports import metrics_warm as warm
+
+    return warm()

@@ -2,7 +2,7 @@
 selector, and answers."""
 
 import uuid
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -22,7 +22,8 @@ from reviewqueue.api.auth import (
 from reviewqueue.api.throttling import ApiKeyRateThrottle
 from reviewqueue.exceptions import NotFound, ValidationFailed
 from reviewqueue.lib.schema import errors_by_path
-from reviewqueue.representations import recommendation_repr
+from reviewqueue.models import User
+from reviewqueue.representations import proposal_hidden, recommendation_repr
 from reviewqueue.selectors.recommendations import (
     recommendation_get_for_source,
     recommendation_get_for_user,
@@ -172,10 +173,9 @@ class RecommendationDetail(APIView):
                 source=request.user.source, recommendation_id=recommendation_id
             )
         else:
-            rec = recommendation_get_for_user(
-                user=request.user,  # type: ignore[arg-type]
-                recommendation_id=recommendation_id,
-            )
+            user = cast(User, request.user)
+            rec = recommendation_get_for_user(user=user, recommendation_id=recommendation_id)
+            return Response(recommendation_repr(rec, blind=proposal_hidden(rec, user)))
         return Response(recommendation_repr(rec))
 
 

@@ -14,8 +14,8 @@ from reviewqueue import contracts
 from reviewqueue.api.auth import PersonalTokenAuthentication
 from reviewqueue.exceptions import NotFound, ValidationFailed
 from reviewqueue.lib.schema import errors_by_path
-from reviewqueue.models import User
-from reviewqueue.representations import recommendation_repr
+from reviewqueue.models import Recommendation, User
+from reviewqueue.representations import proposal_hidden, recommendation_repr
 from reviewqueue.services import review
 
 _PROBLEM = OpenApiResponse(response=contracts.PROBLEM, description="application/problem+json")
@@ -83,7 +83,7 @@ class QueueClaim(ReviewerAPIView):
         rec = review.recommendation_claim(user=_person(request), queue=slug)
         if rec is None:
             return Response(status=204)
-        return Response(recommendation_repr(rec))
+        return _item(request, rec)
 
 
 class RecommendationRelease(ReviewerAPIView):
@@ -97,7 +97,7 @@ class RecommendationRelease(ReviewerAPIView):
         rec = review.recommendation_release(
             user=_person(request), recommendation_id=_uuid(recommendation_id)
         )
-        return Response(recommendation_repr(rec))
+        return _item(request, rec)
 
 
 class RecommendationDecision(ReviewerAPIView):
@@ -117,7 +117,7 @@ class RecommendationDecision(ReviewerAPIView):
             reason_code=body.get("reason_code", ""),
             comment=body.get("comment", ""),
         )
-        return Response(recommendation_repr(rec))
+        return _item(request, rec)
 
 
 class RecommendationEscalate(ReviewerAPIView):
@@ -134,7 +134,11 @@ class RecommendationEscalate(ReviewerAPIView):
             recommendation_id=_uuid(recommendation_id),
             comment=body.get("comment", ""),
         )
-        return Response(recommendation_repr(rec))
+        return _item(request, rec)
+
+
+def _item(request: Request, rec: Recommendation) -> Response:
+    return Response(recommendation_repr(rec, blind=proposal_hidden(rec, _person(request))))
 
 
 def _person(request: Request) -> User:

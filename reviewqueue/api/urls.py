@@ -1,12 +1,18 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from reviewqueue.api import ingest, review
+from reviewqueue.api import autonomy, ingest, reports, review
 
 urlpatterns = [
     path("recommendations", ingest.RecommendationCollection.as_view(), name="api-recommendations"),
     path("recommendations/batch", ingest.RecommendationBatch.as_view(), name="api-batch"),
     path("queues/<slug:slug>/claim", review.QueueClaim.as_view(), name="api-claim"),
+    path("queues/<slug:slug>/stage", autonomy.QueueStage.as_view(), name="api-queue-stage"),
+    path(
+        "recommendations/<str:recommendation_id>/qa",
+        autonomy.RecommendationQa.as_view(),
+        name="api-qa",
+    ),
     path(
         "recommendations/<str:recommendation_id>/release",
         review.RecommendationRelease.as_view(),
@@ -32,6 +38,8 @@ urlpatterns = [
         ingest.RecommendationDetail.as_view(),
         name="api-recommendation",
     ),
+    path("metrics/trend", reports.MetricsTrend.as_view(), name="api-metrics-trend"),
+    path("exports/decisions.jsonl", reports.DecisionsExport.as_view(), name="api-export-decisions"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]

@@ -1,4 +1,5 @@
 from reviewqueue.models.audit import AuditEvent
+from reviewqueue.models.autonomy import QaReview, StageChange
 from reviewqueue.models.config import (
     ActionType,
     ApiKey,
@@ -11,6 +12,7 @@ from reviewqueue.models.config import (
     User,
 )
 from reviewqueue.models.executions import CallbackDelivery, Execution, ExecutionAttempt
+from reviewqueue.models.metrics import MetricsBucket
 from reviewqueue.models.recommendations import Decision, Recommendation
 
 __all__ = [
@@ -22,11 +24,14 @@ __all__ = [
     "Execution",
     "ExecutionAttempt",
     "Membership",
+    "MetricsBucket",
     "PersonalToken",
+    "QaReview",
     "Queue",
     "QueueActionType",
     "Recommendation",
     "Source",
     "SourceQueue",
+    "StageChange",
     "User",
 ]

@@ -75,6 +75,40 @@ class Recommendation(models.Model):
                 name="rec_claim_escalated_idx",
                 condition=Q(status="escalated"),
             ),
+            # Blind review (shadow stage): the next shadow item to claim.
+            models.Index(
+                "queue",
+                models.F("priority").desc(),
+                "created_at",
+                "id",
+                name="rec_claim_shadow_idx",
+                condition=Q(status="shadow"),
+            ),
+            # The SLA and expiry sweeps: open items with a due or expiry time.
+            models.Index(
+                fields=["due_at"],
+                name="rec_due_idx",
+                condition=Q(status__in=["pending", "in_review", "escalated"], overdue_at=None)
+                & Q(due_at__isnull=False),
+            ),
+            models.Index(
+                fields=["expires_at"],
+                name="rec_expires_idx",
+                condition=Q(status__in=["pending", "in_review", "escalated"])
+                & Q(expires_at__isnull=False),
+            ),
+            # The queue list counts recently expired items apart from the backlog.
+            models.Index(
+                fields=["queue", "closed_at"],
+                name="rec_expired_idx",
+                condition=Q(status="expired"),
+            ),
+            # The QA list: sampled auto-executed items of a queue.
+            models.Index(
+                fields=["queue", "-created_at"],
+                name="rec_qa_sampled_idx",
+                condition=Q(qa_sampled=True),
+            ),
             # Lease-expiry and SLA sweeps look only at open items.
             models.Index(
                 fields=["lease_expires_at"],

@@ -1,7 +1,7 @@
 """Reads for the reviewer's pages: the queue overview, recent decisions, the item under review."""
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db.models import Count, Min, Q
@@ -19,6 +19,7 @@ class QueueRow:
     escalated: int
     oldest_waiting_at: datetime | None
     overdue: int
+    expired: int = 0  # closed as expired in the last EXPIRED_DAYS days; never a decision
 
     @property
     def can_review(self) -> bool:
@@ -27,6 +28,9 @@ class QueueRow:
     @property
     def senior(self) -> bool:
         return self.role == MemberRole.SENIOR
+
+
+EXPIRED_DAYS = 7
 
 
 def queue_rows_for(*, user: User, now: datetime | None = None) -> list[QueueRow]:
@@ -41,14 +45,19 @@ def queue_rows_for(*, user: User, now: datetime | None = None) -> list[QueueRow]
     open_values = [s.value for s in OPEN_STATUSES]
     stats: dict[int, Any] = {
         row["queue"]: row
-        for row in Recommendation.objects.filter(queue__in=queue_list, status__in=open_values)
+        for row in Recommendation.objects.filter(queue__in=queue_list)
+        .filter(
+            Q(status__in=open_values)
+            | Q(status=Status.EXPIRED, closed_at__gte=now - timedelta(days=EXPIRED_DAYS))
+        )
         .values("queue")
         .annotate(
+            expired=Count("id", filter=Q(status=Status.EXPIRED)),
             pending=Count("id", filter=Q(status=Status.PENDING)),
             escalated=Count("id", filter=Q(status=Status.ESCALATED)),
             oldest_pending=Min("created_at", filter=Q(status=Status.PENDING)),
             oldest_escalated=Min("created_at", filter=Q(status=Status.ESCALATED)),
-            overdue=Count("id", filter=Q(due_at__lt=now)),
+            overdue=Count("id", filter=Q(due_at__lt=now) & Q(status__in=open_values)),
         )
     }
     rows = []
@@ -64,6 +73,7 @@ def queue_rows_for(*, user: User, now: datetime | None = None) -> list[QueueRow]
                 escalated=s.get("escalated", 0),
                 oldest_waiting_at=min((t for t in oldest if t is not None), default=None),
                 overdue=s.get("overdue", 0),
+                expired=s.get("expired", 0),
             )
         )
     return rows

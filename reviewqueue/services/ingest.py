@@ -36,6 +36,7 @@ from reviewqueue.selectors.targets import Targets, targets_for
 from reviewqueue.services.audit import Actor, audit_event
 from reviewqueue.services.callbacks import callback_event
 from reviewqueue.services.outbox import publish_on_commit
+from reviewqueue.services.qa import qa_should_sample
 from reviewqueue.services.routing import INITIAL_STATUS, route_for
 from reviewqueue.services.rows import decision_row, execution_row
 from reviewqueue.states import DecisionKind, Outcome, Route
@@ -169,6 +170,8 @@ def _prepare(
         else None,
         escalated_at=now if route == Route.ESCALATED else None,
         closed_at=now if route == Route.AUTO else None,
+        # Decided in Python before the insert, so sampling costs no statement.
+        qa_sampled=route == Route.AUTO and qa_should_sample(queue.qa_sample_rate),
     )
     decision = execution = None
     if route == Route.AUTO:
@@ -198,6 +201,7 @@ def _audit_created(p: Prepared, actor: Actor) -> AuditEvent:
             "content_hash": rec.content_hash,
             "confidence": rec.confidence,
             "risk_score": rec.risk_score,
+            "qa_sampled": rec.qa_sampled,
         },
     )
 

@@ -21,6 +21,8 @@ from reviewqueue.lib.schema import errors_by_path, validator_for
 from reviewqueue.models import (
     ActionType,
     AuditEvent,
+    Decision,
+    Execution,
     Membership,
     Queue,
     Recommendation,
@@ -30,7 +32,8 @@ from reviewqueue.services.audit import Actor, audit_event, audit_record
 from reviewqueue.services.callbacks import callback_event
 from reviewqueue.services.execution import execution_publish_on_commit
 from reviewqueue.services.rows import decision_row, execution_row
-from reviewqueue.states import DecisionKind, MemberRole, Outcome, Status
+from reviewqueue.services.shadow import blind_compare
+from reviewqueue.states import DecisionKind, MemberRole, Outcome, Route, Status
 
 
 @dataclass(frozen=True)
@@ -93,6 +96,7 @@ def leases_return_expired(*, queue: Queue | None = None, now: datetime | None = 
         Recommendation.objects.filter(pk__in=[row[0] for row in expired]).update(
             status=Case(
                 When(escalated_at__isnull=False, then=Value(Status.ESCALATED.value)),
+                When(route=Route.SHADOW, then=Value(Status.SHADOW.value)),  # blind review
                 default=Value(Status.PENDING.value),
             ),
             claimed_by=None,
@@ -120,7 +124,7 @@ def leases_return_expired(*, queue: Queue | None = None, now: datetime | None = 
 
 _CLAIM_SQL_POSTGRES = """
 WITH m AS (
-    SELECT q.id AS queue_id, q.lease_minutes, mem.role
+    SELECT q.id AS queue_id, q.lease_minutes, mem.role, q.blind_review
     FROM reviewqueue_queue q
     JOIN reviewqueue_membership mem ON mem.queue_id = q.id AND mem.user_id = %(user)s
     WHERE q.slug = %(slug)s
@@ -138,10 +142,20 @@ WITH m AS (
     ORDER BY r.priority DESC, r.created_at, r.id
     LIMIT 1
     FOR UPDATE OF r SKIP LOCKED
+), shadow AS (
+    -- Blind review: a blind queue's shadow items are claimed like pending ones, after them.
+    SELECT r.id FROM reviewqueue_recommendation r, m
+    WHERE m.blind_review AND r.queue_id = m.queue_id AND r.status = 'shadow'
+      AND (r.expires_at IS NULL OR r.expires_at > %(now)s)
+    ORDER BY r.priority DESC, r.created_at, r.id
+    LIMIT 1
+    FOR UPDATE OF r SKIP LOCKED
 ), cand AS (
-    -- Seniors take escalated items first. The unused pending row stays locked only for
-    -- the duration of this statement.
-    SELECT COALESCE((SELECT id FROM escalated), (SELECT id FROM pending)) AS id
+    -- Seniors take escalated items first. The unused rows stay locked only for the
+    -- duration of this statement.
+    SELECT COALESCE(
+        (SELECT id FROM escalated), (SELECT id FROM pending), (SELECT id FROM shadow)
+    ) AS id
 ), upd AS (
     UPDATE reviewqueue_recommendation rec
     SET status = 'in_review', claimed_by_id = %(user)s, claimed_at = %(now)s,
@@ -171,7 +185,8 @@ def recommendation_claim(
     nothing waits.
 
     The item the user already holds comes back first, so a reload never loses it. Highest
-    priority first, then oldest; seniors also take escalated items; items past expires_at
+    priority first, then oldest; seniors also take escalated items; a blind-review queue's
+    shadow items come after its pending ones; items past expires_at
     are skipped (the sweep closes them). Expired leases go back to the queue through the
     lease sweep. On PostgreSQL the pick, the update and the audit row are one statement
     (membership check, FOR UPDATE SKIP LOCKED, UPDATE, INSERT), so a claim costs three
@@ -232,6 +247,8 @@ def _claim_portable(*, user: User, slug: str, now: datetime) -> Recommendation |
     default, where writers are serialised anyway)."""
     access = queue_access(user=user, queue=queue_for(slug=slug))
     statuses = [Status.ESCALATED, Status.PENDING] if access.senior else [Status.PENDING]
+    if access.queue.blind_review:
+        statuses.append(Status.SHADOW)  # blind review of shadow items, after pending ones
     with transaction.atomic():
         rec = None
         for status in statuses:
@@ -303,6 +320,8 @@ def recommendation_release(*, user: User, recommendation_id: Any) -> Recommendat
     rec = _load(recommendation_id, user)
     now = timezone.now()
     back_to = Status.ESCALATED if rec.escalated_at else Status.PENDING
+    if back_to == Status.PENDING and rec.route == Route.SHADOW:
+        back_to = Status.SHADOW  # a blind review goes back to the shadow items
     with transaction.atomic():
         changed = _lease_guard(user, rec, now).update(
             status=back_to, claimed_by=None, lease_expires_at=None, updated_at=now
@@ -449,11 +468,29 @@ def recommendation_decide(
     and differs from the original. Writes the decision with the final payload's hash and a
     field-level diff, and for approve/modify the execution row (the outbox), all in one
     transaction. Audited: `recommendation.decided`.
+
+    A shadow item (blind review) never executes: the reviewer sends the payload they would
+    use (approve/modify, the app decides which by comparing it with the hidden proposal) or
+    rejects; the decision is stored as a human one, nothing is called back. Audited:
+    `recommendation.blind_reviewed` with the agreement.
     """
     rec = _load(recommendation_id, user)
-    final, changes, cosmetic = _check_decision(
-        rec, outcome, payload, reason_code or "", comment or ""
-    )
+    blind = None
+    if rec.route == Route.SHADOW:
+        # Blind review: the reviewer's answer is compared with the proposal they never saw.
+        blind = blind_compare(
+            rec, outcome=outcome, payload=payload, reason_code=reason_code or "", comment=comment
+        )
+        outcome, final, changes, cosmetic = (
+            blind.outcome,
+            blind.payload,
+            blind.diff,
+            blind.is_cosmetic,
+        )
+    else:
+        final, changes, cosmetic = _check_decision(
+            rec, outcome, payload, reason_code or "", comment or ""
+        )
     now = timezone.now()
     if (
         rec.expires_at is not None
@@ -498,39 +535,69 @@ def recommendation_decide(
         )
         decision.save(force_insert=True)
         execution = None
-        if outcome in (Outcome.APPROVE, Outcome.MODIFY):
+        if blind is not None:
+            # Shadow: nothing executes and the source is not called back; the comparison
+            # is the result. Metrics count it as a compared item (a human decision on a
+            # shadow-routed item).
+            audit_record(
+                action="recommendation.blind_reviewed",
+                actor=Actor.of_user(user),
+                recommendation=rec,
+                data={
+                    "outcome": outcome,
+                    "agreed": blind.agreed,
+                    "reason_code": reason_code or "",
+                    "comment": comment or "",
+                    "payload_hash": payload_hash,
+                    "diff": changes,
+                    "is_cosmetic": cosmetic,
+                },
+            )
+        elif outcome in (Outcome.APPROVE, Outcome.MODIFY):
             execution = execution_row(rec, payload=final, payload_hash=payload_hash, now=now)
             execution.save(force_insert=True)
         if execution is not None:
             execution_publish_on_commit(execution.pk)
-        callback_event(
-            recommendation=rec,
-            source=rec.source,
-            event_type="decision.made",
-            decision=decision,
-            execution=execution,
-        )
-        AuditEvent.objects.bulk_create(
-            [
-                audit_event(
-                    action="recommendation.decided",
-                    actor=Actor.of_user(user),
-                    recommendation=rec,
-                    data={
-                        "outcome": outcome,
-                        "reason_code": reason_code or "",
-                        "comment": comment or "",
-                        "payload_hash": payload_hash,
-                        "diff": changes,
-                        "is_cosmetic": cosmetic,
-                    },
-                )
-            ]
-        )
+        if blind is None:
+            _decided_callback_and_audit(user, rec, decision, execution, changes, cosmetic)
     Recommendation.decision.related.set_cached_value(rec, decision)  # type: ignore[attr-defined]
     Recommendation.execution.related.set_cached_value(rec, execution)  # type: ignore[attr-defined]
     decision.reviewer = user
     return rec
+
+
+def _decided_callback_and_audit(
+    user: User,
+    rec: Recommendation,
+    decision: Decision,
+    execution: Execution | None,
+    changes: list[dict[str, Any]],
+    cosmetic: bool | None,
+) -> None:
+    callback_event(
+        recommendation=rec,
+        source=rec.source,
+        event_type="decision.made",
+        decision=decision,
+        execution=execution,
+    )
+    AuditEvent.objects.bulk_create(
+        [
+            audit_event(
+                action="recommendation.decided",
+                actor=Actor.of_user(user),
+                recommendation=rec,
+                data={
+                    "outcome": decision.outcome,
+                    "reason_code": decision.reason_code,
+                    "comment": decision.comment,
+                    "payload_hash": decision.payload_hash,
+                    "diff": changes,
+                    "is_cosmetic": cosmetic,
+                },
+            )
+        ]
+    )
 
 
 def queue_for(*, slug: str) -> Queue:

@@ -1,6 +1,9 @@
 """Shadow mode: recommendations are recorded and never executed; the source reports what
-people actually decided, and that outcome is kept beside the AI's proposal for comparison."""
+people actually decided (`recommendation_record_outcome`), or reviewers decide blind in the
+app (services/review.py, with `blind_compare` here), and that outcome is kept beside the
+AI's proposal for comparison."""
 
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
@@ -103,3 +106,53 @@ def recommendation_record_outcome(
     Recommendation.decision.related.set_cached_value(rec, decision)  # type: ignore[attr-defined]
     Recommendation.execution.related.set_cached_value(rec, None)  # type: ignore[attr-defined]
     return rec
+
+
+@dataclass(frozen=True)
+class BlindResult:
+    """A blind reviewer's answer compared with the proposal they did not see."""
+
+    outcome: str  # approve (same payload), modify (a different one), reject (no action)
+    payload: Any  # the reviewer's own payload (None for reject)
+    diff: list[dict[str, Any]]
+    is_cosmetic: bool | None
+    agreed: bool
+
+
+def blind_compare(
+    rec: Recommendation, *, outcome: str, payload: Any, reason_code: str, comment: str
+) -> BlindResult:
+    """Validate a blind review and compare it with the hidden proposal.
+
+    The reviewer answers with the payload they would use (outcome approve or modify: the
+    app, not the reviewer, decides which by comparing it with the proposal) or rejects (no
+    action; needs a reason code). Agreement follows human-outcome's rule: the payload equals
+    the proposal, or differs only in the action type's cosmetic fields.
+    """
+    errors: dict[str, str] = {}
+    if outcome not in (Outcome.APPROVE, Outcome.MODIFY, Outcome.REJECT):
+        raise ValidationFailed(
+            "Unknown outcome.", errors={"outcome": "Must be approve, modify or reject."}
+        )
+    if not isinstance(comment, str) or len(comment) > 5000:
+        errors["comment"] = "Must be text of at most 5000 characters."
+    if outcome == Outcome.REJECT and not reason_code:
+        errors["reason_code"] = "A reason code is required to reject."
+    elif reason_code and reason_code not in rec.queue.reason_codes:
+        errors["reason_code"] = "Must be one of: " + ", ".join(rec.queue.reason_codes) + "."
+    if outcome != Outcome.REJECT:
+        if not isinstance(payload, dict):
+            errors["payload"] = "A blind review needs the payload you would use (an object)."
+        else:
+            errors.update(
+                errors_by_path(validator_for(rec.action_type.payload_schema), payload, "payload")
+            )
+    if errors:
+        raise ValidationFailed("The blind review is not valid.", errors=errors)
+    if outcome == Outcome.REJECT:
+        return BlindResult(Outcome.REJECT, None, [], None, agreed=False)
+    changes = json_diff(rec.payload, payload)
+    if not changes:
+        return BlindResult(Outcome.APPROVE, rec.payload, [], None, agreed=True)
+    cosmetic = is_cosmetic(changes, rec.action_type.cosmetic_fields)
+    return BlindResult(Outcome.MODIFY, payload, changes, cosmetic, agreed=cosmetic)

@@ -8,6 +8,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from reviewqueue.exceptions import NotFound
+from reviewqueue.representations import proposal_hidden
 from reviewqueue.selectors.timeline import (
     audit_timeline,
     execution_attempts,
@@ -27,6 +28,7 @@ def recommendation_detail(request: HttpRequest, recommendation_id: uuid.UUID) ->
         raise Http404("No recommendation with this id.") from None
     context = {
         "rec": rec,
+        "blind": proposal_hidden(rec, current_user(request)),
         "decision": getattr(rec, "decision", None),
         "execution": getattr(rec, "execution", None),
         "attempts": execution_attempts(recommendation=rec),

@@ -32,6 +32,7 @@ from reviewqueue.services.review import (
     recommendation_escalate,
     recommendation_release,
 )
+from reviewqueue.states import Route
 from reviewqueue.web.forms import modify_form, modify_payload
 from reviewqueue.web.pages import HtmxHttpRequest, current_user, render_page
 
@@ -115,13 +116,20 @@ def _item_context(
         remaining = (rec.lease_expires_at - now).total_seconds() if rec.lease_expires_at else 0
         context["lease_seconds"] = max(0, int(remaining))
         context["escalation"] = escalation_of(recommendation=rec)
+        # Blind review: the form starts empty, never from the hidden proposal.
+        context["blind"] = rec.route == Route.SHADOW
         context["modify"] = modify_form(
             rec.action_type.payload_schema,
-            rec.payload,
+            _form_start(rec),
             data=data if panel == "modify" else None,
             errors=errors if panel == "modify" else None,
         )
     return context
+
+
+def _form_start(rec: Recommendation) -> Any:
+    """What the Modify form starts from: the proposal, or nothing in a blind review."""
+    return {} if rec.route == Route.SHADOW else rec.payload
 
 
 def _item(
@@ -167,7 +175,9 @@ def decide(request: HtmxHttpRequest, queue: Queue, recommendation_id: uuid.UUID)
     payload: Any = None
     form_errors: dict[str, str] = {}
     if outcome == "modify":
-        payload, form_errors = modify_payload(rec.action_type.payload_schema, rec.payload, post)
+        payload, form_errors = modify_payload(
+            rec.action_type.payload_schema, _form_start(rec), post
+        )
     try:
         if form_errors:
             raise ValidationFailed("The edited payload is not valid.", errors=form_errors)
@@ -183,6 +193,8 @@ def decide(request: HtmxHttpRequest, queue: Queue, recommendation_id: uuid.UUID)
         return _item(request, queue, rec, status=400, panel=outcome, exc=exc)
     except Conflict as exc:
         return _lost(request, queue, exc)
+    if rec.route == Route.SHADOW:
+        return _next(request, queue, f"Recorded your blind review of {rec.external_id}.")
     return _next(request, queue, f"{DONE[outcome]} {rec.external_id}.")
 
 

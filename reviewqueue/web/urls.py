@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from reviewqueue.web import executions, pages, queues, recommendations, review
+from reviewqueue.web import executions, pages, queues, recommendations, reports, review, stages
 
 urlpatterns = [
     path("", pages.home, name="home"),
@@ -12,6 +12,12 @@ urlpatterns = [
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("queues/", queues.queue_list, name="queues"),
+    path("queues/<slug:slug>/", stages.queue_page, name="queue"),
+    path("queues/<slug:slug>/stage", stages.queue_stage, name="queue-stage"),
+    path("queues/<slug:slug>/qa/", stages.qa_page, name="queue-qa"),
+    path(
+        "queues/<slug:slug>/qa/<uuid:recommendation_id>", stages.qa_verdict, name="queue-qa-verdict"
+    ),
     path("queues/<slug:slug>/resume", executions.resume, name="queue-resume"),
     path("executions/dead/", executions.dead_list, name="executions-dead"),
     path("executions/<int:execution_id>/retry", executions.retry, name="execution-retry"),
@@ -31,6 +37,8 @@ urlpatterns = [
         review.release,
         name="review-release",
     ),
+    path("reports/", reports.reports_page, name="reports"),
+    path("reports/<slug:section>.csv", reports.reports_csv, name="reports-csv"),
     path(
         "recommendations/<uuid:recommendation_id>/",
         recommendations.recommendation_detail,

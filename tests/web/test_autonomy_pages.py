@@ -1,0 +1,182 @@
+"""Staged-autonomy pages: blind review on the review page, the queue page with its stage
+history and the admin's stage form, the QA list, expired counts on the queue list."""
+
+import random
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from reviewqueue.models import AuditEvent, Decision, QaReview, Queue, StageChange
+from reviewqueue.services import qa
+from reviewqueue.services.ingest import recommendation_ingest, recommendation_ingest_batch
+from reviewqueue.services.review import recommendation_claim, recommendation_decide
+from reviewqueue.services.shadow import recommendation_record_outcome
+from reviewqueue.services.sla import sla_sweep
+from tests.api.test_blind_review import SECRET_PAYLOAD, SECRETS, add
+from tests.conftest import item
+from tests.factories import UserFactory, member
+
+HX = {"HTTP_HX_REQUEST": "true"}
+
+
+@pytest.fixture
+def reviewer(world):
+    user = UserFactory(username="bob")
+    member(user, world.queue)
+    return user
+
+
+@pytest.fixture
+def admin(db):
+    return UserFactory(username="ada", role="admin")
+
+
+@pytest.fixture
+def blind(world):
+    Queue.objects.filter(pk=world.queue.pk).update(stage="shadow", blind_review=True)
+    world.queue.refresh_from_db()
+    return world
+
+
+def assert_hidden(html: str) -> None:
+    for secret in SECRETS:
+        assert secret not in html, secret
+
+
+def test_blind_review_page_shows_inputs_but_never_the_proposal(blind, reviewer, client):
+    add(blind)
+    client.force_login(reviewer)
+    for url in ("/queues/refunds/review/", "/queues/refunds/review/?panel=modify"):
+        html = client.get(url).content.decode()
+        assert "Blind review" in html and "Order A-1" in html and "gold" in html
+        assert 'data-action="approve"' not in html
+        assert_hidden(html)
+
+
+def test_blind_review_through_the_form_records_the_comparison(blind, reviewer, client):
+    rec = add(blind)
+    client.force_login(reviewer)
+    client.get("/queues/refunds/review/")
+    response = client.post(
+        f"/queues/refunds/review/{rec.pk}/decide",
+        {
+            "outcome": "modify",
+            "payload.order_id": "SECRET-ORDER-77",
+            "payload.amount": "1234.5",
+            "payload.note": "typed by hand",
+        },
+        **HX,
+    )
+    assert response.status_code == 200
+    assert "Recorded your blind review" in response.content.decode()
+    decision = Decision.objects.get(recommendation=rec)
+    assert (decision.outcome, decision.is_cosmetic) == ("modify", True)
+    assert AuditEvent.objects.get(action="recommendation.blind_reviewed").data["agreed"] is True
+
+
+def test_a_refused_blind_form_does_not_leak_the_proposal(blind, reviewer, client):
+    rec = add(blind)
+    client.force_login(reviewer)
+    client.get("/queues/refunds/review/")
+    response = client.post(f"/queues/refunds/review/{rec.pk}/decide", {"outcome": "modify"}, **HX)
+    assert response.status_code == 400
+    assert_hidden(response.content.decode())
+
+
+def test_item_page_hides_the_proposal_from_reviewers_not_from_auditors(blind, reviewer, client):
+    rec = add(blind)
+    recommendation_claim(user=reviewer, queue=blind.queue)
+    recommendation_decide(
+        user=reviewer,
+        recommendation_id=rec.pk,
+        outcome="modify",
+        payload={**SECRET_PAYLOAD, "amount": 1.0, "note": "x"},
+    )
+    client.force_login(reviewer)
+    html = client.get(f"/recommendations/{rec.pk}/").content.decode()
+    assert "Blind review" in html
+    assert "1234.5" not in html and "SECRET-RATIONALE" not in html and "0.8765" not in html
+    client.force_login(UserFactory(username="audrey", role="auditor"))
+    assert "SECRET-RATIONALE" in client.get(f"/recommendations/{rec.pk}/").content.decode()
+
+
+def test_queue_page_lists_disagreements_for_auditors(blind, reviewer, client, admin):
+    agreeing, disagreeing = add(blind, external_id="ok"), add(blind, external_id="bad")
+    recommendation_record_outcome(
+        source=blind.source, recommendation_id=agreeing.pk, outcome="approve"
+    )
+    recommendation_record_outcome(
+        source=blind.source,
+        recommendation_id=disagreeing.pk,
+        outcome="reject",
+        reason_code="policy_violation",
+    )
+    client.force_login(admin)
+    html = client.get("/queues/refunds/").content.decode()
+    section = html[html.index('id="disagreements"') :]
+    assert "bad" in section and ">ok<" not in section and "policy_violation" in section
+    client.force_login(reviewer)
+    assert 'id="disagreements"' not in client.get("/queues/refunds/").content.decode()
+
+
+def test_admin_advances_from_the_queue_page_and_the_history_shows_it(world, admin, client):
+    client.force_login(admin)
+    response = client.post(
+        "/queues/refunds/stage", {"to_stage": "supervised", "comment": "30 good days"}
+    )
+    assert response.status_code == 302
+    world.queue.refresh_from_db()
+    assert world.queue.stage == "supervised"
+    html = client.get("/queues/refunds/").content.decode()
+    assert 'data-stage-change="advance"' in html and "30 good days" in html
+    assert "approval → supervised" in html and "ada" in html
+
+
+def test_reviewers_cannot_change_stages_and_outsiders_do_not_see_the_page(world, reviewer, client):
+    client.force_login(reviewer)
+    assert 'name="to_stage"' not in client.get("/queues/refunds/").content.decode()
+    response = client.post("/queues/refunds/stage", {"to_stage": "shadow"})
+    assert response.status_code == 403 and not StageChange.objects.exists()
+    client.force_login(UserFactory(username="otto"))
+    assert client.get("/queues/refunds/").status_code == 404
+
+
+def test_an_advance_without_a_reason_while_gates_are_unmet_is_refused(world, admin, client):
+    client.force_login(admin)
+    response = client.post("/queues/refunds/stage", {"to_stage": "supervised"})
+    assert response.status_code == 400
+    assert "say why you advance anyway" in response.content.decode()
+
+
+def test_qa_list_and_verdicts(world, reviewer, client):
+    previous = qa.qa_random(random.Random(1))
+    try:
+        Queue.objects.filter(pk=world.queue.pk).update(stage="supervised", qa_sample_rate=1.0)
+        recommendation_ingest_batch(
+            source=world.source,
+            items=[item(external_id=f"q{i}", risk_score=0.1, confidence=0.99) for i in range(2)],
+        )
+    finally:
+        qa.qa_random(previous)
+    client.force_login(reviewer)
+    html = client.get("/queues/refunds/qa/").content.decode()
+    assert html.count("data-qa-item=") == 2
+    rec_id = html.split('data-qa-item="')[1].split('"')[0]
+    response = client.post(
+        f"/queues/refunds/qa/{rec_id}", {"verdict": "incorrect", "reason_code": "wrong_amount"}
+    )
+    assert response.status_code == 302
+    review = QaReview.objects.get()
+    assert str(review.recommendation_id) == rec_id and review.verdict == "incorrect"
+    assert client.get("/queues/refunds/qa/").content.decode().count("data-qa-item=") == 1
+
+
+def test_queue_list_shows_expired_apart(world, reviewer, client):
+    soon = (timezone.now() + timedelta(seconds=1)).isoformat()
+    recommendation_ingest(source=world.source, data=item(external_id="e", expires_at=soon))
+    sla_sweep(now=timezone.now() + timedelta(seconds=5))
+    client.force_login(reviewer)
+    html = client.get("/queues/").content.decode()
+    row = html[html.index('data-queue="refunds"') :]
+    assert 'data-expired><span class="tag">1</span>' in row
