@@ -7,6 +7,8 @@ migrates, runs this file and stops everything; extra arguments come here, see --
     scripts/bench review
     scripts/bench review --rounds 3 --duration 30 --clients 16
     scripts/bench review --items 200000 --duration 10      # a quicker look
+    scripts/bench review --profile   # then time claim/decision phases in-process and
+                                     # EXPLAIN ANALYZE the claim (profile_review.py)
 
 It is a measurement, not a test: not collected by pytest. It exits 0 whenever the run itself
 worked, whether the speed targets are met or not; 1 if a server failed, answered errors, or
@@ -33,8 +35,8 @@ the median reported:
       FOR UPDATE SKIP LOCKED) RETURNING id, in a loop for --raw-duration seconds.
       Claims/s and p50/p95 per statement.
   R16 the same with --clients connections, one process each: the target's baseline.
-  H16 --clients reviewer clients (one process each, persistent http.client connections;
-      gunicorn's sync workers close after each answer, so each request reconnects), each
+  H16 --clients reviewer clients (one process each, one http.client connection each, which
+      reconnects per request: gunicorn's sync workers close after each answer), each
       looping POST /api/v1/queues/refunds/claim, then POST
       /api/v1/recommendations/<id>/decision {"outcome": "approve"} with its own personal
       token, for --duration seconds. Decisions/s; p50/p95 of claim and of decision
@@ -52,9 +54,10 @@ from the app's, one Decision per successful decision, decided by the reviewer wh
 
 gunicorn runs `config.wsgi --workers 2 --threads 1` (sync; change with --workers/--threads),
 DJANGO_DEBUG off, CONN_MAX_AGE at the settings default (600 s, health checks on). Clients,
-gunicorn, PostgreSQL and Redis share the machine's cores; the report says how much CPU the
-clients themselves used. scripts/bench's PostgreSQL runs with fsync=off and
-synchronous_commit=off: figures are for ratios, not durability claims.
+gunicorn, PostgreSQL and Redis share the machine's cores; per round, the report says how
+many cores the clients, gunicorn, PostgreSQL and Redis used, and how busy the whole machine
+was (everything on it, other people's processes too). scripts/bench's PostgreSQL runs with
+fsync=off and synchronous_commit=off: figures are for ratios, not durability claims.
 
 Needs DATABASE_URL (PostgreSQL, migrated, empty) and CELERY_BROKER_URL (Redis), as
 scripts/bench exports them.
@@ -68,6 +71,7 @@ import resource
 import secrets
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import threading
@@ -80,13 +84,17 @@ from typing import Any
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchlib import (  # noqa: E402
+from benchlib import (
     ACTION_TYPE,
+    HERE,
     QUEUE,
+    ROOT,
     SOURCE,
     BenchError,
+    CpuMeter,
     Gunicorn,
     Table,
+    fmt_cores,
     gunicorn_flags,
     loadavg,
     log,
@@ -95,9 +103,11 @@ from benchlib import (  # noqa: E402
     ms,
     pct,
     pg_settings,
+    postgres_pid,
+    redis_pid,
     spread,
 )
-from benchlib import create_people as create_people_cmd  # noqa: E402
+from benchlib import create_people as create_people_cmd
 
 TARGET_HTTP_VS_RAW = 0.20
 TARGET_CLAIM_P50_MS = 8.0
@@ -147,7 +157,7 @@ def _cpu_seconds() -> float:
 
 
 def http_client(
-    port: int, token: str, duration: float, barrier: Any, results: Any, index: int
+    port: int, token: str, duration: float, barrier: Any, results: Any, done: Any, index: int
 ) -> None:
     """Claim, then approve what was claimed, until the deadline; the last pair completes."""
     import http.client
@@ -196,18 +206,25 @@ def http_client(
     except Exception as exc:  # reported to the parent, which fails the run
         errors.append(f"client {index} crashed: {exc!r}")
         elapsed = 0.0
-    finally:
-        conn.close()
     results.put(
         {
             "index": index, "claim_ms": claim_ms, "decide_ms": decide_ms, "ids": ids,
             "errors": errors, "elapsed": elapsed, "cpu": _cpu_seconds() - cpu0,
         }
     )  # fmt: skip
+    done.wait(timeout=60)
+    conn.close()
 
 
 def raw_client(
-    dsn: str, queue_id: int, user_id: int, duration: float, barrier: Any, results: Any, index: int
+    dsn: str,
+    queue_id: int,
+    user_id: int,
+    duration: float,
+    barrier: Any,
+    results: Any,
+    done: Any,
+    index: int,
 ) -> None:
     """The raw SKIP LOCKED claim in a loop, autocommit, until the deadline."""
     times: list[float] = []
@@ -239,6 +256,16 @@ def raw_client(
                 times.append((now - t0) * 1000)
                 ids.append(str(row[0]))
             elapsed = now - start
+            # Report, then keep the connection (its server process) until the parent has
+            # measured the CPU used: a process that exits first is not counted.
+            results.put(
+                {
+                    "index": index, "claim_ms": times, "decide_ms": [], "ids": ids,
+                    "errors": errors, "elapsed": elapsed, "cpu": _cpu_seconds() - cpu0,
+                }
+            )  # fmt: skip
+            done.wait(timeout=60)
+            return
     except Exception as exc:
         errors.append(f"raw client {index} crashed: {exc!r}")
     results.put(
@@ -261,7 +288,7 @@ class Sample:
     decide_p95: float
     count: int
     client_cores: float  # CPU the client processes used, in cores
-    machine_busy: float  # share of all cores busy during the phase (everything on the box)
+    cores: dict[str, float]  # CPU used per process group while the phase ran, in cores
 
 
 @dataclass
@@ -274,24 +301,17 @@ class Series:
         return median([getattr(s, attr) for s in self.samples])
 
 
-def cpu_times() -> tuple[float, float]:
-    """(busy, total) jiffies of all cores from /proc/stat."""
-    with open("/proc/stat") as f:
-        parts = [float(x) for x in f.readline().split()[1:]]
-    idle = parts[3] + parts[4]  # idle + iowait
-    return sum(parts) - idle, sum(parts)
-
-
 def run_clients(
-    target: Any, arg_sets: list[tuple[Any, ...]], duration: float
-) -> tuple[list[dict[str, Any]], float]:
+    target: Any, arg_sets: list[tuple[Any, ...]], duration: float, meter: CpuMeter
+) -> tuple[list[dict[str, Any]], dict[str, float]]:
     """Start one spawned process per argument tuple, release them together, collect results.
-    Returns (results, share of machine CPU busy while they ran)."""
+    Returns (results, CPU used per process group while they ran)."""
     ctx = mp.get_context("spawn")
     barrier = ctx.Barrier(len(arg_sets) + 1)
     queue = ctx.Queue()
+    done = ctx.Event()  # set once the CPU used is measured: clients may go
     procs = [
-        ctx.Process(target=target, args=(*args, barrier, queue, i), daemon=True)
+        ctx.Process(target=target, args=(*args, barrier, queue, done, i), daemon=True)
         for i, args in enumerate(arg_sets)
     ]
     for proc in procs:
@@ -301,14 +321,15 @@ def run_clients(
             barrier.wait(timeout=120)
         except threading.BrokenBarrierError:
             raise BenchError("client processes did not start") from None
-        busy0, total0 = cpu_times()
+        cpu0 = meter.snapshot()
         results = []
         for _ in procs:
             try:
                 results.append(queue.get(timeout=duration + 120))
             except Exception:
                 raise BenchError("a client process gave no result") from None
-        busy1, total1 = cpu_times()
+        cpu1 = meter.snapshot()
+        done.set()
         for proc in procs:
             proc.join(timeout=30)
     finally:
@@ -319,10 +340,10 @@ def run_clients(
     errors = [e for r in results for e in r["errors"]]
     if errors:
         raise BenchError(f"{len(errors)} errors, e.g.: {errors[:3]}")
-    return results, (busy1 - busy0) / max(total1 - total0, 1.0)
+    return results, meter.cores(cpu0, cpu1)
 
 
-def summarise(results: list[dict[str, Any]], machine_busy: float) -> Sample:
+def summarise(results: list[dict[str, Any]], cores: dict[str, float]) -> Sample:
     claims = [x for r in results for x in r["claim_ms"]]
     decisions = [x for r in results for x in r["decide_ms"]]
     count = len(decisions) if decisions else len(claims)
@@ -338,7 +359,7 @@ def summarise(results: list[dict[str, Any]], machine_busy: float) -> Sample:
         decide_p50=pct(decisions, 50), decide_p95=pct(decisions, 95),
         count=count,
         client_cores=sum(r["cpu"] for r in results) / wall if wall else 0.0,
-        machine_busy=machine_busy,
+        cores=cores,
     )  # fmt: skip
 
 
@@ -441,15 +462,15 @@ def print_report(
         print("(a spread over 25% means the machine was busy with something else: look at the")
         print(" rounds below, or run again)")
     print()
-    print("Per round (rate/s | claim p50 | dec. p50 | client CPU in cores | machine busy):")
+    print("Per round (rate/s | claim p50 | dec. p50 | CPU used, in cores):")
     width = max(len(s.label) for s in series.values())
     for s in series.values():
-        cells = "   ".join(
-            f"{x.rate:>6,.0f} | {ms(x.claim_p50):>5} | {ms(x.decide_p50):>5} | "
-            f"{x.client_cores:4.2f} | {x.machine_busy:4.0%}"
-            for x in s.samples
-        )
-        print(f"  {s.label:<{width}}  {cells}")
+        for n, x in enumerate(s.samples, 1):
+            label = s.label if n == 1 else ""
+            print(
+                f"  {label:<{width}}  {x.rate:>6,.0f} | {ms(x.claim_p50):>7} |"
+                f" {ms(x.decide_p50):>7} | {fmt_cores(x.cores)}"
+            )
     print()
     table = Table(["target", "measured", "goal", "result"])
     for name, measured, goal, ok in checks:
@@ -472,6 +493,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
     parser.add_argument("--threads", type=int, default=1, help="gunicorn threads; >1 is gthread")
     parser.add_argument("--keep-logs", action="store_true", help="keep the gunicorn log")
+    parser.add_argument(
+        "--profile", action="store_true",
+        help="then time claim and decision phases in-process and EXPLAIN the claim",
+    )  # fmt: skip
+    parser.add_argument("--profile-pairs", type=int, default=20, help="claim+decide pairs")
     return parser.parse_args()
 
 
@@ -491,7 +517,7 @@ def main() -> int:
     started = time.perf_counter()
     tokens, ids = setup(conn, args, reviewers, f"bench-{run}-")
     setup_seconds = time.perf_counter() - started
-    pg = pg_settings(conn)
+    pg_line = pg_settings(conn)
 
     flags = gunicorn_flags(args.workers, args.threads)
     server_env = {"DJANGO_DEBUG": "0"}
@@ -508,28 +534,41 @@ def main() -> int:
     decisions_ok = 0
     raw_closed = 0
     app = Gunicorn("app", "config.wsgi", flags, server_env, logdir)
+    pg, rd = postgres_pid(), redis_pid()
+    meter = CpuMeter(
+        {
+            "gunicorn": app.proc.pid,
+            "postgres": ("tree", pg) if pg else None,
+            "redis": ("pid", rd) if rd else None,
+            "clients": ("children", os.getpid()),
+            "bench": "self",
+        }
+    )
     try:
         app.wait_ready("/healthz")
 
         def http_phase(clients: int, duration: float) -> Sample:
             nonlocal decisions_ok
             arg_sets = [(app.port, tokens[name], duration) for name in reviewers[:clients]]
-            results, busy = run_clients(http_client, arg_sets, duration)
+            results, cores = run_clients(http_client, arg_sets, duration, meter)
             for r in results:
                 http_ids.extend(r["ids"])
                 decisions_ok += len(r["decide_ms"])
-            return summarise(results, busy)
+            return summarise(results, cores)
 
         def raw_phase(connections: int, duration: float) -> Sample:
             nonlocal raw_closed
             arg_sets = [
                 (database_url, ids["queue"], ids["raw_user"], duration) for _ in range(connections)
             ]
-            results, busy = run_clients(raw_client, arg_sets, duration)
+            results, cores = run_clients(raw_client, arg_sets, duration, meter)
             for r in results:
                 raw_ids.extend(r["ids"])
             raw_closed += close_raw_claims(conn, ids["raw_user"])
-            return summarise(results, busy)
+            # A clean start for every phase: without it each round runs on the dead index
+            # entries of the last (autovacuum would only come at 20% of the table).
+            conn.execute("VACUUM reviewqueue_recommendation")
+            return summarise(results, cores)
 
         log("warming up (HTTP and raw)")
         http_phase(args.clients, args.warmup)
@@ -549,8 +588,7 @@ def main() -> int:
                     f"round {round_no} {name}: {sample.rate:,.0f} {series[name].unit}/s, "
                     f"claim p50 {ms(sample.claim_p50)} p95 {ms(sample.claim_p95)} ms, "
                     f"decision p50 {ms(sample.decide_p50)} p95 {ms(sample.decide_p95)} ms "
-                    f"({sample.count:,}; clients used {sample.client_cores:.2f} cores, "
-                    f"machine {sample.machine_busy:.0%} busy)"
+                    f"({sample.count:,}; CPU {fmt_cores(sample.cores)})"
                 )
     except BenchError:
         log(f"gunicorn log (last lines):\n{app.tail_log()}")
@@ -615,7 +653,7 @@ def main() -> int:
     h1_claim, h1_decide = series["H1"].med("claim_p50"), series["H1"].med("decide_p50")
     held_twice = http_dupes + raw_dupes + overlap + audit_dupes
     checks = [
-        (f"H16 decisions/s vs R16 raw claims/s", f"{h16 / raw16:.1%}",
+        ("H16 decisions/s vs R16 raw claims/s", f"{h16 / raw16:.1%}",
          f">= {TARGET_HTTP_VS_RAW:.0%}", h16 / raw16 >= TARGET_HTTP_VS_RAW),
         ("H1 claim p50 (1 client)", f"{h1_claim:.2f} ms", f"<= {TARGET_CLAIM_P50_MS:g} ms",
          h1_claim <= TARGET_CLAIM_P50_MS),
@@ -629,7 +667,7 @@ def main() -> int:
         [
             f"gunicorn config.wsgi {' '.join(flags)} (no access log), DJANGO_DEBUG off,"
             " CONN_MAX_AGE=600 (default), health checks on",
-            f"PostgreSQL: {pg}",
+            f"PostgreSQL: {pg_line}",
             f"queue: {args.items:,} pending items loaded in {setup_seconds:.0f} s (with the"
             f" users); executor noop; {QUEUE}'s source has a callback_url (callback rows too)",
             f"load: H16 {args.clients} client processes x {args.duration:g} s, H1"
@@ -649,6 +687,17 @@ def main() -> int:
     if problems:
         print("\nCORRECTNESS PROBLEMS:\n  " + "\n  ".join(problems))
         return 1
+    if args.profile:
+        log("profiling claim + decision in-process (tests/benchmarks/profile_review.py)")
+        result = subprocess.run(
+            [sys.executable, str(HERE / "profile_review.py"), tokens[reviewers[0]],
+             str(args.profile_pairs)],
+            cwd=ROOT, env={**os.environ, **server_env}, capture_output=True, text=True,
+            timeout=600, check=False,
+        )  # fmt: skip
+        print(result.stdout)
+        if result.returncode != 0:
+            raise BenchError(f"profile_review.py failed:\n{result.stderr[-3000:]}")
     return 0
 
 

@@ -17,6 +17,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
@@ -208,3 +209,103 @@ class Table:
 
 def ms(value: float) -> str:
     return "-" if value != value else f"{value:.2f}"  # NaN -> "-"
+
+
+# --- Who used the CPU -------------------------------------------------------------------
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _stat_fields(pid: int) -> list[str] | None:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            text = f.read()
+    except OSError:
+        return None
+    return text[text.rindex(")") + 2 :].split()  # fields from the 3rd (state) on
+
+
+def _all_stats() -> dict[int, list[str]]:
+    stats = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            fields = _stat_fields(int(entry))
+            if fields is not None:
+                stats[int(entry)] = fields
+    return stats
+
+
+def machine_cpu() -> tuple[float, float]:
+    """(busy, total) jiffies of all cores, from /proc/stat."""
+    with open("/proc/stat") as f:
+        parts = [float(x) for x in f.readline().split()[1:]]
+    idle = parts[3] + parts[4]  # idle + iowait
+    return sum(parts) - idle, sum(parts)
+
+
+def postgres_pid() -> int | None:
+    """The postmaster of scripts/bench's cluster ($PGTMP/data/postmaster.pid)."""
+    try:
+        return int(Path(os.environ["PGTMP"], "data", "postmaster.pid").read_text().split()[0])
+    except (KeyError, OSError, ValueError, IndexError):
+        return None
+
+
+def redis_pid() -> int | None:
+    try:
+        return int(Path(os.environ["REDIS_TMP"], "redis.pid").read_text().strip())
+    except (KeyError, OSError, ValueError):
+        return None
+
+
+class CpuMeter:
+    """CPU used per group of processes between two snapshots, in cores (1.0 = one core
+    busy all the time). A group is a process group id, or ("tree", pid) for a process and
+    its children (the PostgreSQL postmaster and its backends), ("children", pid) for the
+    children of a process, or ("pid", pid); "self" is this process. A process counts in
+    the first group that has it. Processes that exit between the snapshots are not
+    counted. `cores()` adds "machine busy" (all cores, from /proc/stat) and "others" (busy
+    but in none of the groups: anything else on the machine)."""
+
+    def __init__(self, groups: dict[str, Any]):
+        self.groups = groups
+
+    def snapshot(self) -> tuple[float, dict[str, dict[int, float]], tuple[float, float]]:
+        stats = _all_stats()
+        ticks: dict[str, dict[int, float]] = {}
+        taken: set[int] = set()
+        for name, spec in self.groups.items():
+            if spec is None:
+                continue
+            if spec == "self":
+                pids = [os.getpid()]
+            elif isinstance(spec, tuple) and spec[0] == "tree":
+                pids = [spec[1]] + [p for p, f in stats.items() if int(f[1]) == spec[1]]
+            elif isinstance(spec, tuple) and spec[0] == "children":
+                pids = [p for p, f in stats.items() if int(f[1]) == spec[1]]
+            elif isinstance(spec, tuple) and spec[0] == "pid":
+                pids = [spec[1]]
+            else:  # a process group
+                pids = [p for p, f in stats.items() if int(f[2]) == spec]
+            pids = [p for p in pids if p in stats and p not in taken]
+            taken.update(pids)
+            ticks[name] = {p: (float(stats[p][11]) + float(stats[p][12])) / _TICK for p in pids}
+        return time.monotonic(), ticks, machine_cpu()
+
+    @staticmethod
+    def cores(before: Any, after: Any) -> dict[str, float]:
+        t0, ticks0, (busy0, total0) = before
+        t1, ticks1, (busy1, total1) = after
+        wall = max(t1 - t0, 1e-9)
+        used = {
+            name: sum(v - ticks0.get(name, {}).get(pid, 0.0) for pid, v in per.items()) / wall
+            for name, per in ticks1.items()
+        }
+        busy = (busy1 - busy0) / max(total1 - total0, 1.0) * (os.cpu_count() or 1)
+        used["others"] = max(0.0, busy - sum(used.values()))
+        used["machine busy"] = busy
+        return used
+
+
+def fmt_cores(cores: dict[str, float]) -> str:
+    return ", ".join(f"{name} {value:.2f}" for name, value in cores.items())

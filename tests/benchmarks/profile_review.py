@@ -93,6 +93,46 @@ def report(title: str, n: int, elapsed: float) -> None:
         )
 
 
+_PENDING_JOIN = (
+    "SELECT r.id FROM reviewqueue_recommendation r, m\n"
+    "    WHERE r.queue_id = m.queue_id AND r.status = 'pending'"
+)
+_PENDING_SCALAR = (
+    "SELECT r.id FROM reviewqueue_recommendation r\n"
+    "    WHERE r.queue_id = (SELECT queue_id FROM m) AND r.status = 'pending'"
+)
+
+
+def explain_claim(user: Any) -> None:
+    """EXPLAIN ANALYZE the app's claim statement (rolled back), and for comparison the same
+    statement with the queue id as a scalar subquery: the plan nodes and their times."""
+    from django.db import transaction
+    from django.utils import timezone
+
+    sql = getattr(service, "_CLAIM_SQL_POSTGRES", None)
+    if sql is None:
+        print("(no _CLAIM_SQL_POSTGRES to explain)")
+        return
+    params = {"user": user.pk, "slug": "refunds", "now": timezone.now(), "username": user.username}
+    variants = [("the app's claim statement", sql)]
+    if _PENDING_JOIN in sql:
+        variants.append(
+            ("the same, pending pick with queue_id = (SELECT queue_id FROM m)",
+             sql.replace(_PENDING_JOIN, _PENDING_SCALAR))
+        )  # fmt: skip
+    for title, text in variants:
+        with transaction.atomic():
+            with connection.cursor() as cur:
+                cur.execute("EXPLAIN (ANALYZE, COSTS OFF, TIMING ON) " + text, params)
+                lines = [row[0] for row in cur.fetchall()]
+            transaction.set_rollback(True)
+        print(f"\nEXPLAIN ANALYZE, {title} (rolled back):")
+        keep = ("CTE ", "Scan", "Sort", "LockRows", "Execution Time", "Planning Time")
+        for line in lines:
+            if any(k in line for k in keep) and "CTE Scan" not in line:
+                print("  " + line.strip()[:150])
+
+
 def main() -> None:
     token = sys.argv[1]
     pairs = int(sys.argv[2]) if len(sys.argv) > 2 else 20
@@ -135,6 +175,10 @@ def main() -> None:
             pair()
         elapsed = time.perf_counter() - start
     report("claim + approve, in-process", pairs, elapsed)
+    from reviewqueue.models import PersonalToken
+
+    prefix = token.split("_")[1]
+    explain_claim(PersonalToken.objects.select_related("user").get(prefix=prefix).user)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,154 @@
+"""Where an execution spends its time: wall-clock per phase, in-process, no Celery.
+
+Run by `scripts/bench execution --profile` after the measurements (the workers stopped, the
+sink still up), or by hand with the app's environment, REVIEWQUEUE_OUTBOUND_ALLOWLIST=
+127.0.0.1, the action type's signing secret variable set, a sink answering at the refunds
+action type's URL and the refunds queue in a stage that auto-approves:
+
+    python tests/benchmarks/profile_execution.py [COUNT]
+
+Makes COUNT auto-approved items through the ingest service (their execute_action messages
+go to the broker and are left there), then calls the task's service function,
+execution_run(), for each in this process, with the service's steps wrapped in timers and
+every SQL statement timed. Timers nest: an indented line is part of the line above it.
+Wall-clock, not CPU: SQL lines include the round trip and PostgreSQL's work. Then EXPLAIN
+ANALYZE of the circuit breaker's query, which runs after every auto-approved execution.
+"""
+
+import collections
+import functools
+import os
+import secrets
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+import django  # noqa: E402
+
+django.setup()
+
+import httpx  # noqa: E402
+from bench_execution import item  # noqa: E402
+from benchlib import SOURCE  # noqa: E402
+from django.db import connection  # noqa: E402
+from django.test.utils import CaptureQueriesContext  # noqa: E402
+
+import reviewqueue.executors.http as http  # noqa: E402
+import reviewqueue.executors.webhook as webhook  # noqa: E402
+import reviewqueue.services.execution as execution  # noqa: E402
+from reviewqueue.models import Execution, Queue, Source  # noqa: E402
+from reviewqueue.services.breaker import breaker_evaluate  # noqa: E402
+from reviewqueue.services.ingest import recommendation_ingest_batch  # noqa: E402
+
+totals: dict[str, float] = collections.defaultdict(float)
+calls: collections.Counter[str] = collections.Counter()
+order: list[str] = []
+
+
+def timed(owner: Any, name: str, label: str) -> None:
+    original = getattr(owner, name, None)
+    if original is None:
+        print(f"(not timed: {getattr(owner, '__name__', owner)}.{name} is gone)")
+        return
+    order.append(label)
+
+    @functools.wraps(original)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        start = time.perf_counter()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            totals[label] += time.perf_counter() - start
+            calls[label] += 1
+
+    setattr(owner, name, wrapper)
+
+
+sql_times: dict[str, list[float]] = collections.defaultdict(list)
+
+
+def sql_timer(execute: Callable[..., Any], sql: str, params: Any, many: bool, ctx: Any) -> Any:
+    start = time.perf_counter()
+    try:
+        return execute(sql, params, many, ctx)
+    finally:
+        sql_times[" ".join(sql.split())[:88]].append(time.perf_counter() - start)
+
+
+def main() -> None:
+    count = int(sys.argv[1]) if len(sys.argv) > 1 else 100
+    source = Source.objects.get(name=SOURCE)
+    run = "prof-" + secrets.token_hex(3)
+    ids = []
+    for start in range(0, count + 5, 1000):
+        results = recommendation_ingest_batch(
+            source=source,
+            items=[item(f"{run}-{i}") for i in range(start, min(count + 5, start + 1000))],
+        )
+        ids += [r.recommendation_id for r in results if r.route == "auto"]
+    if len(ids) != count + 5:
+        raise SystemExit(f"only {len(ids)} of {count + 5} items were auto-approved")
+    executions = list(
+        Execution.objects.filter(recommendation_id__in=ids)
+        .order_by("id")
+        .values_list("id", flat=True)
+    )
+
+    timed(execution, "execution_run", "service: execution_run")
+    timed(execution, "_claim", "  _claim (conditional UPDATE)")
+    timed(webhook, "execute", "  executor: webhook.execute")
+    timed(http, "post_signed", "    post_signed")
+    timed(httpx.Client, "__init__", "      httpx.Client() (SSL context, per call)")
+    timed(httpx.Client, "send", "      httpx.Client.send (the POST)")
+    timed(execution, "_finish", "  _finish (status, attempt, audit, callback, breaker)")
+    timed(execution, "audit_record", "    audit_record")
+    timed(execution, "callback_event", "    callback_event")
+    timed(execution, "breaker_evaluate", "    breaker_evaluate")
+
+    for pk in executions[:5]:  # warm up: imports, connection, caches
+        execution.execution_run(execution_id=pk)
+    totals.clear()
+    calls.clear()
+    todo = executions[5:]
+    with connection.execute_wrapper(sql_timer):
+        start = time.perf_counter()
+        statuses = collections.Counter(execution.execution_run(execution_id=pk) for pk in todo)
+        elapsed = time.perf_counter() - start
+    n = len(todo)
+    print(
+        f"\nexecution_run, in-process: {elapsed / n * 1000:.2f} ms per execution"
+        f" ({n} executions: {dict(statuses)}; one process, so {n / elapsed:,.0f}/s)"
+    )
+    for label in order:
+        if calls[label]:
+            print(f"  {label:<54} {totals[label] / n * 1000:8.3f} ms  ({calls[label] / n:g}/exec)")
+    for sql, times in sql_times.items():
+        print(
+            f"  SQL x{len(times) / n:g}/exec: {sum(times) / n * 1000:7.3f} ms"
+            f"  (avg {sum(times) / len(times) * 1000:.3f} ms)  {sql}"
+        )
+
+    queue = Queue.objects.get(slug="refunds")
+    with CaptureQueriesContext(connection) as captured:
+        breaker_evaluate(queue=queue)
+    finished = Execution.objects.filter(finished_at__isnull=False).count()
+    selects = [q["sql"] for q in captured.captured_queries if q["sql"].startswith("SELECT")]
+    if selects:
+        with connection.cursor() as cur:
+            cur.execute("EXPLAIN (ANALYZE, COSTS OFF) " + selects[0])
+            lines = [row[0] for row in cur.fetchall()]
+        print(f"\nEXPLAIN ANALYZE, the breaker's query ({finished:,} finished executions so far):")
+        for line in lines:
+            if any(k in line for k in ("Scan", "Join", "Sort", "Limit", "Time")):
+                print("  " + line.strip()[:150])
+
+
+if __name__ == "__main__":
+    main()
