@@ -54,6 +54,9 @@ def test_overdue_pending_items_escalate_to_seniors_when_the_queue_says_so(world,
     world.queue.save()
     with time_machine.travel(T0, tick=False):
         waiting = add(world, external_id="waiting")
+    # A second later: with the clock frozen, equal created_at would leave the claim order to
+    # the random bits of two ids minted in the same millisecond.
+    with time_machine.travel(T0 + timedelta(seconds=1), tick=False):
         held = add(world, external_id="held")
         assert recommendation_claim(user=people["reviewer"], queue=world.queue).pk == waiting.pk
     with time_machine.travel(T0 + timedelta(minutes=61), tick=False):
