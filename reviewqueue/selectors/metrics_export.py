@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -153,6 +153,11 @@ def export_lines(request: ExportRequest) -> Iterator[bytes]:
     HOLD, which makes PostgreSQL copy the whole result before the first row)."""
     encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
     with transaction.atomic():
+        if connection.vendor == "postgresql":
+            # JIT compiling this plan costs ~0.5 s before the first row and buys nothing for
+            # a query that streams along an index.
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL jit = off")
         pending: list[str] = []
         size = 0
         for row in export_queryset(request).values(*_FIELDS).iterator(chunk_size=CHUNK):

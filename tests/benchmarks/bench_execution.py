@@ -53,9 +53,10 @@ Targets: X >= 500 executions/s; X >= 50% of E; L decision-to-sink p50 <= 200 ms.
 sink received every execution's Idempotency-Key exactly once, and no execution ended other
 than `succeeded`.
 
-Client (ingest), workers, sink, PostgreSQL and Redis share the machine's cores. scripts/bench's
-PostgreSQL runs with fsync=off and synchronous_commit=off: the figures are for ratios, not
-durability claims.
+Client (ingest), workers, sink, PostgreSQL and Redis share the machine's cores; per round the
+report gives the cores each of them used, and "others": busy cores in none of them (other
+people's processes). scripts/bench's PostgreSQL runs with fsync=off and
+synchronous_commit=off: the figures are for ratios, not durability claims.
 
 Needs DATABASE_URL (PostgreSQL, migrated, empty) and CELERY_BROKER_URL (Redis), as
 scripts/bench exports them.

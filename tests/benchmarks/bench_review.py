@@ -44,8 +44,9 @@ the median reported:
   H1  the same with one client: sequential latency.
 
 After each raw phase its claimed items are closed (status 'expired'), so they neither come
-back nor sit in the in_review lease index the app's held-item check reads; every phase
-takes fresh items from the head of the same queue.
+back nor sit in the in_review lease index the app's held-item check reads, and the table is
+vacuumed (untimed), so no round runs on the dead index entries of the one before; every
+phase takes fresh items from the head of the same queue.
 
 Targets: H16 decisions/s >= 20% of R16 claims/s; H1 claim p50 <= 8 ms and decision p50
 <= 8 ms; no item ever held twice (checked at the end: at most one `recommendation.claimed`
