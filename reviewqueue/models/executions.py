@@ -39,6 +39,13 @@ class Execution(models.Model):
                 name="execution_due_idx",
                 condition=models.Q(status__in=["pending", "retrying", "running"]),
             ),
+            # The breaker reads the last N finished executions: newest first, without
+            # sorting the queue's whole history after every execution.
+            models.Index(
+                fields=["-finished_at"],
+                name="execution_finished_idx",
+                condition=models.Q(status__in=["succeeded", "dead", "refused"]),
+            ),
         ]
 
 

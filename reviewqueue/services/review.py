@@ -129,23 +129,25 @@ WITH m AS (
     JOIN reviewqueue_membership mem ON mem.queue_id = q.id AND mem.user_id = %(user)s
     WHERE q.slug = %(slug)s
 ), escalated AS (
-    SELECT r.id FROM reviewqueue_recommendation r, m
-    WHERE m.role = 'senior' AND r.queue_id = m.queue_id AND r.status = 'escalated'
+    SELECT r.id FROM reviewqueue_recommendation r
+    WHERE (SELECT role FROM m) = 'senior' AND r.queue_id = (SELECT queue_id FROM m)
+      AND r.status = 'escalated'
       AND (r.expires_at IS NULL OR r.expires_at > %(now)s)
     ORDER BY r.priority DESC, r.created_at, r.id
     LIMIT 1
     FOR UPDATE OF r SKIP LOCKED
 ), pending AS (
-    SELECT r.id FROM reviewqueue_recommendation r, m
-    WHERE r.queue_id = m.queue_id AND r.status = 'pending'
+    SELECT r.id FROM reviewqueue_recommendation r
+    WHERE r.queue_id = (SELECT queue_id FROM m) AND r.status = 'pending'
       AND (r.expires_at IS NULL OR r.expires_at > %(now)s)
     ORDER BY r.priority DESC, r.created_at, r.id
     LIMIT 1
     FOR UPDATE OF r SKIP LOCKED
 ), shadow AS (
     -- Blind review: a blind queue's shadow items are claimed like pending ones, after them.
-    SELECT r.id FROM reviewqueue_recommendation r, m
-    WHERE m.blind_review AND r.queue_id = m.queue_id AND r.status = 'shadow'
+    SELECT r.id FROM reviewqueue_recommendation r
+    WHERE (SELECT blind_review FROM m) AND r.queue_id = (SELECT queue_id FROM m)
+      AND r.status = 'shadow'
       AND (r.expires_at IS NULL OR r.expires_at > %(now)s)
     ORDER BY r.priority DESC, r.created_at, r.id
     LIMIT 1
