@@ -7,10 +7,14 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 from django.db.models import F
+from django.utils import timezone
 
-from reviewqueue.models import Recommendation, Source
+from reviewqueue.lib.canonical import content_hash
+from reviewqueue.lib.diff import is_cosmetic, json_diff
+from reviewqueue.models import Decision, Queue, Recommendation, Source, User
 from reviewqueue.services.audit import Actor
 from reviewqueue.services.ingest import recommendation_ingest_batch
+from reviewqueue.services.rows import decision_row
 from reviewqueue.services.setup import api_key_create, config_apply, user_create
 
 MODELS = [
@@ -93,8 +97,14 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--count", type=int, default=300)
         parser.add_argument("--seed", type=int, default=7)
+        parser.add_argument(
+            "--history-days",
+            type=int,
+            default=30,
+            help="days of decided history for the reports (0 for none)",
+        )
 
-    def handle(self, *args: Any, count: int, seed: int, **options: Any) -> None:
+    def handle(self, *args: Any, count: int, seed: int, history_days: int, **options: Any) -> None:
         actor = Actor.system("seed_demo")
         passwords = {}
         # Users first: the config's [[members]] name them.
@@ -122,6 +132,9 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"Created {sum(r.status == 201 for r in results)} demo recommendations."
             )
+        if history_days > 0 and not Decision.objects.filter(kind="human").exists():
+            made = _history(source, history_days, random.Random(seed + 1))
+            self.stdout.write(f"Created {made} decided items over the last {history_days} days.")
         _, key = api_key_create(source_name="support-agent", name="demo", actor=actor)
         self.stdout.write("")
         self.stdout.write("Demo accounts (passwords are new on every start):")
@@ -129,3 +142,96 @@ class Command(BaseCommand):
             self.stdout.write(f"  {username:<6} {password}")
         self.stdout.write(f"API key for source 'support-agent':\n  {key}")
         (Path(settings.VAR_DIR) / "demo-api-key").write_text(key + "\n")
+
+
+def _history(source: Source, days: int, rng: random.Random) -> int:
+    """Decided items for the reports: written directly, as an import would, with a slowly
+    rising approval rate and a newer model version in the second half."""
+    now = timezone.now()
+    people = list(User.objects.filter(username__in=["alice", "bob"]))
+    recs, decisions = [], []
+    for queue in Queue.objects.filter(slug__in=["refunds", "accounts"]):
+        action = queue.action_types.first()
+        if action is None:
+            continue
+        for day in range(days, 0, -1):
+            quality = 0.80 + 0.18 * (days - day) / days
+            for i in range(rng.randint(10, 30)):
+                decided = (now - timedelta(days=day)).replace(hour=8, minute=0) + timedelta(
+                    seconds=rng.uniform(0, 10 * 3600)
+                )
+                wait = rng.expovariate(1 / 900) + 20
+                review = min(wait - 5, rng.expovariate(1 / 70) + 5)
+                payload: dict[str, Any] = (
+                    {"order_id": f"A-{day}-{i}", "amount": 40.0, "currency": "EUR"}
+                    if queue.slug == "refunds"
+                    else {
+                        "account_id": f"C-{day}-{i}",
+                        "address": {"line1": "1 Main St", "city": "Ghent", "country": "BE"},
+                    }
+                )
+                draw = rng.random()
+                outcome = (
+                    "approve"
+                    if draw < quality
+                    else ("modify" if draw < quality + (1 - quality) * 0.6 else "reject")
+                )
+                rec = Recommendation(
+                    source=source,
+                    queue=queue,
+                    action_type=action,
+                    external_id=f"demo-history-{queue.slug}-{day}-{i}",
+                    content_hash=content_hash(payload),
+                    payload=payload,
+                    confidence=round(rng.uniform(0.6, 0.99), 3),
+                    risk_score=round(rng.uniform(0.05, 0.6), 3),
+                    rationale="Demo history",
+                    model_name="support-agent",
+                    model_version=MODELS[0][1] if day > days // 2 else MODELS[2][1],
+                    prompt_version=rng.choice(PROMPTS),
+                    route="review",
+                    status="decided",
+                    created_at=decided - timedelta(seconds=wait),
+                    updated_at=decided,
+                    claimed_at=decided - timedelta(seconds=review),
+                    closed_at=decided,
+                )
+                final: dict[str, Any] | None = payload
+                reason = ""
+                if outcome == "modify":
+                    if queue.slug == "refunds":
+                        final = (
+                            {**payload, "amount": 35.0}
+                            if rng.random() < 0.5
+                            else {**payload, "note": "checked"}
+                        )
+                        reason = "wrong_amount" if "note" not in final else "other"
+                    else:
+                        final = {
+                            **payload,
+                            "address": {**payload["address"], "line1": "1 Main Street"},
+                        }
+                        reason = "bad_address"
+                elif outcome == "reject":
+                    final, reason = None, rng.choice(queue.reason_codes[:3])
+                changes = json_diff(payload, final) if outcome == "modify" else []
+                recs.append(rec)
+                decisions.append(
+                    decision_row(
+                        rec,
+                        kind="human",
+                        outcome=outcome,
+                        payload=final,
+                        payload_hash=content_hash(final) if final is not None else "",
+                        now=decided,
+                        reviewer=rng.choice(people),
+                        diff=changes,
+                        is_cosmetic=is_cosmetic(changes, action.cosmetic_fields)
+                        if changes
+                        else None,
+                        reason_code=reason,
+                    )
+                )
+    Recommendation.objects.bulk_create(recs, batch_size=1000)
+    Decision.objects.bulk_create(decisions, batch_size=1000)
+    return len(decisions)
