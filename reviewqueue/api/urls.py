@@ -1,7 +1,16 @@
+from django.conf import settings
 from django.urls import path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from django.utils.csp import CSP
+from django.views.decorators.csp import csp_override
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from reviewqueue.api import autonomy, ingest, reports, review
+from reviewqueue.api import autonomy, ingest, openapi, reports, review  # noqa: F401 - openapi registers schemes
+
+# Swagger UI sets inline style attributes; its page alone may use them. Its start-up script
+# is served from our origin (the split view), so script-src stays strict.
+_docs = csp_override({**settings.SECURE_CSP, "style-src": [CSP.SELF, CSP.UNSAFE_INLINE]})(
+    SpectacularSwaggerSplitView.as_view(url_name="api-schema")
+)
 
 urlpatterns = [
     path("recommendations", ingest.RecommendationCollection.as_view(), name="api-recommendations"),
@@ -41,5 +50,5 @@ urlpatterns = [
     path("metrics/trend", reports.MetricsTrend.as_view(), name="api-metrics-trend"),
     path("exports/decisions.jsonl", reports.DecisionsExport.as_view(), name="api-export-decisions"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("docs/", _docs, name="api-docs"),
 ]
