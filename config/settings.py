@@ -201,6 +201,13 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # the truth and the periodic sweep re-enqueues it (see services/outbox).
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_TASK_PUBLISH_RETRY = False
+# A worker that loses the broker stops running tasks it can no longer acknowledge: they are
+# redelivered (acks_late), and execution keys make the redelivery harmless.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+# No task of ours runs long (HTTP calls have their own timeouts); a stuck one is killed and
+# its execution is picked up again by the outbox sweep.
+CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 900)
+CELERY_WORKER_MAX_MEMORY_PER_CHILD = env_int("CELERY_WORKER_MAX_MEMORY_PER_CHILD", 512_000)  # KiB
 
 
 # --- Cache (rate limits) ----------------------------------------------------------------
