@@ -326,15 +326,27 @@ def config_parse(text: str) -> dict[str, Any]:
     return data
 
 
-def config_apply(*, text: str, actor: Actor) -> dict[str, int]:
+@dataclass
+class ConfigResult:
+    counts: dict[str, int]
+    # Things the file asked for that were deliberately not done, in plain words.
+    notes: list[str] = field(default_factory=list)
+
+
+def config_apply(*, text: str, actor: Actor) -> ConfigResult:
     """Upsert action types, queues, sources and members from TOML; all or nothing.
 
     Idempotent: applying the same file twice changes nothing the second time. A source's
     queues and a queue's action types become exactly those listed. Nothing is deleted.
-    Audited: one `config.applied` event with the file's hash and the counts.
+    A queue's `stage` is its starting stage: once the queue exists, stages move only in the
+    app (services/stages.py, audited with the readiness evidence) or by its breaker, so a
+    config file never silently promotes or demotes a queue; a differing stage is reported
+    in the result's notes.
+    Audited: one `config.applied` event with the file's hash, the counts and the notes.
     """
     data = config_parse(text)
     counts = {"action_types": 0, "queues": 0, "sources": 0, "members": 0}
+    notes: list[str] = []
     with transaction.atomic():
         for t in data.get("action_types", []):
             ActionType.objects.update_or_create(
@@ -353,27 +365,35 @@ def config_apply(*, text: str, actor: Actor) -> dict[str, int]:
             counts["action_types"] += 1
         for t in data.get("queues", []):
             routing, breaker = t.get("routing", {}), t.get("breaker", {})
-            queue, _ = Queue.objects.update_or_create(
+            wanted_stage = t.get("stage", Stage.APPROVAL.value)
+            fields = {
+                "name": t["name"],
+                "reason_codes": t.get("reason_codes", []),
+                "sla_minutes": t.get("sla_minutes"),
+                "sla_escalate": t.get("sla_escalate", False),
+                "lease_minutes": t.get("lease_minutes", 10),
+                "blind_review": t.get("blind_review", False),
+                "auto_max_risk": routing.get("auto_max_risk", 0.3),
+                "auto_min_confidence": routing.get("auto_min_confidence", 0.95),
+                "escalate_min_risk": routing.get("escalate_min_risk", 0.7),
+                "qa_sample_rate": routing.get("qa_sample_rate", 0.05),
+                "hard_risk_ceiling": routing.get("hard_risk_ceiling"),
+                "breaker_window": breaker.get("window", 50),
+                "breaker_max_failure_rate": breaker.get("max_failure_rate", 0.2),
+                "breaker_max_qa_rejection_rate": breaker.get("max_qa_rejection_rate", 0.1),
+                "readiness": t.get("readiness", {}),
+            }
+            queue, created = Queue.objects.update_or_create(
                 slug=t["slug"],
-                defaults={
-                    "name": t["name"],
-                    "stage": t.get("stage", Stage.APPROVAL.value),
-                    "reason_codes": t.get("reason_codes", []),
-                    "sla_minutes": t.get("sla_minutes"),
-                    "sla_escalate": t.get("sla_escalate", False),
-                    "lease_minutes": t.get("lease_minutes", 10),
-                    "blind_review": t.get("blind_review", False),
-                    "auto_max_risk": routing.get("auto_max_risk", 0.3),
-                    "auto_min_confidence": routing.get("auto_min_confidence", 0.95),
-                    "escalate_min_risk": routing.get("escalate_min_risk", 0.7),
-                    "qa_sample_rate": routing.get("qa_sample_rate", 0.05),
-                    "hard_risk_ceiling": routing.get("hard_risk_ceiling"),
-                    "breaker_window": breaker.get("window", 50),
-                    "breaker_max_failure_rate": breaker.get("max_failure_rate", 0.2),
-                    "breaker_max_qa_rejection_rate": breaker.get("max_qa_rejection_rate", 0.1),
-                    "readiness": t.get("readiness", {}),
-                },
+                defaults=fields,
+                create_defaults={**fields, "stage": wanted_stage},
             )
+            if not created and queue.stage != wanted_stage:
+                notes.append(
+                    f"queues.{queue.slug}.stage: kept at '{queue.stage}' (the file says "
+                    f"'{wanted_stage}'); an existing queue changes stage in the app, where the "
+                    "move is audited with its readiness evidence."
+                )
             wanted = set(
                 ActionType.objects.filter(name__in=t["action_types"]).values_list("pk", flat=True)
             )
@@ -416,9 +436,9 @@ def config_apply(*, text: str, actor: Actor) -> dict[str, int]:
         audit_record(
             action="config.applied",
             actor=actor,
-            data={"sha256": sha256_hex(text.encode()), **counts},
+            data={"sha256": sha256_hex(text.encode()), **counts, "notes": notes},
         )
-    return counts
+    return ConfigResult(counts=counts, notes=notes)
 
 
 def api_key_create(

@@ -58,8 +58,9 @@ def problems(text: str) -> list[str]:
 
 
 def test_the_spec_example_applies(alice):
-    counts = config_apply(text=GOOD, actor=ACTOR)
-    assert counts == {"action_types": 1, "queues": 1, "sources": 1, "members": 1}
+    result = config_apply(text=GOOD, actor=ACTOR)
+    assert result.counts == {"action_types": 1, "queues": 1, "sources": 1, "members": 1}
+    assert result.notes == []
     queue = Queue.objects.get(slug="refunds")
     assert queue.stage == "approval" and queue.sla_minutes == 60 and queue.escalate_min_risk == 0.7
     assert queue.reason_codes[0] == "wrong_amount"
@@ -94,9 +95,23 @@ def test_applying_twice_changes_nothing(alice):
 
 def test_an_update_changes_the_row_in_place(alice):
     config_apply(text=GOOD, actor=ACTOR)
-    config_apply(text=GOOD.replace('stage = "approval"', 'stage = "shadow"'), actor=ACTOR)
-    assert Queue.objects.get(slug="refunds").stage == "shadow"
+    config_apply(text=GOOD.replace("sla_minutes = 60", "sla_minutes = 90"), actor=ACTOR)
+    assert Queue.objects.get(slug="refunds").sla_minutes == 90
     assert Queue.objects.count() == 1
+
+
+def test_config_never_moves_an_existing_queues_stage(alice):
+    """Stages move in the app, audited with their evidence; re-applying a file (e.g. on
+    every deploy) must not silently undo a promotion or a breaker's step back."""
+    config_apply(text=GOOD, actor=ACTOR)
+    result = config_apply(text=GOOD.replace('stage = "approval"', 'stage = "shadow"'), actor=ACTOR)
+    assert Queue.objects.get(slug="refunds").stage == "approval"
+    assert result.notes == [
+        "queues.refunds.stage: kept at 'approval' (the file says 'shadow'); an existing "
+        "queue changes stage in the app, where the move is audited with its readiness evidence."
+    ]
+    applied = AuditEvent.objects.filter(action="config.applied").order_by("id").last()
+    assert applied.data["notes"] == result.notes
 
 
 @pytest.mark.parametrize(

@@ -21,11 +21,13 @@ class Command(BaseCommand):
         except OSError as exc:
             raise CommandError(f"{path}: cannot read: {exc.strerror}") from None
         try:
-            counts = config_apply(text=text, actor=Actor.system("apply_config"))
+            result = config_apply(text=text, actor=Actor.system("apply_config"))
         except ConfigError as exc:
             lines = [f"{path}: {p}" for p in exc.problems]
             raise CommandError(
                 "\n".join([*lines, f"{len(lines)} problem(s); nothing was changed."])
             ) from None
-        summary = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in counts.items())
+        summary = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in result.counts.items())
         self.stdout.write(f"Applied {path}: {summary}.")
+        for note in result.notes:
+            self.stdout.write(f"Note: {note}")

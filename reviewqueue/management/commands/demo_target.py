@@ -12,6 +12,16 @@ from django.core.management.base import BaseCommand, CommandParser
 from reviewqueue.lib import signing
 
 
+def _locked(body: bytes) -> bool:
+    try:
+        payload = json.loads(body).get("payload") or {}
+    except (ValueError, AttributeError):
+        return False
+    return isinstance(payload, dict) and str(payload.get("subscription_id", "")).startswith(
+        "LOCKED-"
+    )
+
+
 class Command(BaseCommand):
     help = "Run a local demo target for webhook actions and callbacks (prints what it receives)."
 
@@ -47,10 +57,19 @@ class Command(BaseCommand):
                     f"{' (repeat: already done, answering 200)' if repeat else ''} {summary[:200]}\n"
                 )
                 sys.stdout.flush()
-                self.send_response(200 if valid else 401)
+                status, answer = (
+                    (200, b'{"ok": true}') if valid else (401, b'{"error": "bad signature"}')
+                )
+                if valid and _locked(body):
+                    # The demo's failure burst (manage.py demo_failures): the billing system
+                    # refuses to cancel a locked subscription; a 4xx ends the execution dead.
+                    status, answer = 422, b'{"error": "subscription is locked"}'
+                    sys.stdout.write("  -> 422 refused: subscription is locked\n")
+                    sys.stdout.flush()
+                self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.end_headers()
-                self.wfile.write(b'{"ok": true}' if valid else b'{"error": "bad signature"}')
+                self.wfile.write(answer)
 
             def log_message(self, *args: Any) -> None:
                 pass

@@ -91,6 +91,35 @@ def _address(i: int, rng: random.Random) -> dict[str, Any]:
     }
 
 
+def cancellation(
+    i: int, rng: random.Random, *, locked: bool = False, sure: bool = False
+) -> dict[str, Any]:
+    """A proposed subscription cancellation. `sure`: low risk and high confidence, which a
+    supervised queue auto-executes; `locked`: the demo target refuses it (422)."""
+    sub = f"{'LOCKED' if locked else 'S'}-{70000 + i}"
+    return {
+        "queue": "cancellations",
+        "external_id": f"demo-cancel-{'burst-' if locked else ''}{i}",
+        "action": {
+            "type": "subscription.cancel",
+            "payload": {
+                "subscription_id": sub,
+                "effective": rng.choice(["end_of_term", "end_of_term", "immediately"]),
+                "refund_prorated": rng.random() < 0.3,
+            },
+        },
+        "confidence": round(rng.uniform(0.93, 0.99) if sure else rng.betavariate(8, 2), 3),
+        "risk_score": round(rng.uniform(0.02, 0.2) if sure else rng.betavariate(2, 5), 3),
+        "rationale": "Customer asked to cancel in chat and declined the retention offer twice.",
+        "evidence": [
+            {"title": "Chat transcript", "url": f"https://support.example.com/chats/c{i}"},
+            {"title": f"Subscription {sub}", "url": f"https://billing.example.com/subs/{sub}"},
+        ],
+        "model": {"name": MODELS[2][0], "version": MODELS[2][1]},
+        "prompt_version": "cancel-v3",
+    }
+
+
 class Command(BaseCommand):
     help = "Load the demo config, users, an API key and a few hundred recommendations."
 
@@ -132,9 +161,17 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"Created {sum(r.status == 201 for r in results)} demo recommendations."
             )
+        if not Recommendation.objects.filter(queue__slug="cancellations").exists():
+            rng = random.Random(seed + 2)
+            recommendation_ingest_batch(
+                source=source, items=[cancellation(i, rng) for i in range(40)]
+            )
         if history_days > 0 and not Decision.objects.filter(kind="human").exists():
             made = _history(source, history_days, random.Random(seed + 1))
             self.stdout.write(f"Created {made} decided items over the last {history_days} days.")
+        if history_days > 0 and not Decision.objects.filter(queue__slug="cancellations").exists():
+            made = _shadow_history(source, history_days, random.Random(seed + 3))
+            self.stdout.write(f"Created {made} blind-reviewed cancellations (shadow history).")
         _, key = api_key_create(source_name="support-agent", name="demo", actor=actor)
         self.stdout.write("")
         self.stdout.write("Demo accounts (passwords are new on every start):")
@@ -232,6 +269,69 @@ def _history(source: Source, days: int, rng: random.Random) -> int:
                         reason_code=reason,
                     )
                 )
+    Recommendation.objects.bulk_create(recs, batch_size=1000)
+    Decision.objects.bulk_create(decisions, batch_size=1000)
+    return len(decisions)
+
+
+def _shadow_history(source: Source, days: int, rng: random.Random) -> int:
+    """The cancellations queue's shadow period: blind reviews that agree with the AI ~97% of
+    the time, disagreements all cosmetic (a note), and at least 20 a day, so that its
+    readiness report shows shadow -> approval met (agreement) and, on the same days,
+    approval -> supervised met but for the incidents gate (checked by hand)."""
+    queue = Queue.objects.get(slug="cancellations")
+    action = queue.action_types.get()
+    people = list(User.objects.filter(username__in=["alice", "bob"]))
+    now = timezone.now()
+    recs, decisions = [], []
+    for day in range(days, 0, -1):
+        n = rng.randint(20, 26)
+        modified = {rng.randrange(n)} if rng.random() < 0.5 else set()
+        for i in range(n):
+            decided = (now - timedelta(days=day)).replace(hour=9, minute=0) + timedelta(
+                seconds=rng.uniform(0, 8 * 3600)
+            )
+            wait = rng.expovariate(1 / 1200) + 30
+            payload = {"subscription_id": f"S-{day}-{i}", "effective": "end_of_term"}
+            rec = Recommendation(
+                source=source,
+                queue=queue,
+                action_type=action,
+                external_id=f"demo-cancel-history-{day}-{i}",
+                content_hash=content_hash(payload),
+                payload=payload,
+                confidence=round(rng.uniform(0.7, 0.99), 3),
+                risk_score=round(rng.uniform(0.02, 0.5), 3),
+                rationale="Demo shadow history",
+                model_name=MODELS[2][0],
+                model_version=MODELS[2][1],
+                prompt_version="cancel-v3",
+                route="shadow",
+                status="decided",
+                created_at=decided - timedelta(seconds=wait),
+                updated_at=decided,
+                claimed_at=decided - timedelta(seconds=min(wait - 5, rng.uniform(10, 90))),
+                closed_at=decided,
+            )
+            outcome, final = "approve", payload
+            if i in modified:
+                outcome, final = "modify", {**payload, "note": "customer asked for email"}
+            changes = json_diff(payload, final) if outcome == "modify" else []
+            recs.append(rec)
+            decisions.append(
+                decision_row(
+                    rec,
+                    kind="human",
+                    outcome=outcome,
+                    payload=final,
+                    payload_hash=content_hash(final),
+                    now=decided,
+                    reviewer=rng.choice(people),
+                    diff=changes,
+                    is_cosmetic=is_cosmetic(changes, action.cosmetic_fields) if changes else None,
+                    reason_code="other" if changes else "",
+                )
+            )
     Recommendation.objects.bulk_create(recs, batch_size=1000)
     Decision.objects.bulk_create(decisions, batch_size=1000)
     return len(decisions)
