@@ -275,10 +275,11 @@ def _history(source: Source, days: int, rng: random.Random) -> int:
 
 
 def _shadow_history(source: Source, days: int, rng: random.Random) -> int:
-    """The cancellations queue's shadow period: blind reviews that agree with the AI ~97% of
-    the time, disagreements all cosmetic (a note), and at least 20 a day, so that its
-    readiness report shows shadow -> approval met (agreement) and, on the same days,
-    approval -> supervised met but for the incidents gate (checked by hand)."""
+    """The cancellations queue's shadow period: at least 20 blind reviews a day. In the last
+    two weeks they agree with the AI but for one cosmetic change now and then; before that,
+    ~6% real disagreements. So its readiness report shows shadow -> approval met
+    (agreement) and, on the same days, approval -> supervised met but for the incidents
+    gate (checked by hand), with disagreements to study."""
     queue = Queue.objects.get(slug="cancellations")
     action = queue.action_types.get()
     people = list(User.objects.filter(username__in=["alice", "bob"]))
@@ -313,9 +314,18 @@ def _shadow_history(source: Source, days: int, rng: random.Random) -> int:
                 claimed_at=decided - timedelta(seconds=min(wait - 5, rng.uniform(10, 90))),
                 closed_at=decided,
             )
-            outcome, final = "approve", payload
+            outcome, final, reason = "approve", payload, ""
             if i in modified:
                 outcome, final = "modify", {**payload, "note": "customer asked for email"}
+                reason = "other"
+            elif day > 16 and rng.random() < 0.06:
+                # Older disagreements, for the readiness page's list to study: the AI
+                # cancelled where people offered retention first, or got the date wrong.
+                if rng.random() < 0.5:
+                    outcome, final, reason = "reject", None, "retention_offer_first"
+                else:
+                    outcome, reason = "modify", "wrong_effective_date"
+                    final = {**payload, "effective": "immediately"}
             changes = json_diff(payload, final) if outcome == "modify" else []
             recs.append(rec)
             decisions.append(
@@ -324,12 +334,12 @@ def _shadow_history(source: Source, days: int, rng: random.Random) -> int:
                     kind="human",
                     outcome=outcome,
                     payload=final,
-                    payload_hash=content_hash(final),
+                    payload_hash=content_hash(final) if final is not None else "",
                     now=decided,
                     reviewer=rng.choice(people),
                     diff=changes,
                     is_cosmetic=is_cosmetic(changes, action.cosmetic_fields) if changes else None,
-                    reason_code="other" if changes else "",
+                    reason_code=reason,
                 )
             )
     Recommendation.objects.bulk_create(recs, batch_size=1000)
