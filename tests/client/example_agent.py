@@ -16,9 +16,10 @@ Settings (environment):
     REVIEWQUEUE_URL          the app (default http://127.0.0.1:8000)
     REVIEWQUEUE_API_KEY      a source's API key (default: the demo key in var/demo-api-key)
     REVIEWQUEUE_QUEUE        the queue (default refunds)
-    REVIEWQUEUE_ACTION_TYPE  the action type the tool call is posted as (default refund.issue,
-                             which the demo config has; in your own config use an action
-                             type with the `noop` executor: the agent runs the tool itself)
+    REVIEWQUEUE_ACTION_TYPE  the action type the tool call is posted as (default agent.refund,
+                             which the demo config has). Use an action type with the `noop`
+                             executor: the agent runs the tool itself once a person decided,
+                             so Review Queue must not execute it too.
     REVIEWQUEUE_WAIT_TIMEOUT seconds to wait for a decision (default 3600)
 """
 
@@ -112,10 +113,13 @@ def main(argv: list[str] | None = None) -> int:
             queue,
             model=("example-agent", "1"),
             action_types={
-                "issue_refund": os.environ.get("REVIEWQUEUE_ACTION_TYPE", "refund.issue")
+                "issue_refund": os.environ.get("REVIEWQUEUE_ACTION_TYPE", "agent.refund")
             },
             confidence=0.9,
             risk_score=0.4,
+            # An agent is waiting live on this decision: put it ahead of the queue's backlog
+            # (highest priority is claimed first), so the reviewer gets it next.
+            priority=100,
             on_submitted=paused,
             wait_timeout=float(os.environ.get("REVIEWQUEUE_WAIT_TIMEOUT", "3600")),
         )

@@ -14,9 +14,11 @@ def test_example_agent_pauses_and_continues_with_the_reviewers_decision(
     monkeypatch.setenv("REVIEWQUEUE_URL", live.url)
     monkeypatch.setenv("REVIEWQUEUE_API_KEY", live.world.key)
     monkeypatch.setenv("REVIEWQUEUE_WAIT_TIMEOUT", "20")
+    monkeypatch.setenv("REVIEWQUEUE_ACTION_TYPE", "tool.issue_refund")
     run = in_background(example_agent.main, ["example-thread"])
     proposed = reviewer.wait_and_claim()
-    assert proposed["action"]["type"] == "refund.issue"
+    assert proposed["action"]["type"] == "tool.issue_refund"
+    assert proposed["priority"] == 100  # a live agent waits: it goes ahead of the backlog
     reviewer.decide(
         proposed["id"], "modify", payload={"order_id": "A-1", "amount": 25.0}, reason_code="other"
     )
