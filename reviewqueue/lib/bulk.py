@@ -12,6 +12,7 @@ from typing import Any
 
 from django.db import connection, transaction
 from django.db.models import AutoField, BigAutoField, Model
+from django.db.models.expressions import DatabaseDefault
 from django.db.models.sql import InsertQuery
 
 
@@ -25,6 +26,8 @@ def bulk_insert(model: type[Model], objs: Sequence[Model]) -> None:
         f
         for f in model._meta.concrete_fields
         if not (f.primary_key and isinstance(f, AutoField | BigAutoField))
+        # Left to the database (db_default), as bulk_create does; e.g. the audit chain.
+        and not all(isinstance(getattr(obj, f.attname), DatabaseDefault) for obj in objs)
     ]
     columns = ", ".join(connection.ops.quote_name(str(f.column)) for f in fields)
     table = connection.ops.quote_name(model._meta.db_table)

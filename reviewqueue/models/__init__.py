@@ -1,4 +1,4 @@
-from reviewqueue.models.audit import AuditEvent
+from reviewqueue.models.audit import AuditChainHead, AuditEvent
 from reviewqueue.models.autonomy import QaReview, StageChange
 from reviewqueue.models.config import (
     ActionType,
@@ -18,6 +18,7 @@ from reviewqueue.models.recommendations import Decision, Recommendation
 __all__ = [
     "ActionType",
     "ApiKey",
+    "AuditChainHead",
     "AuditEvent",
     "CallbackDelivery",
     "Decision",

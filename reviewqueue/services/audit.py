@@ -1,5 +1,13 @@
-"""The audit trail. Every service writes its event through here, inside its transaction."""
+"""The audit trail. Every service writes its event through here, inside its transaction.
 
+The database numbers and hash-chains each event as it is inserted (models/audit.py), taking
+a lock on the chain's head row (one chain per queue) until the transaction commits. Hence:
+write audit events late in a transaction, and a transaction that writes events of several
+queues must write them in chain order (`audit_chain_order`), so that two such transactions
+never wait for each other's heads in opposite orders (a deadlock).
+"""
+
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,6 +60,13 @@ def audit_event(
 
 
 def audit_record(**kwargs: Any) -> AuditEvent:
+    """Save one event. On PostgreSQL the returned event carries its chain, seq and hash."""
     event = audit_event(**kwargs)
     event.save(force_insert=True)
     return event
+
+
+def audit_chain_order(events: Iterable[AuditEvent]) -> list[AuditEvent]:
+    """`events` in the order to insert them: by chain (stable within one), so every
+    multi-queue writer takes the chain heads' locks in the same order."""
+    return sorted(events, key=lambda e: e.queue_id or 0)

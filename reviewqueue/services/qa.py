@@ -85,13 +85,15 @@ def qa_review_record(
                 reviewer=user,
                 reviewed_at=timezone.now(),
             )
+            # The breaker before the audit row: queue row, then audit chain head, the same
+            # lock order as stage moves (no deadlock with a concurrent move or resume).
+            breaker_evaluate_qa(queue=rec.queue)
             audit_record(
                 action="qa.reviewed",
                 actor=Actor.of_user(user),
                 recommendation=rec,
                 data={"verdict": verdict, "reason_code": reason_code, "comment": comment},
             )
-            breaker_evaluate_qa(queue=rec.queue)
     except IntegrityError:
         raise Conflict("This item already has a QA verdict.", reason="already_reviewed") from None
     return review

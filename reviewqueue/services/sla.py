@@ -17,6 +17,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from reviewqueue.models import AuditEvent, Recommendation
+from reviewqueue.services.audit import audit_chain_order
 from reviewqueue.states import OPEN_STATUSES, Status, is_legal
 
 BATCH = 1000
@@ -41,7 +42,7 @@ def _lock(qs: QuerySet[Recommendation], *extra: str) -> list[tuple[Any, ...]]:
 
 def _audit(rows: list[tuple[Any, ...]], action: str, label: str, data: Any) -> None:
     AuditEvent.objects.bulk_create(
-        [
+        audit_chain_order(
             AuditEvent(
                 action=action,
                 actor_kind="system",
@@ -54,7 +55,7 @@ def _audit(rows: list[tuple[Any, ...]], action: str, label: str, data: Any) -> N
                 data=data(row),
             )
             for row in rows
-        ]
+        )
     )
 
 
