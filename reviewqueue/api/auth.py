@@ -1,17 +1,21 @@
 """Who is calling: a source (API key, `Authorization: Bearer`) or a person (session or
 personal token, `Authorization: Token`)."""
 
+import logging
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
 from django.utils import timezone
+from django_ratelimit.core import get_usage
 from rest_framework import authentication, exceptions, permissions
 from rest_framework.request import Request
 
 from reviewqueue.lib import keys
 from reviewqueue.models import ApiKey, PersonalToken, Source, User
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -60,10 +64,33 @@ def _lookup(
     prefix = keys.parse_prefix(plain, kind)
     row = model.objects.select_related(owner).filter(prefix=prefix).first() if prefix else None
     if row is None or not keys.matches(plain, row.key_hash):
+        _count_invalid(request)
         raise exceptions.AuthenticationFailed(
             f"Invalid {'API key' if scheme == 'Bearer' else 'token'}."
         )
     return plain, row
+
+
+def _count_invalid(request: Request) -> None:
+    """Count an invalid key or token against the client address (the sign-in forms' budget,
+    REVIEWQUEUE_LOGIN_RATE_IP); over it, answer 429 with Retry-After instead of 401. Valid
+    keys never touch the counter, so the hot path pays nothing for it."""
+    try:
+        usage = get_usage(
+            request._request,
+            group="api-credentials",
+            key="ip",
+            rate=settings.REVIEWQUEUE_LOGIN_RATE_IP,
+            increment=True,
+        )
+    except Exception:  # the cache is down: fail open, as the ingest rate limit does
+        log.warning("credential throttle: the cache did not answer", exc_info=True)
+        return
+    if usage is not None and usage["should_limit"]:
+        raise exceptions.Throttled(
+            wait=max(1, usage["time_left"]),
+            detail="Too many invalid keys or tokens from this address; wait and try again.",
+        )
 
 
 class ApiKeyAuthentication(authentication.BaseAuthentication):

@@ -3,7 +3,8 @@ answers 400), and a check that the parsed document can be stored as it is. Postg
 text and jsonb refuse NUL characters and lone surrogates, Python parses 1e400 as infinity
 (not valid JSON), and a deeply nested document exhausts the recursion limit of everything
 that walks it; each of those is a 400 with the place it occurs, never a 500
-(lib/storable.py)."""
+(lib/storable.py). So is an array longer than storable.MAX_ARRAY_ITEMS: a view whose
+top-level array has its own limit (the batch's `items`) names it in `arrays_with_own_limit`."""
 
 import io
 from typing import Any
@@ -35,5 +36,5 @@ class LimitedJSONParser(JSONParser):
             data = super().parse(io.BytesIO(body), media_type, parser_context)
         except RecursionError:
             raise ParseError(f"JSON parse error - nested deeper than {MAX_DEPTH} levels.") from None
-        check_storable(data)
+        check_storable(data, own_limit=getattr(view, "arrays_with_own_limit", ()))
         return data

@@ -6,6 +6,8 @@ from django_ratelimit.core import get_usage
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 
+from reviewqueue.models import ApiKey
+
 
 def _key(group: str, request: Request) -> str:
     auth = getattr(request, "auth", None)
@@ -17,6 +19,8 @@ class ApiKeyRateThrottle(BaseThrottle):
         self._wait: float | None = None
 
     def allow_request(self, request: Request, view: object) -> bool:
+        if not isinstance(getattr(request, "auth", None), ApiKey):
+            return True  # a person (token or session) on a view sources share: not a key
         usage = get_usage(
             request, group="ingest", key=_key, rate=settings.REVIEWQUEUE_INGEST_RATE, increment=True
         )

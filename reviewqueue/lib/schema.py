@@ -40,10 +40,11 @@ def _join(prefix: str, parts: Any) -> str:
 
 
 def _message(err: ValidationError) -> str:
-    custom = err.schema.get("x-message") if isinstance(err.schema, dict) else None
-    if custom:
-        return str(custom)
     v, value = err.validator, err.validator_value
+    # `x-message` explains a pattern in words; a too-long value still hears its length.
+    custom = err.schema.get("x-message") if isinstance(err.schema, dict) else None
+    if custom and v == "pattern":
+        return str(custom)
     if v == "type":
         expected = " or ".join(value) if isinstance(value, list) else value
         return f"Must be of type {expected}."

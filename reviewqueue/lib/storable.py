@@ -1,6 +1,7 @@
 """What JSON allows but storage refuses: PostgreSQL's text and jsonb reject NUL characters
 and lone surrogates, Python parses 1e400 as infinity (not valid JSON), and a deeply nested
-document exhausts the recursion limit of everything that walks it."""
+document exhausts the recursion limit of everything that walks it. And one abuse limit for
+the free-form parts (payloads, metadata) that no schema bounds: an array's length."""
 
 import math
 from typing import Any
@@ -8,6 +9,10 @@ from typing import Any
 from reviewqueue.exceptions import ValidationFailed
 
 MAX_DEPTH = 32
+# Longest array anywhere in a body. Within the 256 KiB body limit an array could otherwise
+# hold ~100k elements, each a row in every diff, form and export that walks it. Fields with
+# a tighter limit in their schema (evidence: 50) say so themselves.
+MAX_ARRAY_ITEMS = 1000
 
 
 def _problem(path: list[Any], message: str) -> ValidationFailed:
@@ -29,9 +34,10 @@ def _bad_text(text: str) -> str | None:
     return None
 
 
-def check_storable(data: Any) -> None:
-    """Raise ValidationFailed for what JSON allows but storage refuses; iterative, so any
-    depth is safe to walk."""
+def check_storable(data: Any, *, own_limit: tuple[str, ...] = ()) -> None:
+    """Raise ValidationFailed for what JSON allows but storage refuses, or for an array
+    longer than MAX_ARRAY_ITEMS (except the top-level fields named in `own_limit`, which
+    their view checks against its own limit); iterative, so any depth is safe to walk."""
     stack: list[tuple[Any, list[Any]]] = [(data, [])]
     while stack:
         value, path = stack.pop()
@@ -49,4 +55,10 @@ def check_storable(data: Any) -> None:
                     raise _problem(path, f"A key is not valid text: {message}")
                 stack.append((item, [*path, key]))
         elif isinstance(value, list):
+            if len(value) > MAX_ARRAY_ITEMS and not (len(path) == 1 and path[0] in own_limit):
+                where = ".".join(str(p) for p in path) or "body"
+                raise ValidationFailed(
+                    f"An array in the request body is too long: {where}.",
+                    errors={where: f"Must have at most {MAX_ARRAY_ITEMS} items."},
+                )
             stack.extend((item, [*path, i]) for i, item in enumerate(value))

@@ -274,6 +274,8 @@ GROUP BY 1
 def reviewers(filters: TrendFilters, lo: datetime, hi: datetime) -> list[ReviewerRow]:
     """Per reviewer: decisions, median review time (decided_at - claimed_at), share modified.
     One pass over the range's decisions (medians do not add up, so nothing is remembered)."""
+    if not filters.queue_ids:
+        return []  # a member of no queue; an empty IN () cannot be written out as SQL
     qs = _in_range(filters.decisions(), lo, hi).filter(reviewer__isnull=False)
     found: dict[int, tuple[int, int, float | None]] = {}
     if connection.vendor == "postgresql":

@@ -2,15 +2,16 @@
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from reviewqueue.exceptions import DomainError, NotFound
+from reviewqueue.exceptions import DomainError, Forbidden, NotFound
+from reviewqueue.selectors.autonomy import queue_for_reader
 from reviewqueue.selectors.executions import dead_executions
 from reviewqueue.services.breaker import breaker_resume
 from reviewqueue.services.execution import execution_retry
-from reviewqueue.services.review import queue_for
 from reviewqueue.web.pages import current_user
 
 
@@ -28,11 +29,16 @@ def dead_list(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def retry(request: HttpRequest, execution_id: int) -> HttpResponse:
+    user = current_user(request)
+    if not user.can_read_reports:  # as the dead list: others do not learn it exists
+        raise Http404("No such execution.")
     try:
-        execution_retry(execution_id=execution_id, user=current_user(request))
+        execution_retry(execution_id=execution_id, user=user)
         messages.success(request, "Sent back to the workers for another round of attempts.")
     except NotFound:
         raise Http404("No such execution.") from None
+    except Forbidden as exc:
+        raise PermissionDenied(exc.detail) from None
     except DomainError as exc:
         messages.error(request, exc.detail)
     return redirect("executions-dead")
@@ -42,11 +48,13 @@ def retry(request: HttpRequest, execution_id: int) -> HttpResponse:
 @require_POST
 def resume(request: HttpRequest, slug: str) -> HttpResponse:
     try:
-        queue = queue_for(slug=slug)
+        queue = queue_for_reader(user=current_user(request), slug=slug)
         breaker_resume(queue=queue, user=current_user(request), comment="from the queue page")
         messages.success(request, f"Auto-execution resumed on {queue.name}.")
     except NotFound:
         raise Http404("No such queue.") from None
+    except Forbidden as exc:
+        raise PermissionDenied(exc.detail) from None
     except DomainError as exc:
         messages.error(request, exc.detail)
     return redirect("queues")

@@ -142,6 +142,18 @@ def _item(
     return render_page(request, PAGE, "item", _item_context(request, queue, rec, **kw), status)
 
 
+def _item_of(
+    request: HtmxHttpRequest, queue: Queue, recommendation_id: uuid.UUID
+) -> Recommendation:
+    """The item of `queue` a POST names. No such item: 404 to members, and to anyone else
+    the same 403 as for the queue's real items, so ids cannot be probed from outside."""
+    rec = review_item(queue=queue, recommendation_id=recommendation_id)
+    if rec is None:
+        queue_access(user=current_user(request), queue=queue)
+        raise NotFound("No such item in this queue.")
+    return rec
+
+
 def _next(request: HtmxHttpRequest, queue: Queue, notice: str) -> HttpResponse:
     """After a decision: htmx gets the next item claimed in this same request; a plain form
     post is redirected to the page, which claims it (PRG)."""
@@ -168,9 +180,7 @@ def review_page(request: HtmxHttpRequest, queue: Queue) -> HttpResponse:
 @require_POST
 @review_view
 def decide(request: HtmxHttpRequest, queue: Queue, recommendation_id: uuid.UUID) -> HttpResponse:
-    rec = review_item(queue=queue, recommendation_id=recommendation_id)
-    if rec is None:
-        raise NotFound("No such item in this queue.")
+    rec = _item_of(request, queue, recommendation_id)
     post, outcome = request.POST, request.POST.get("outcome", "")
     payload: Any = None
     form_errors: dict[str, str] = {}
@@ -201,9 +211,7 @@ def decide(request: HtmxHttpRequest, queue: Queue, recommendation_id: uuid.UUID)
 @require_POST
 @review_view
 def escalate(request: HtmxHttpRequest, queue: Queue, recommendation_id: uuid.UUID) -> HttpResponse:
-    rec = review_item(queue=queue, recommendation_id=recommendation_id)
-    if rec is None:
-        raise NotFound("No such item in this queue.")
+    rec = _item_of(request, queue, recommendation_id)
     try:
         recommendation_escalate(
             user=current_user(request),
@@ -220,9 +228,7 @@ def escalate(request: HtmxHttpRequest, queue: Queue, recommendation_id: uuid.UUI
 @require_POST
 @review_view
 def release(request: HtmxHttpRequest, queue: Queue, recommendation_id: uuid.UUID) -> HttpResponse:
-    rec = review_item(queue=queue, recommendation_id=recommendation_id)
-    if rec is None:
-        raise NotFound("No such item in this queue.")
+    rec = _item_of(request, queue, recommendation_id)
     try:
         recommendation_release(user=current_user(request), recommendation_id=rec.pk)
     except Conflict as exc:

@@ -5,11 +5,12 @@ import uuid
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from reviewqueue.exceptions import DomainError, NotFound
+from reviewqueue.exceptions import DomainError, Forbidden, NotFound
 from reviewqueue.models import Queue
 from reviewqueue.selectors.autonomy import (
     qa_counts,
@@ -18,6 +19,7 @@ from reviewqueue.selectors.autonomy import (
     shadow_disagreements,
     stage_history,
 )
+from reviewqueue.selectors.queues import review_item
 from reviewqueue.services.qa import qa_review_record
 from reviewqueue.services.stages import readiness_snapshot, stage_change
 from reviewqueue.states import STAGE_ORDER, Stage
@@ -91,6 +93,8 @@ def qa_page(request: HttpRequest, slug: str) -> HttpResponse:
 @require_POST
 def qa_verdict(request: HttpRequest, slug: str, recommendation_id: uuid.UUID) -> HttpResponse:
     queue = _queue(request, slug)
+    if review_item(queue=queue, recommendation_id=recommendation_id) is None:
+        raise Http404("No such item in this queue.")
     try:
         qa_review_record(
             user=current_user(request),
@@ -101,6 +105,8 @@ def qa_verdict(request: HttpRequest, slug: str, recommendation_id: uuid.UUID) ->
         )
     except NotFound:
         raise Http404("No such item.") from None
+    except Forbidden as exc:  # admins and auditors read the queue; only members give verdicts
+        raise PermissionDenied(exc.detail) from None
     except DomainError as exc:
         messages.error(request, exc.detail + " " + " ".join((exc.errors or {}).values()))
         return redirect("queue-qa", slug=queue.slug)

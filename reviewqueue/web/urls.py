@@ -1,15 +1,20 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from reviewqueue.web import executions, pages, queues, recommendations, reports, review, stages
+from reviewqueue.web import (
+    auth,
+    executions,
+    pages,
+    queues,
+    recommendations,
+    reports,
+    review,
+    stages,
+)
 
 urlpatterns = [
     path("", pages.home, name="home"),
-    path(
-        "login/",
-        auth_views.LoginView.as_view(redirect_authenticated_user=True),
-        name="login",
-    ),
+    path("login/", auth.login, name="login"),  # failed attempts throttled
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("queues/", queues.queue_list, name="queues"),
     path("queues/<slug:slug>/", stages.queue_page, name="queue"),

@@ -167,3 +167,14 @@ class TestFastValidator:
         fast = FastValidator(schema)
         assert fast.fast is not None
         assert fast.errors(value) == errors_by_path(validator_for(schema), value)
+
+
+def test_behind_a_proxy_the_client_is_the_last_forwarded_address():
+    from django.test import RequestFactory
+
+    from reviewqueue.lib.client_ip import forwarded_client_ip
+
+    rf = RequestFactory()
+    spoofed = rf.get("/", HTTP_X_FORWARDED_FOR="6.6.6.6, 203.0.113.9", REMOTE_ADDR="10.0.0.2")
+    assert forwarded_client_ip(spoofed) == "203.0.113.9"
+    assert forwarded_client_ip(rf.get("/", REMOTE_ADDR="10.0.0.2")) == "10.0.0.2"

@@ -71,7 +71,7 @@ def test_a_tripped_breaker_shows_a_banner_and_an_admin_resumes(client, world):
         html = client.get(url).content.decode()
         assert "Auto-execution stopped on Refunds" in html and "Execution failure rate 40%." in html
         assert "Resume auto-execution" not in html
-    assert client.post("/queues/refunds/resume", follow=True).status_code == 200
+    assert client.post("/queues/refunds/resume").status_code == 403
     assert Queue.objects.get(pk=world.queue.pk).breaker_tripped_at is not None
     admin = UserFactory(username="root", role="admin")
     member(admin, world.queue, role="senior")

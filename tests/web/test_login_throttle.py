@@ -1,0 +1,187 @@
+"""Sign-in throttling: failed attempts per username and per client address, on the app's
+/login/ and the admin's sign-in, counted in the shared cache (Redis when the suite runs
+against it); invalid API keys and tokens per address on the API."""
+
+import json
+import math
+import re
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.utils import timezone
+
+from reviewqueue.services.audit import Actor
+from reviewqueue.services.setup import personal_token_create
+from tests.conftest import TEST_PASSWORD, item
+from tests.factories import UserFactory, member
+
+WRONG = "not the password"
+
+
+@pytest.fixture
+def bob(db):
+    return UserFactory(username="bob")
+
+
+@pytest.fixture
+def tight(settings):
+    settings.REVIEWQUEUE_LOGIN_RATE_USER = "3/5m"
+    settings.REVIEWQUEUE_LOGIN_RATE_IP = "6/5m"
+    return settings
+
+
+def sign_in(client, username, password, url="/login/", ip="127.0.0.1"):
+    return client.post(url, {"username": username, "password": password}, REMOTE_ADDR=ip)
+
+
+def signed_in_as(client) -> str | None:
+    response = client.get("/queues/")
+    if response.status_code != 200:
+        return None
+    return re.search(r'class="who-name">([^<]+)<', response.content.decode()).group(1)
+
+
+def assert_throttled(response):
+    assert response.status_code == 429
+    wait = int(response["Retry-After"])
+    assert 1 <= wait <= 300
+    minutes = math.ceil(wait / 60)
+    text = response.content.decode()
+    assert f"Too many sign-in attempts; try again in {minutes} minute" in text
+    assert 'name="password"' not in text  # no form to keep guessing with
+
+
+def test_a_wrong_password_shows_the_form_again(client, bob, tight):
+    response = sign_in(client, "bob", WRONG)
+    assert response.status_code == 200
+    assert "Please enter a correct username and password" in response.content.decode()
+    assert signed_in_as(client) is None
+
+
+def test_after_the_users_failures_even_the_right_password_is_refused(client, bob, tight):
+    for _ in range(3):
+        assert sign_in(client, "bob", WRONG).status_code == 200
+    assert_throttled(sign_in(client, "bob", TEST_PASSWORD))
+    assert signed_in_as(client) is None
+    # The page itself still opens; only attempts are refused.
+    assert client.get("/login/").status_code == 200
+
+
+def test_only_failures_count(client, bob, tight):
+    for _ in range(5):
+        assert sign_in(client, "bob", TEST_PASSWORD).status_code == 302
+        client.post("/logout/")
+    for _ in range(2):
+        assert sign_in(client, "bob", WRONG).status_code == 200
+    assert sign_in(client, "bob", TEST_PASSWORD).status_code == 302
+    assert signed_in_as(client) == "bob"
+
+
+def test_the_username_budget_ignores_case_and_spaces(client, bob, tight):
+    for name in ("BOB", " Bob", "bob"):
+        sign_in(client, name, WRONG, ip=f"10.0.0.{len(name)}")
+    assert_throttled(sign_in(client, "bob", TEST_PASSWORD, ip="10.0.9.9"))
+
+
+def test_one_throttled_username_leaves_the_others_alone(client, bob, tight):
+    UserFactory(username="carol")
+    for _ in range(3):
+        sign_in(client, "bob", WRONG)
+    assert sign_in(client, "carol", TEST_PASSWORD).status_code == 302
+    assert signed_in_as(client) == "carol"
+
+
+def test_one_address_guessing_many_usernames_is_throttled(client, bob, tight):
+    for n in range(6):
+        assert sign_in(client, f"guess{n}", WRONG, ip="203.0.113.7").status_code == 200
+    assert_throttled(sign_in(client, "bob", TEST_PASSWORD, ip="203.0.113.7"))
+    assert sign_in(client, "bob", TEST_PASSWORD, ip="198.51.100.1").status_code == 302
+
+
+def test_the_window_ends_and_sign_in_works_again(client, bob, tight):
+    with time_machine.travel(timezone.now(), tick=False) as traveller:
+        for _ in range(3):
+            sign_in(client, "bob", WRONG)
+        refused = sign_in(client, "bob", TEST_PASSWORD)
+        assert_throttled(refused)
+        traveller.shift(timedelta(seconds=int(refused["Retry-After"]) + 1))
+        assert sign_in(client, "bob", TEST_PASSWORD).status_code == 302
+    assert signed_in_as(client) == "bob"
+
+
+def test_the_default_limits_are_ten_per_user_and_fifty_per_address(client, bob):
+    for _ in range(10):
+        assert sign_in(client, "bob", WRONG).status_code == 200
+    assert_throttled(sign_in(client, "bob", TEST_PASSWORD))
+    for n in range(39):  # 10 + 39 = 49 failures from this address
+        assert sign_in(client, f"guess{n}", WRONG).status_code == 200
+    carol = UserFactory(username="carol")
+    assert sign_in(client, "guess-last", WRONG).status_code == 200  # the 50th
+    assert_throttled(sign_in(client, carol.username, TEST_PASSWORD))
+
+
+class TestAdminSignIn:
+    @pytest.fixture
+    def ada(self, db):
+        return UserFactory(username="ada", role="admin", is_staff=True, is_superuser=True)
+
+    def test_the_admin_signs_in_through_its_own_form(self, client, ada, tight):
+        response = sign_in(client, "ada", TEST_PASSWORD, url="/admin/login/?next=/admin/")
+        assert response.status_code == 302 and response["Location"] == "/admin/"
+        assert client.get("/admin/").status_code == 200
+
+    def test_failures_on_the_admin_form_are_throttled(self, client, ada, tight):
+        for _ in range(3):
+            response = sign_in(client, "ada", WRONG, url="/admin/login/")
+            assert response.status_code == 200
+            assert "Please enter the correct username and password" in response.content.decode()
+        assert_throttled(sign_in(client, "ada", TEST_PASSWORD, url="/admin/login/"))
+        assert client.get("/admin/").status_code == 302
+
+    def test_both_forms_share_one_budget_per_username(self, client, ada, tight):
+        sign_in(client, "ada", WRONG, url="/admin/login/")
+        sign_in(client, "ada", WRONG)
+        sign_in(client, "ada", WRONG, url="/admin/login/")
+        assert_throttled(sign_in(client, "ada", TEST_PASSWORD))
+
+
+class TestApiCredentials:
+    """Invalid keys and tokens count against the address; valid ones never do."""
+
+    def claim(self, client, token, ip="127.0.0.1"):
+        return client.post(
+            "/api/v1/queues/refunds/claim",
+            HTTP_AUTHORIZATION=f"Token {token}",
+            REMOTE_ADDR=ip,
+        )
+
+    def test_invalid_tokens_turn_from_401_to_429_with_retry_after(self, client, world, tight):
+        reviewer = UserFactory(username="rita")
+        member(reviewer, world.queue)
+        _, token = personal_token_create(user=reviewer, actor=Actor.system("test"))
+        forged = token.rsplit("_", 1)[0] + "_" + "A" * 43
+        codes = [self.claim(client, forged).status_code for _ in range(7)]
+        assert codes == [401] * 6 + [429]
+        refused = self.claim(client, forged)
+        assert refused.status_code == 429
+        assert refused["Content-Type"] == "application/problem+json"
+        assert refused.json()["status"] == 429 and "invalid" in refused.json()["detail"]
+        assert 1 <= int(refused["Retry-After"]) <= 300
+        # A valid token from the same address is not held back (keys cannot be guessed;
+        # refusing them would let anyone behind one proxy lock out everyone else).
+        assert self.claim(client, token).status_code == 204
+        assert self.claim(client, forged, ip="198.51.100.1").status_code == 401
+
+    def test_invalid_api_keys_on_ingest_count_too(self, client, world, tight):
+        def post(key):
+            return client.post(
+                "/api/v1/recommendations",
+                data=json.dumps(item()),
+                content_type="application/json",
+                HTTP_AUTHORIZATION=f"Bearer {key}",
+            )
+
+        codes = [post("rq_abcdefabcdef_nope").status_code for _ in range(7)]
+        assert codes == [401] * 6 + [429]
+        assert post(world.key).status_code == 201
