@@ -3,20 +3,18 @@ admin moving a queue between stages."""
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from jsonschema import Draft202012Validator
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from reviewqueue import contracts
 from reviewqueue.api.review import ReviewerAPIView, _person, _uuid
+from reviewqueue.api.schema import problems
 from reviewqueue.models import QaReview, StageChange
 from reviewqueue.representations import iso
 from reviewqueue.services.qa import qa_review_record
 from reviewqueue.services.review import queue_for
 from reviewqueue.services.stages import stage_change
-
-_PROBLEM = OpenApiResponse(response=contracts.PROBLEM, description="application/problem+json")
 
 _QA_BODY = {
     "type": "object",
@@ -73,7 +71,7 @@ class RecommendationQa(ReviewerAPIView):
     @extend_schema(
         operation_id="recommendations_qa",
         request={"application/json": _QA_BODY},
-        responses={200: dict, 400: _PROBLEM, 403: _PROBLEM, 404: _PROBLEM, 409: _PROBLEM},
+        responses={200: dict, **problems(400, 403, 404, 409)},
         tags=["review"],
     )
     def post(self, request: Request, recommendation_id: str) -> Response:
@@ -92,7 +90,7 @@ class QueueStage(ReviewerAPIView):
     @extend_schema(
         operation_id="queues_stage",
         request={"application/json": _STAGE_BODY},
-        responses={200: dict, 400: _PROBLEM, 403: _PROBLEM, 404: _PROBLEM, 409: _PROBLEM},
+        responses={200: dict, **problems(400, 403, 404, 409)},
         tags=["stages"],
     )
     def post(self, request: Request, slug: str) -> Response:

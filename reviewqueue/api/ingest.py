@@ -19,6 +19,7 @@ from reviewqueue.api.auth import (
     PersonalTokenAuthentication,
     SourcePrincipal,
 )
+from reviewqueue.api.schema import problems
 from reviewqueue.api.throttling import ApiKeyRateThrottle
 from reviewqueue.exceptions import NotFound, ValidationFailed
 from reviewqueue.lib.schema import errors_by_path
@@ -35,9 +36,6 @@ from reviewqueue.services.ingest import (
     recommendation_ingest_batch,
 )
 from reviewqueue.services.shadow import recommendation_record_outcome
-
-_PROBLEM = OpenApiResponse(response=contracts.PROBLEM, description="application/problem+json")
-_ERRORS = {code: _PROBLEM for code in (400, 401, 403, 409, 413, 429)}
 
 
 class SourceAPIView(APIView):
@@ -57,7 +55,7 @@ class RecommendationCollection(SourceAPIView):
         responses={
             201: OpenApiResponse(contracts.RECOMMENDATION, description="Created"),
             200: OpenApiResponse(contracts.RECOMMENDATION, description="Identical replay"),
-            **_ERRORS,
+            **problems(403, 409, 429),
         },
         tags=["ingest"],
     )
@@ -74,7 +72,7 @@ class RecommendationCollection(SourceAPIView):
             OpenApiParameter("cursor", str, description="`next` from the previous page"),
             OpenApiParameter("limit", int, description="1-200, default 50"),
         ],
-        responses={200: OpenApiResponse(contracts.RECOMMENDATION_LIST), **_ERRORS},
+        responses={200: OpenApiResponse(contracts.RECOMMENDATION_LIST), **problems(400, 429)},
         tags=["ingest"],
     )
     def get(self, request: Request) -> Response:
@@ -105,6 +103,8 @@ _BATCH_VALIDATOR = Draft202012Validator(_BATCH_ENVELOPE)
 
 
 class RecommendationBatch(SourceAPIView):
+    arrays_with_own_limit = ("items",)  # REVIEWQUEUE_MAX_BATCH_ITEMS, checked below
+
     @property
     def max_body_bytes(self) -> int:
         return settings.REVIEWQUEUE_MAX_BATCH_BODY_BYTES
@@ -112,7 +112,7 @@ class RecommendationBatch(SourceAPIView):
     @extend_schema(
         operation_id="recommendations_batch_create",
         request={"application/json": contracts.INGEST_BATCH},
-        responses={200: OpenApiResponse(contracts.BATCH_RESULT), **_ERRORS},
+        responses={200: OpenApiResponse(contracts.BATCH_RESULT), **problems(429)},
         tags=["ingest"],
     )
     def post(self, request: Request) -> Response:
@@ -161,10 +161,11 @@ class RecommendationDetail(APIView):
         authentication.SessionAuthentication,
     ]
     permission_classes = [SourceOrPerson]
+    throttle_classes = [ApiKeyRateThrottle]  # sources poll here; people are not counted
 
     @extend_schema(
         operation_id="recommendations_retrieve",
-        responses={200: OpenApiResponse(contracts.RECOMMENDATION), 401: _PROBLEM, 404: _PROBLEM},
+        responses={200: OpenApiResponse(contracts.RECOMMENDATION), **problems(404, 429)},
         tags=["ingest"],
     )
     def get(self, request: Request, recommendation_id: str) -> Response:
@@ -201,7 +202,7 @@ class RecommendationHumanOutcome(SourceAPIView):
         request={"application/json": _OUTCOME_BODY},
         responses={
             200: OpenApiResponse(contracts.RECOMMENDATION),
-            **{code: _PROBLEM for code in (400, 401, 404, 409, 413, 429)},
+            **problems(404, 409, 429),
         },
         tags=["ingest"],
     )

@@ -1,4 +1,5 @@
-"""Reports API for people (session or personal token): the trend and the decisions export."""
+"""Reports API for people (session or personal token): the trend, the decisions export and
+the audit export."""
 
 from typing import Any, cast
 
@@ -8,13 +9,13 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from reviewqueue import contracts
 from reviewqueue.api.review import ReviewerAPIView
+from reviewqueue.api.schema import problems
 from reviewqueue.models import User
+from reviewqueue.selectors.audit_export import audit_export_for, audit_export_lines
 from reviewqueue.selectors.metrics import MAX_BUCKETS, parse_trend_request, trend_for
 from reviewqueue.selectors.metrics_export import export_lines, parse_export_request
 
-_PROBLEM = OpenApiResponse(response=contracts.PROBLEM, description="application/problem+json")
 _RATE = {"type": ["number", "null"], "minimum": 0, "maximum": 1}
 _SECONDS = {"type": ["number", "null"], "minimum": 0}
 
@@ -100,7 +101,7 @@ class MetricsTrend(ReviewerAPIView):
         operation_id="metrics_trend",
         description=_TREND_DESCRIPTION,
         parameters=_TREND_PARAMETERS,
-        responses={200: OpenApiResponse(TREND), 400: _PROBLEM, 401: _PROBLEM, 403: _PROBLEM},
+        responses={200: OpenApiResponse(TREND), **problems(400, 403)},
         tags=["reports"],
     )
     def get(self, request: Request) -> Response:
@@ -144,9 +145,7 @@ class DecisionsExport(ReviewerAPIView):
             (200, "application/x-ndjson"): OpenApiResponse(
                 {"type": "string"}, description="One JSON object per line"
             ),
-            400: _PROBLEM,
-            401: _PROBLEM,
-            403: _PROBLEM,
+            **problems(400, 403),
         },
         tags=["reports"],
     )
@@ -154,5 +153,50 @@ class DecisionsExport(ReviewerAPIView):
         export = parse_export_request(user=cast(User, request.user), params=request.query_params)
         response = StreamingHttpResponse(export_lines(export), content_type="application/x-ndjson")
         response["Content-Disposition"] = 'attachment; filename="decisions.jsonl"'
+        response["Cache-Control"] = "no-store"
+        return response
+
+
+_AUDIT_EXPORT_DESCRIPTION = """The audit trail's events in the range as JSON Lines
+(`application/x-ndjson`), streamed chain by chain (a chain is a queue's events; chain 0 holds
+events without a queue), in `seq` order within a chain. Each line carries what its hash covers,
+so it can be verified outside the system: `id`, `chain`, `seq`, `prev_hash`, `hash`,
+`occurred_at` (UTC, microseconds), the actor (`actor_kind`, `actor_user_id`,
+`actor_source_id`, `actor_label`), `action`, `recommendation_id`, `queue_id` (and the
+`queue` slug), `model_name`, `model_version`, `prompt_version`, `data`, and `data_text`, the
+exact JSON text of `data` that was hashed. `hash` = hex SHA-256 of `prev_hash`, then `|`,
+then for each of id, occurred_at, actor_kind, actor_user_id, actor_source_id, actor_label,
+action, recommendation_id, queue_id, model_name, model_version, prompt_version, data_text:
+`<length in characters>:<value>|` (null as empty). Events are selected by `occurred_at` (the
+writer's clock): `from` inclusive, `to` exclusive (dates in `tz`, default UTC); default: the
+last 30 days. Admins and auditors only."""
+
+
+class AuditExport(ReviewerAPIView):
+    renderer_classes = [JSONRenderer, NDJSONRenderer]
+
+    @extend_schema(
+        operation_id="exports_audit",
+        description=_AUDIT_EXPORT_DESCRIPTION,
+        parameters=[
+            OpenApiParameter("queue", str, description="Queue slug; default every chain"),
+            OpenApiParameter("from", str, description="YYYY-MM-DD (inclusive)"),
+            OpenApiParameter("to", str, description="YYYY-MM-DD (exclusive)"),
+            OpenApiParameter("tz", str, description="IANA time zone of the dates; default UTC"),
+        ],
+        responses={
+            (200, "application/x-ndjson"): OpenApiResponse(
+                {"type": "string"}, description="One JSON object per line"
+            ),
+            **problems(400, 403),
+        },
+        tags=["reports"],
+    )
+    def get(self, request: Request) -> StreamingHttpResponse:
+        export = audit_export_for(user=cast(User, request.user), params=request.query_params)
+        response = StreamingHttpResponse(
+            audit_export_lines(export), content_type="application/x-ndjson"
+        )
+        response["Content-Disposition"] = 'attachment; filename="audit.jsonl"'
         response["Cache-Control"] = "no-store"
         return response

@@ -12,13 +12,13 @@ from rest_framework.views import APIView
 
 from reviewqueue import contracts
 from reviewqueue.api.auth import PersonalTokenAuthentication
+from reviewqueue.api.schema import problems
 from reviewqueue.exceptions import NotFound, ValidationFailed
 from reviewqueue.lib.schema import errors_by_path
 from reviewqueue.models import Recommendation, User
 from reviewqueue.representations import proposal_hidden, recommendation_repr
 from reviewqueue.services import review
 
-_PROBLEM = OpenApiResponse(response=contracts.PROBLEM, description="application/problem+json")
 _ITEM = OpenApiResponse(contracts.RECOMMENDATION)
 
 
@@ -74,8 +74,7 @@ class QueueClaim(ReviewerAPIView):
         responses={
             200: _ITEM,
             204: OpenApiResponse(description="Nothing waiting"),
-            403: _PROBLEM,
-            404: _PROBLEM,
+            **problems(403, 404),
         },
         tags=["review"],
     )
@@ -90,7 +89,7 @@ class RecommendationRelease(ReviewerAPIView):
     @extend_schema(
         operation_id="recommendations_release",
         request=None,
-        responses={200: _ITEM, 403: _PROBLEM, 404: _PROBLEM, 409: _PROBLEM},
+        responses={200: _ITEM, **problems(403, 404, 409)},
         tags=["review"],
     )
     def post(self, request: Request, recommendation_id: str) -> Response:
@@ -104,7 +103,7 @@ class RecommendationDecision(ReviewerAPIView):
     @extend_schema(
         operation_id="recommendations_decide",
         request={"application/json": _DECISION_BODY},
-        responses={200: _ITEM, 400: _PROBLEM, 403: _PROBLEM, 404: _PROBLEM, 409: _PROBLEM},
+        responses={200: _ITEM, **problems(400, 403, 404, 409)},
         tags=["review"],
     )
     def post(self, request: Request, recommendation_id: str) -> Response:
@@ -124,7 +123,7 @@ class RecommendationEscalate(ReviewerAPIView):
     @extend_schema(
         operation_id="recommendations_escalate",
         request={"application/json": _ESCALATE_BODY},
-        responses={200: _ITEM, 400: _PROBLEM, 403: _PROBLEM, 404: _PROBLEM, 409: _PROBLEM},
+        responses={200: _ITEM, **problems(400, 403, 404, 409)},
         tags=["review"],
     )
     def post(self, request: Request, recommendation_id: str) -> Response:

@@ -8,9 +8,11 @@ from reviewqueue.api import autonomy, ingest, openapi, reports, review  # noqa: 
 
 # Swagger UI sets inline style attributes; its page alone may use them. Its start-up script
 # is served from our origin (the split view), so script-src stays strict.
-_docs = csp_override({**settings.SECURE_CSP, "style-src": [CSP.SELF, CSP.UNSAFE_INLINE]})(
-    SpectacularSwaggerSplitView.as_view(url_name="api-schema")
-)
+_DOCS_CSP: dict[str, list[str]] = {
+    **settings.SECURE_CSP,
+    "style-src": [CSP.SELF, CSP.UNSAFE_INLINE],
+}
+_docs = csp_override(_DOCS_CSP)(SpectacularSwaggerSplitView.as_view(url_name="api-schema"))
 
 urlpatterns = [
     path("recommendations", ingest.RecommendationCollection.as_view(), name="api-recommendations"),
@@ -49,6 +51,7 @@ urlpatterns = [
     ),
     path("metrics/trend", reports.MetricsTrend.as_view(), name="api-metrics-trend"),
     path("exports/decisions.jsonl", reports.DecisionsExport.as_view(), name="api-export-decisions"),
+    path("exports/audit.jsonl", reports.AuditExport.as_view(), name="api-export-audit"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", _docs, name="api-docs"),
 ]
