@@ -1,6 +1,10 @@
+import logging
 import os
+from typing import Any
 
 from celery import Celery
+from celery.signals import after_task_publish, before_task_publish, setup_logging, worker_init
+from django_structlog.celery.steps import DjangoStructLogInitStep
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -13,3 +17,40 @@ app.conf.beat_schedule = {
     "sla-sweep": {"task": "reviewqueue.sla_sweep", "schedule": 60.0},
     "metrics-warm": {"task": "reviewqueue.metrics_warm", "schedule": 600.0},
 }
+
+
+class _TaskLogContext(DjangoStructLogInitStep):
+    """Each task's log lines carry its task_id and the request_id (and recommendation_id) of
+    whatever queued it (django-structlog). The django_structlog app already hands the
+    context on when a task is published (DJANGO_STRUCTLOG_CELERY_ENABLED): connected twice,
+    every `task_enqueued` line would be logged twice."""
+
+    def __init__(self, parent: Any, **kwargs: Any) -> None:
+        super().__init__(parent, **kwargs)
+        before_task_publish.disconnect(self.receiver.receiver_before_task_publish)
+        after_task_publish.disconnect(self.receiver.receiver_after_task_publish)
+
+
+app.steps["worker"].add(_TaskLogContext)
+
+
+@setup_logging.connect
+def _structured_logging(loglevel: Any = None, **kwargs: Any) -> None:
+    """Celery's own lines and the tasks' go through settings.LOGGING (config/logging.py),
+    in the same format as the web's, instead of Celery's plain-text set-up."""
+    from logging.config import dictConfig
+
+    from django.conf import settings
+
+    dictConfig(settings.LOGGING)
+    if loglevel:
+        logging.getLogger().setLevel(loglevel)
+
+
+@worker_init.connect
+def _metrics_group(**kwargs: Any) -> None:
+    """This worker and its pool children write their counters in a directory of their own
+    (see reviewqueue/observability/multiproc.py)."""
+    from reviewqueue.observability.multiproc import group_start
+
+    group_start("worker")

@@ -8,6 +8,14 @@ like against one PostgreSQL and one Redis.
 import multiprocessing
 import os
 
+# gunicorn finds hooks by name: on_starting clears metrics files of dead process groups,
+# child_exit folds an exited worker's Prometheus counts into an archive (workers recycle).
+from reviewqueue.observability.gunicorn_hooks import (  # noqa: F401
+    child_exit,
+    gunicorn_logconfig_dict,
+    on_starting,
+)
+
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 # Threads share each process's persistent database connections; requests are short and
 # mostly wait on PostgreSQL, so a few threads per process use the cores well.
@@ -24,8 +32,11 @@ max_requests_jitter = int(os.environ.get("GUNICORN_MAX_REQUESTS_JITTER", "2000")
 # Trust X-Forwarded-* only from the proxy in front of us (comma-separated addresses).
 forwarded_allow_ips = os.environ.get("GUNICORN_FORWARDED_ALLOW_IPS", "127.0.0.1")
 # Bodies are limited by the app (413 problem+json); keep gunicorn's header limits default.
-accesslog = os.environ.get("GUNICORN_ACCESSLOG", "-")
+# Every request already logs one JSON line (request_finished, with its request id); set
+# GUNICORN_ACCESSLOG=- to have gunicorn's own access line as well.
+accesslog = os.environ.get("GUNICORN_ACCESSLOG") or None
 errorlog = "-"
-# Defaults only: the application's own logging configuration shapes the lines.
+# gunicorn's own lines in the same JSON format as the application's.
+logconfig_dict = gunicorn_logconfig_dict()
 capture_output = True
 proc_name = "reviewqueue-web"

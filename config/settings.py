@@ -5,6 +5,7 @@ app runs with no server installed. Production: DATABASE_URL=postgres://... and
 CELERY_BROKER_URL=redis://...; nothing else changes.
 """
 
+import logging
 import os
 import secrets
 from pathlib import Path
@@ -12,6 +13,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import dj_database_url
 from django.utils.csp import CSP
+
+from config.logging import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("REVIEWQUEUE_VAR_DIR", BASE_DIR / "var"))
@@ -69,8 +72,11 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS and env_bool("DJANGO_HSTS_INCLUDE_SUBDOMA
 # The preload directive only matters once the domain is submitted to the browsers' list.
 SECURE_HSTS_PRELOAD = HTTPS and env_bool("DJANGO_HSTS_PRELOAD", True)
 if env_bool("DJANGO_BEHIND_PROXY", False):
-    # Only when a proxy you run sets this header and strips it from clients.
+    # Only when a proxy you run sets these headers (X-Forwarded-Proto replaced, the client's
+    # address appended to X-Forwarded-For): per-address limits then count real clients, not
+    # the proxy.
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    RATELIMIT_IP_META_KEY = "reviewqueue.lib.client_ip.forwarded_client_ip"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
@@ -78,7 +84,7 @@ X_FRAME_OPTIONS = "DENY"
 # no inline styles, no eval (htmx's eval features are switched off in base.html), no
 # framing, forms post only to us. The API docs page relaxes style-src for Swagger UI
 # (reviewqueue/api/urls.py).
-SECURE_CSP = {
+SECURE_CSP: dict[str, list[str]] = {
     "default-src": [CSP.SELF],
     "script-src": [CSP.SELF, CSP.NONCE],
     "style-src": [CSP.SELF],
@@ -104,6 +110,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "drf_standardized_errors",
     "django_htmx",
+    "django_structlog",
     "reviewqueue",
 ]
 
@@ -111,6 +118,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "reviewqueue.observability.middleware.RequestLogMiddleware",  # request ids, logs
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -118,6 +126,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "reviewqueue.web.ops.DatabaseUnavailableMiddleware",  # last: sees a view's error first
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -270,7 +279,7 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["reviewqueue.api.parsers.LimitedJSONParser"],
     "EXCEPTION_HANDLER": "drf_standardized_errors.handler.exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "reviewqueue.api.schema.ProblemAutoSchema",
     "UNAUTHENTICATED_USER": None,
 }
 DRF_STANDARDIZED_ERRORS = {
@@ -301,6 +310,11 @@ REVIEWQUEUE_MAX_BATCH_BODY_BYTES = env_int("REVIEWQUEUE_MAX_BATCH_BODY_BYTES", 1
 REVIEWQUEUE_MAX_BATCH_ITEMS = env_int("REVIEWQUEUE_MAX_BATCH_ITEMS", 1000)
 # Requests per API key; django-ratelimit syntax (count/period, period in s, m, h or d).
 REVIEWQUEUE_INGEST_RATE = os.environ.get("REVIEWQUEUE_INGEST_RATE", "6000/m")
+# Failed sign-ins (web and admin forms) allowed per username and per client address before
+# every attempt answers 429 until the window ends; the address budget also covers invalid
+# API keys and tokens. Same syntax; "10/5m" is 10 per 5 minutes.
+REVIEWQUEUE_LOGIN_RATE_USER = os.environ.get("REVIEWQUEUE_LOGIN_RATE_USER", "10/5m")
+REVIEWQUEUE_LOGIN_RATE_IP = os.environ.get("REVIEWQUEUE_LOGIN_RATE_IP", "50/5m")
 REVIEWQUEUE_OUTBOUND_ALLOWLIST = env_list("REVIEWQUEUE_OUTBOUND_ALLOWLIST")
 # Extra executors by dotted path: REVIEWQUEUE_EXECUTORS="crm=myco.executors.crm,erp=..."
 REVIEWQUEUE_EXECUTORS = dict(
@@ -319,11 +333,21 @@ REVIEWQUEUE_KEY_TOUCH_SECONDS = env_int("REVIEWQUEUE_KEY_TOUCH_SECONDS", 60)
 # breaker state) before reading them again; changes made in the same process apply at once.
 REVIEWQUEUE_CONFIG_CACHE_SECONDS = float(os.environ.get("REVIEWQUEUE_CONFIG_CACHE_SECONDS", "2"))
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
-}
+# --- Logs and metrics (config/logging.py, reviewqueue/observability/) -------------------
+# JSON lines (REVIEWQUEUE_LOG_FORMAT=json|console; console by default when DEBUG is on).
+LOGGING = logging_config(debug=DEBUG)
+# The request id comes from X-Request-ID when it looks like one, else a new UUID; the
+# middleware settles it before django-structlog reads the header.
+DJANGO_STRUCTLOG_TRUST_UPSTREAM_REQUEST_ID = True
+DJANGO_STRUCTLOG_CELERY_ENABLED = True  # tasks log the request_id of the request that queued them
+# `request_finished` says everything `request_started` would: one line per request, not two.
+DJANGO_STRUCTLOG_STATUS_START_LOG_LEVEL = logging.DEBUG
+# The middleware binds REMOTE_ADDR as `ip`: django-ipware's guess from forwarding headers
+# cost more than the whole log line (and a client can forge those headers).
+DJANGO_STRUCTLOG_IP_LOGGING_ENABLED = False
+# GET /metrics answers 404 unless this is set, then wants `Authorization: Bearer <token>`.
+REVIEWQUEUE_METRICS_TOKEN = os.environ.get("REVIEWQUEUE_METRICS_TOKEN", "")
+# Counter files shared by the processes of this machine; read by prometheus_client when it
+# is imported, so set here, before anything imports it.
+os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(VAR_DIR / "prometheus"))
+Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]).mkdir(parents=True, exist_ok=True)

@@ -9,6 +9,7 @@ from functools import partial
 
 from celery import shared_task
 
+from reviewqueue.observability.context import bind_delivery
 from reviewqueue.services import callbacks, execution, sla
 from reviewqueue.services.outbox import publish
 from reviewqueue.services.review import leases_return_expired
@@ -21,6 +22,7 @@ def execute_action(execution_id: int) -> str | None:
 
 @shared_task(name="reviewqueue.deliver_callback", acks_late=True, soft_time_limit=60, time_limit=90)
 def deliver_callback(delivery_id: str) -> str:
+    bind_delivery(delivery_id)
     return callbacks.callback_deliver(delivery_id=delivery_id)
 
 

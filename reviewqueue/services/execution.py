@@ -23,6 +23,8 @@ from reviewqueue.exceptions import Forbidden, IllegalMove, NotFound
 from reviewqueue.executors import ActionRequest, ActionResult, get_executor
 from reviewqueue.lib.canonical import content_hash
 from reviewqueue.models import Decision, Execution, ExecutionAttempt, Recommendation, User
+from reviewqueue.observability import metrics
+from reviewqueue.observability.context import bind_recommendation
 from reviewqueue.services.audit import Actor, audit_record
 from reviewqueue.services.breaker import breaker_evaluate
 from reviewqueue.services.callbacks import callback_event
@@ -81,6 +83,7 @@ def execution_run(*, execution_id: int) -> str | None:
     )
     if row is None:
         return None
+    bind_recommendation(row.recommendation_id)
     action_type = row.recommendation.action_type
     if not _claim(execution_id, action_type.timeout_seconds):
         return None
@@ -167,11 +170,24 @@ def _finish(
             return ExecutionStatus.RUNNING
         for key, value in update.items():
             setattr(execution, key, value)
+        metrics.executed(execution, status)
         attempt.finished_at = now
         attempt.http_status = result.http_status
         attempt.error = result.error
         attempt.outcome = {"retrying": "retry"}.get(status, status)
         attempt.save(update_fields=["finished_at", "http_status", "error", "outcome"])
+        finished = status in (
+            ExecutionStatus.SUCCEEDED,
+            ExecutionStatus.DEAD,
+            ExecutionStatus.REFUSED,
+        )
+        if finished:
+            # The breaker first: it locks the queue row before it audits, as stage moves do;
+            # auditing before it (which locks the queue's audit chain head) could deadlock
+            # with a concurrent stage move or resume.
+            decision = Decision.objects.filter(recommendation=rec).only("kind").first()
+            if decision is not None and decision.kind == DecisionKind.POLICY:
+                breaker_evaluate(queue=rec.queue)
         audit_record(
             action=f"execution.{status}",
             actor=Actor.system("worker"),
@@ -183,16 +199,13 @@ def _finish(
                 "retry_in_seconds": round(delay, 3) if delay is not None else None,
             },
         )
-        if status in (ExecutionStatus.SUCCEEDED, ExecutionStatus.DEAD, ExecutionStatus.REFUSED):
+        if finished:
             event = (
                 "execution.succeeded" if status == ExecutionStatus.SUCCEEDED else "execution.dead"
             )
             callback_event(
                 recommendation=rec, source=rec.source, event_type=event, execution=execution
             )
-            decision = Decision.objects.filter(recommendation=rec).only("kind").first()
-            if decision is not None and decision.kind == DecisionKind.POLICY:
-                breaker_evaluate(queue=rec.queue)
     if status == ExecutionStatus.RETRYING and delay is not None:
         from reviewqueue.tasks import execute_action
 

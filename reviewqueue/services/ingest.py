@@ -32,8 +32,10 @@ from reviewqueue.models import (
     Source,
     SourceQueue,
 )
+from reviewqueue.observability import metrics
+from reviewqueue.observability.context import bind_recommendation
 from reviewqueue.selectors.targets import Targets, targets_for
-from reviewqueue.services.audit import Actor, audit_event
+from reviewqueue.services.audit import Actor, audit_chain_order, audit_event
 from reviewqueue.services.callbacks import callback_event
 from reviewqueue.services.outbox import publish_on_commit
 from reviewqueue.services.qa import qa_should_sample
@@ -242,7 +244,8 @@ def _store(prepared: list[Prepared], source: Source) -> None:
                         decision=p.decision,
                         execution=p.execution,
                     )
-        insert(AuditEvent, [_audit_created(p, actor) for p in prepared])
+        # Items may span queues: chain order, as every multi-queue audit writer.
+        insert(AuditEvent, audit_chain_order(_audit_created(p, actor) for p in prepared))
 
 
 def _insert_one(model: type[Model], objs: list[Any]) -> None:
@@ -268,6 +271,7 @@ def recommendation_ingest(*, source: Source, data: Any) -> tuple[Recommendation,
         index=0, source=source, data=data, targets=targets, target_errors={}, now=now
     )
     if isinstance(prepared, DomainError):
+        metrics.ingest_refused(data, targets, prepared)
         raise prepared
     rec = prepared.recommendation
     try:
@@ -283,11 +287,15 @@ def recommendation_ingest(*, source: Source, data: Any) -> tuple[Recommendation,
         if existing is None:
             raise
         if existing.content_hash != rec.content_hash:
+            metrics.ingested(rec.queue.slug, "conflict")
             raise IdempotencyConflict(
                 f"external_id '{rec.external_id}' was already used with different content.",
                 id=str(existing.id),
             ) from None
+        metrics.ingested(rec.queue.slug, "replayed")
         return existing, False
+    metrics.ingested(rec.queue.slug, "created")
+    bind_recommendation(rec.pk)
     _prime(rec, prepared.decision, prepared.execution)
     return rec, True
 
@@ -368,4 +376,5 @@ def recommendation_ingest_batch(*, source: Source, items: list[Any]) -> list[Ite
         break
     else:  # pragma: no cover - five lost races in a row
         raise IdempotencyConflict("The batch kept racing with concurrent writers; post it again.")
+    metrics.batch_ingested(items, results, targets)
     return [r for r in results if r is not None]

@@ -28,7 +28,8 @@ from reviewqueue.models import (
     Recommendation,
     User,
 )
-from reviewqueue.services.audit import Actor, audit_event, audit_record
+from reviewqueue.observability import metrics
+from reviewqueue.services.audit import Actor, audit_chain_order, audit_event, audit_record
 from reviewqueue.services.callbacks import callback_event
 from reviewqueue.services.execution import execution_publish_on_commit
 from reviewqueue.services.rows import decision_row, execution_row
@@ -104,7 +105,7 @@ def leases_return_expired(*, queue: Queue | None = None, now: datetime | None = 
             updated_at=now,
         )
         AuditEvent.objects.bulk_create(
-            [
+            audit_chain_order(
                 AuditEvent(
                     action="lease.expired",
                     actor_kind="system",
@@ -117,7 +118,7 @@ def leases_return_expired(*, queue: Queue | None = None, now: datetime | None = 
                     data={"holder": holder},
                 )
                 for pk, holder, _esc, queue_id, mn, mv, pv in expired
-            ]
+            )
         )
     return len(expired)
 
@@ -562,6 +563,7 @@ def recommendation_decide(
             execution_publish_on_commit(execution.pk)
         if blind is None:
             _decided_callback_and_audit(user, rec, decision, execution, changes, cosmetic)
+    metrics.decided(rec, decision)
     Recommendation.decision.related.set_cached_value(rec, decision)  # type: ignore[attr-defined]
     Recommendation.execution.related.set_cached_value(rec, execution)  # type: ignore[attr-defined]
     decision.reviewer = user

@@ -314,7 +314,8 @@ def _shadow_history(source: Source, days: int, rng: random.Random) -> int:
                 claimed_at=decided - timedelta(seconds=min(wait - 5, rng.uniform(10, 90))),
                 closed_at=decided,
             )
-            outcome, final, reason = "approve", payload, ""
+            outcome, reason = "approve", ""
+            final: dict[str, str] | None = payload
             if i in modified:
                 outcome, final = "modify", {**payload, "note": "customer asked for email"}
                 reason = "other"
