@@ -1,6 +1,7 @@
 """Reports API for people (session or personal token): the trend, the decisions export and
 the audit export."""
 
+from collections.abc import Iterator
 from typing import Any, cast
 
 from django.http import StreamingHttpResponse
@@ -128,6 +129,26 @@ class NDJSONRenderer(JSONRenderer):
     format = "jsonl"
 
 
+_WINDOW_PARAMETERS = [
+    OpenApiParameter("from", str, description="YYYY-MM-DD (inclusive)"),
+    OpenApiParameter("to", str, description="YYYY-MM-DD (exclusive)"),
+    OpenApiParameter("tz", str, description="IANA time zone of the dates; default UTC"),
+]
+_JSONL_RESPONSES = {
+    (200, "application/x-ndjson"): OpenApiResponse(
+        {"type": "string"}, description="One JSON object per line"
+    ),
+    **problems(400, 403),
+}
+
+
+def jsonl_response(lines: Iterator[bytes], filename: str) -> StreamingHttpResponse:
+    response = StreamingHttpResponse(lines, content_type="application/x-ndjson")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["Cache-Control"] = "no-store"
+    return response
+
+
 class DecisionsExport(ReviewerAPIView):
     renderer_classes = [JSONRenderer, NDJSONRenderer]
 
@@ -136,25 +157,15 @@ class DecisionsExport(ReviewerAPIView):
         description=_EXPORT_DESCRIPTION,
         parameters=[
             OpenApiParameter("queue", str, description="Queue slug; default every queue"),
-            OpenApiParameter("from", str, description="YYYY-MM-DD (inclusive)"),
-            OpenApiParameter("to", str, description="YYYY-MM-DD (exclusive)"),
-            OpenApiParameter("tz", str, description="IANA time zone of the dates; default UTC"),
+            *_WINDOW_PARAMETERS,
             OpenApiParameter("kind", str, enum=["human", "policy", "external"]),
         ],
-        responses={
-            (200, "application/x-ndjson"): OpenApiResponse(
-                {"type": "string"}, description="One JSON object per line"
-            ),
-            **problems(400, 403),
-        },
+        responses=_JSONL_RESPONSES,
         tags=["reports"],
     )
     def get(self, request: Request) -> StreamingHttpResponse:
         export = parse_export_request(user=cast(User, request.user), params=request.query_params)
-        response = StreamingHttpResponse(export_lines(export), content_type="application/x-ndjson")
-        response["Content-Disposition"] = 'attachment; filename="decisions.jsonl"'
-        response["Cache-Control"] = "no-store"
-        return response
+        return jsonl_response(export_lines(export), "decisions.jsonl")
 
 
 _AUDIT_EXPORT_DESCRIPTION = """The audit trail's events in the range as JSON Lines
@@ -180,23 +191,11 @@ class AuditExport(ReviewerAPIView):
         description=_AUDIT_EXPORT_DESCRIPTION,
         parameters=[
             OpenApiParameter("queue", str, description="Queue slug; default every chain"),
-            OpenApiParameter("from", str, description="YYYY-MM-DD (inclusive)"),
-            OpenApiParameter("to", str, description="YYYY-MM-DD (exclusive)"),
-            OpenApiParameter("tz", str, description="IANA time zone of the dates; default UTC"),
+            *_WINDOW_PARAMETERS,
         ],
-        responses={
-            (200, "application/x-ndjson"): OpenApiResponse(
-                {"type": "string"}, description="One JSON object per line"
-            ),
-            **problems(400, 403),
-        },
+        responses=_JSONL_RESPONSES,
         tags=["reports"],
     )
     def get(self, request: Request) -> StreamingHttpResponse:
         export = audit_export_for(user=cast(User, request.user), params=request.query_params)
-        response = StreamingHttpResponse(
-            audit_export_lines(export), content_type="application/x-ndjson"
-        )
-        response["Content-Disposition"] = 'attachment; filename="audit.jsonl"'
-        response["Cache-Control"] = "no-store"
-        return response
+        return jsonl_response(audit_export_lines(export), "audit.jsonl")

@@ -4,7 +4,7 @@ from django.utils.csp import CSP
 from django.views.decorators.csp import csp_override
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from reviewqueue.api import autonomy, ingest, openapi, reports, review  # noqa: F401 - openapi registers schemes
+from reviewqueue.api import autonomy, ingest, reports, review
 
 # Swagger UI sets inline style attributes; its page alone may use them. Its start-up script
 # is served from our origin (the split view), so script-src stays strict.

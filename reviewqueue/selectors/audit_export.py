@@ -13,22 +13,16 @@ decisions export (selectors/metrics_export.py): a server-side cursor, inside a t
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from django.db import connection, transaction
 from django.db.models import QuerySet, TextField
 from django.db.models.functions import Cast
-from django.utils import timezone
 
 from reviewqueue.exceptions import Forbidden, ValidationFailed
-from reviewqueue.lib.audit_chain import utc_text
+from reviewqueue.lib.audit_chain import FIELDS, utc_text
 from reviewqueue.models import AuditEvent, Queue, User
-from reviewqueue.selectors.metrics import date_param, local_midnight
-
-CHUNK = 2000  # rows per fetch from the server-side cursor
-SEND_BYTES = 64 * 1024  # bytes per piece handed to the server
+from reviewqueue.selectors.exports import CHUNK, export_window, jsonl_pieces
 
 
 @dataclass(frozen=True)
@@ -45,29 +39,16 @@ def audit_export_request(
     are dates in `tz` (default UTC), `to` exclusive; without them, the last 30 days;
     `queue` is a slug."""
     errors: dict[str, str] = {}
-    tz = ZoneInfo("UTC")
-    try:
-        tz = ZoneInfo(str(params.get("tz") or "UTC"))
-    except (ZoneInfoNotFoundError, ValueError):
-        errors["tz"] = "Must be an IANA time zone name, e.g. Europe/Amsterdam."
-    start, end = date_param(params, "from", errors), date_param(params, "to", errors)
+    window = export_window(params, errors, now)
     slug = params.get("queue") or None
     queue_id = (
         Queue.objects.filter(slug=slug).values_list("pk", flat=True).first() if slug else None
     )
     if slug and queue_id is None:
         errors["queue"] = f"Unknown queue '{slug}'."
-    if not errors:
-        end = end or (now or timezone.now()).astimezone(tz).date() + timedelta(days=1)
-        start = start or end - timedelta(days=30)
-        if start >= end:
-            errors["to"] = "Must be after `from` (`to` is exclusive)."
-    if errors:
+    if errors or window is None:
         raise ValidationFailed("The export parameters are not valid.", errors=errors)
-    assert isinstance(start, date) and isinstance(end, date)
-    return AuditExportRequest(
-        chain=queue_id, lo=local_midnight(start, tz), hi=local_midnight(end, tz)
-    )
+    return AuditExportRequest(chain=queue_id, lo=window[0], hi=window[1])
 
 
 def audit_export_for(
@@ -79,25 +60,9 @@ def audit_export_for(
     return audit_export_request(params=params, now=now)
 
 
-_COLUMNS = (
-    "id",
-    "chain",
-    "seq",
-    "prev_hash",
-    "hash",
-    "occurred_at",
-    "actor_kind",
-    "actor_user_id",
-    "actor_source_id",
-    "actor_label",
-    "action",
-    "recommendation_id",
-    "queue_id",
-    "model_name",
-    "model_version",
-    "prompt_version",
-    "data_text",
-)
+# The chain columns, then the hashed fields in hash order, with `data` as its stored text.
+_COLUMNS = ("id", "chain", "seq", "prev_hash", "hash", *FIELDS[1:-1], "data_text")
+assert FIELDS[0] == "id" and FIELDS[-1] == "data"
 
 
 def audit_export_queryset(request: AuditExportRequest) -> QuerySet[AuditEvent]:
@@ -145,30 +110,15 @@ def audit_line(row: tuple[Any, ...], slugs: Mapping[int, str], encode: Any) -> s
 
 
 def audit_export_lines(request: AuditExportRequest) -> Iterator[bytes]:
-    """The export, in pieces of about SEND_BYTES. Lazy: nothing is read before the first
-    piece is asked for; rows come CHUNK at a time from a server-side cursor, inside a
-    transaction so that PostgreSQL streams them rather than materialising a WITH HOLD
-    cursor."""
+    """The export, streamed (selectors/exports.jsonl_pieces)."""
     encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
     slugs = dict(Queue.objects.values_list("pk", "slug"))
-    with transaction.atomic():
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute("SET LOCAL jit = off")  # see metrics_export
-        rows = (
+    return jsonl_pieces(
+        lambda: (
             audit_export_queryset(request)
             .annotate(data_text=Cast("data", TextField()))
             .values_list(*_COLUMNS)
             .iterator(chunk_size=CHUNK)
-        )
-        pending: list[str] = []
-        size = 0
-        for row in rows:
-            line = audit_line(row, slugs, encode)
-            pending.append(line)
-            size += len(line) + 1
-            if size >= SEND_BYTES:
-                yield ("\n".join(pending) + "\n").encode()
-                pending, size = [], 0
-        if pending:
-            yield ("\n".join(pending) + "\n").encode()
+        ),
+        lambda row: audit_line(row, slugs, encode),
+    )

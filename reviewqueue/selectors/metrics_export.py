@@ -5,22 +5,17 @@ proposed, what people made of it and why. Streamed: rows come through a server-s
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from django.db import connection, transaction
 from django.db.models import QuerySet
-from django.utils import timezone
 
 from reviewqueue.exceptions import Forbidden, ValidationFailed
 from reviewqueue.models import Decision, Queue, User
 from reviewqueue.representations import iso
-from reviewqueue.selectors.metrics import date_param, local_midnight
+from reviewqueue.selectors.exports import CHUNK, export_window, jsonl_pieces
 from reviewqueue.states import DecisionKind
 
-CHUNK = 2000  # rows per fetch from the server-side cursor
-SEND_BYTES = 64 * 1024  # bytes per piece handed to the server: one write, not one per line
 KINDS = [k.value for k in DecisionKind]
 
 
@@ -40,12 +35,7 @@ def parse_export_request(
     if not user.can_read_reports:
         raise Forbidden("Only admins and auditors may export decisions.")
     errors: dict[str, str] = {}
-    tz = ZoneInfo("UTC")
-    try:
-        tz = ZoneInfo(str(params.get("tz") or "UTC"))
-    except (ZoneInfoNotFoundError, ValueError):
-        errors["tz"] = "Must be an IANA time zone name, e.g. Europe/Amsterdam."
-    start, end = date_param(params, "from", errors), date_param(params, "to", errors)
+    window = export_window(params, errors, now)
     kind = params.get("kind") or None
     if kind is not None and kind not in KINDS:
         errors["kind"] = "Must be human, policy or external."
@@ -53,21 +43,15 @@ def parse_export_request(
     queue = Queue.objects.filter(slug=slug).first() if slug else None
     if slug and queue is None:
         errors["queue"] = f"Unknown queue '{slug}'."
-    if not errors:
-        end = end or (now or timezone.now()).astimezone(tz).date() + timedelta(days=1)
-        start = start or end - timedelta(days=30)
-        if start >= end:
-            errors["to"] = "Must be after `from` (`to` is exclusive)."
-    if errors:
+    if errors or window is None:
         raise ValidationFailed("The export parameters are not valid.", errors=errors)
-    assert isinstance(start, date) and isinstance(end, date)
     queue_ids = (
         (queue.pk,) if queue else tuple(Queue.objects.order_by("pk").values_list("pk", flat=True))
     )
     return ExportRequest(
         queue_ids=queue_ids,
-        lo=local_midnight(start, tz),
-        hi=local_midnight(end, tz),
+        lo=window[0],
+        hi=window[1],
         kind=str(kind) if kind else None,
     )
 
@@ -147,25 +131,9 @@ def decision_line(row: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def export_lines(request: ExportRequest) -> Iterator[bytes]:
-    """The export, in pieces of about SEND_BYTES. Lazy: nothing is read before the first
-    piece is asked for; rows come CHUNK at a time from a server-side cursor, inside a
-    transaction so PostgreSQL streams them (in autocommit Django declares the cursor WITH
-    HOLD, which makes PostgreSQL copy the whole result before the first row)."""
+    """The export, streamed (selectors/exports.jsonl_pieces)."""
     encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-    with transaction.atomic():
-        if connection.vendor == "postgresql":
-            # JIT compiling this plan costs ~0.5 s before the first row and buys nothing for
-            # a query that streams along an index.
-            with connection.cursor() as cursor:
-                cursor.execute("SET LOCAL jit = off")
-        pending: list[str] = []
-        size = 0
-        for row in export_queryset(request).values(*_FIELDS).iterator(chunk_size=CHUNK):
-            line = encode(decision_line(row))
-            pending.append(line)
-            size += len(line) + 1
-            if size >= SEND_BYTES:
-                yield ("\n".join(pending) + "\n").encode()
-                pending, size = [], 0
-        if pending:
-            yield ("\n".join(pending) + "\n").encode()
+    return jsonl_pieces(
+        lambda: export_queryset(request).values(*_FIELDS).iterator(chunk_size=CHUNK),
+        lambda row: encode(decision_line(row)),
+    )

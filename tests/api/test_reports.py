@@ -10,7 +10,7 @@ from django.http import StreamingHttpResponse
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
-from reviewqueue.selectors import metrics_export
+from reviewqueue.selectors import exports, metrics_export
 from reviewqueue.selectors.metrics_export import ExportRequest, export_lines
 from tests.api.test_ingest import assert_problem
 from tests.api.test_review import as_user
@@ -238,7 +238,7 @@ class TestExport:
 
     def test_lines_are_produced_lazily_in_chunks(self, world, people, october, monkeypatch):
         monkeypatch.setattr(metrics_export, "CHUNK", 2)
-        monkeypatch.setattr(metrics_export, "SEND_BYTES", 1)  # a piece per line
+        monkeypatch.setattr(exports, "SEND_BYTES", 1)  # a piece per line
         chunk_sizes = []
         real_iterator = metrics_export.QuerySet.iterator
 

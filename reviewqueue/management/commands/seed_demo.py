@@ -1,6 +1,6 @@
 import random
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -181,6 +181,30 @@ class Command(BaseCommand):
         (Path(settings.VAR_DIR) / "demo-api-key").write_text(key + "\n")
 
 
+def _human_decision(
+    rec: Recommendation,
+    outcome: str,
+    final: dict[str, Any] | None,
+    reason: str,
+    decided: datetime,
+    reviewer: User,
+) -> Decision:
+    """A person's decision on a history item, with its diff as the app would compute it."""
+    changes = json_diff(rec.payload, final) if outcome == "modify" else []
+    return decision_row(
+        rec,
+        kind="human",
+        outcome=outcome,
+        payload=final,
+        payload_hash=content_hash(final) if final is not None else "",
+        now=decided,
+        reviewer=reviewer,
+        diff=changes,
+        is_cosmetic=is_cosmetic(changes, rec.action_type.cosmetic_fields) if changes else None,
+        reason_code=reason,
+    )
+
+
 def _history(source: Source, days: int, rng: random.Random) -> int:
     """Decided items for the reports: written directly, as an import would, with a slowly
     rising approval rate and a newer model version in the second half."""
@@ -251,23 +275,9 @@ def _history(source: Source, days: int, rng: random.Random) -> int:
                         reason = "bad_address"
                 elif outcome == "reject":
                     final, reason = None, rng.choice(queue.reason_codes[:3])
-                changes = json_diff(payload, final) if outcome == "modify" else []
                 recs.append(rec)
                 decisions.append(
-                    decision_row(
-                        rec,
-                        kind="human",
-                        outcome=outcome,
-                        payload=final,
-                        payload_hash=content_hash(final) if final is not None else "",
-                        now=decided,
-                        reviewer=rng.choice(people),
-                        diff=changes,
-                        is_cosmetic=is_cosmetic(changes, action.cosmetic_fields)
-                        if changes
-                        else None,
-                        reason_code=reason,
-                    )
+                    _human_decision(rec, outcome, final, reason, decided, rng.choice(people))
                 )
     Recommendation.objects.bulk_create(recs, batch_size=1000)
     Decision.objects.bulk_create(decisions, batch_size=1000)
@@ -327,21 +337,9 @@ def _shadow_history(source: Source, days: int, rng: random.Random) -> int:
                 else:
                     outcome, reason = "modify", "wrong_effective_date"
                     final = {**payload, "effective": "immediately"}
-            changes = json_diff(payload, final) if outcome == "modify" else []
             recs.append(rec)
             decisions.append(
-                decision_row(
-                    rec,
-                    kind="human",
-                    outcome=outcome,
-                    payload=final,
-                    payload_hash=content_hash(final) if final is not None else "",
-                    now=decided,
-                    reviewer=rng.choice(people),
-                    diff=changes,
-                    is_cosmetic=is_cosmetic(changes, action.cosmetic_fields) if changes else None,
-                    reason_code=reason,
-                )
+                _human_decision(rec, outcome, final, reason, decided, rng.choice(people))
             )
     Recommendation.objects.bulk_create(recs, batch_size=1000)
     Decision.objects.bulk_create(decisions, batch_size=1000)
