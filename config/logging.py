@@ -17,6 +17,7 @@ Importable without Django (gunicorn's master process reads it before any app is 
 
 import os
 import sys
+from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
@@ -31,6 +32,17 @@ _SHARED: list[Any] = [
     structlog.stdlib.add_logger_name,
     _TIMESTAMP,
 ]
+
+
+def _drop_enqueue_lines(
+    logger: Any, method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """django-structlog logs `task_enqueued` for every task a process publishes: two lines per
+    decision, and a screenful for a script. The task's own lines carry the publishing
+    request's id, so these add nothing; they are kept at LOG_LEVEL=DEBUG."""
+    if event_dict.get("event") == "task_enqueued":
+        raise structlog.DropEvent
+    return event_dict
 
 
 def log_format(*, debug: bool) -> str:
@@ -68,6 +80,7 @@ def logging_config(*, debug: bool, level: str | None = None) -> dict[str, Any]:
         processors=[
             # Cheap early exit for lines below the logger's level (e.g. DEBUG in production).
             structlog.stdlib.filter_by_level,
+            *([] if level == "DEBUG" else [_drop_enqueue_lines]),
             *_SHARED,
             structlog.stdlib.PositionalArgumentsFormatter(),
             structlog.processors.StackInfoRenderer(),
