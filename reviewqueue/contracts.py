@@ -69,6 +69,19 @@ INGEST_BATCH: dict[str, Any] = {
     },
 }
 
+# What a person decided: a reviewer's decision, and a source's human outcome in shadow.
+OUTCOME_BODY: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["outcome"],
+    "properties": {
+        "outcome": {"type": "string", "enum": ["approve", "modify", "reject"]},
+        "payload": {"type": ["object", "null"]},
+        "reason_code": {"type": "string", "maxLength": 100},
+        "comment": {"type": "string", "maxLength": 5000},
+    },
+}
+
 DECISION: dict[str, Any] = {
     "type": ["object", "null"],
     "properties": {

@@ -180,18 +180,7 @@ class RecommendationDetail(APIView):
         return Response(recommendation_repr(rec))
 
 
-_OUTCOME_BODY = {
-    "type": "object",
-    "additionalProperties": False,
-    "required": ["outcome"],
-    "properties": {
-        "outcome": {"type": "string", "enum": ["approve", "modify", "reject"]},
-        "payload": {"type": ["object", "null"]},
-        "reason_code": {"type": "string", "maxLength": 100},
-        "comment": {"type": "string", "maxLength": 5000},
-    },
-}
-_OUTCOME_VALIDATOR = Draft202012Validator(_OUTCOME_BODY)
+_OUTCOME_VALIDATOR = Draft202012Validator(contracts.OUTCOME_BODY)
 
 
 class RecommendationHumanOutcome(SourceAPIView):
@@ -199,7 +188,7 @@ class RecommendationHumanOutcome(SourceAPIView):
 
     @extend_schema(
         operation_id="recommendations_human_outcome",
-        request={"application/json": _OUTCOME_BODY},
+        request={"application/json": contracts.OUTCOME_BODY},
         responses={
             200: OpenApiResponse(contracts.RECOMMENDATION),
             **problems(404, 409, 429),

@@ -14,7 +14,12 @@ from reviewqueue.api.review import ReviewerAPIView
 from reviewqueue.api.schema import problems
 from reviewqueue.models import User
 from reviewqueue.selectors.audit_export import audit_export_for, audit_export_lines
-from reviewqueue.selectors.metrics import MAX_BUCKETS, parse_trend_request, trend_for
+from reviewqueue.selectors.metrics import (
+    MAX_BUCKETS,
+    TREND_FIELDS,
+    parse_trend_request,
+    trend_for,
+)
 from reviewqueue.selectors.metrics_export import export_lines, parse_export_request
 
 _RATE = {"type": ["number", "null"], "minimum": 0, "maximum": 1}
@@ -28,20 +33,7 @@ TREND: dict[str, Any] = {
             "type": "array",
             "items": {
                 "type": "object",
-                "required": [
-                    "start",
-                    "decisions",
-                    "approved",
-                    "modified",
-                    "rejected",
-                    "approval_rate",
-                    "modification_rate",
-                    "rejection_rate",
-                    "acceptance_rate",
-                    "median_seconds_to_decision",
-                    "p90_seconds_to_decision",
-                    "median_review_seconds",
-                ],
+                "required": list(TREND_FIELDS),
                 "properties": {
                     "start": {"type": "string", "format": "date-time"},
                     "decisions": {"type": "integer", "minimum": 0},

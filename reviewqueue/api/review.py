@@ -47,23 +47,12 @@ class ReviewerAPIView(APIView):
         return data
 
 
-_DECISION_BODY = {
-    "type": "object",
-    "additionalProperties": False,
-    "required": ["outcome"],
-    "properties": {
-        "outcome": {"type": "string", "enum": ["approve", "modify", "reject"]},
-        "payload": {"type": ["object", "null"]},
-        "reason_code": {"type": "string", "maxLength": 100},
-        "comment": {"type": "string", "maxLength": 5000},
-    },
-}
 _ESCALATE_BODY = {
     "type": "object",
     "additionalProperties": False,
     "properties": {"comment": {"type": "string", "maxLength": 5000}},
 }
-_DECISION_VALIDATOR = Draft202012Validator(_DECISION_BODY)
+_DECISION_VALIDATOR = Draft202012Validator(contracts.OUTCOME_BODY)
 _ESCALATE_VALIDATOR = Draft202012Validator(_ESCALATE_BODY)
 
 
@@ -102,7 +91,7 @@ class RecommendationRelease(ReviewerAPIView):
 class RecommendationDecision(ReviewerAPIView):
     @extend_schema(
         operation_id="recommendations_decide",
-        request={"application/json": _DECISION_BODY},
+        request={"application/json": contracts.OUTCOME_BODY},
         responses={200: _ITEM, **problems(400, 403, 404, 409)},
         tags=["review"],
     )

@@ -374,6 +374,7 @@ class TrendPoint:
     stats: BucketStats
 
     def as_json(self) -> dict[str, Any]:
+        """One trend bucket as the API shows it; its keys are TREND_FIELDS, in order."""
         s = self.stats
         return {
             "start": iso_z(self.bucket.start),
@@ -389,6 +390,23 @@ class TrendPoint:
             "p90_seconds_to_decision": _seconds(s.p90_seconds_to_decision),
             "median_review_seconds": _seconds(s.median_review_seconds),
         }
+
+
+# The fields of a trend bucket, in as_json's order: the API schema and the CSV header.
+TREND_FIELDS = (
+    "start",
+    "decisions",
+    "approved",
+    "modified",
+    "rejected",
+    "approval_rate",
+    "modification_rate",
+    "rejection_rate",
+    "acceptance_rate",
+    "median_seconds_to_decision",
+    "p90_seconds_to_decision",
+    "median_review_seconds",
+)
 
 
 def iso_z(moment: datetime) -> str:

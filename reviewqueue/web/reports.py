@@ -20,6 +20,7 @@ from django.views.decorators.vary import vary_on_headers
 from reviewqueue.exceptions import DomainError
 from reviewqueue.models import User
 from reviewqueue.selectors.metrics import (
+    TREND_FIELDS,
     TrendFilters,
     TrendPoint,
     TrendRequest,
@@ -421,20 +422,7 @@ def _trend_rows(user: User, request: TrendRequest, now: datetime) -> Iterable[li
     points = trend_points(
         filters=filters_for(request, scope), buckets=buckets_for(request), now=now
     )
-    yield [
-        "start",
-        "decisions",
-        "approved",
-        "modified",
-        "rejected",
-        "approval_rate",
-        "modification_rate",
-        "rejection_rate",
-        "acceptance_rate",
-        "median_seconds_to_decision",
-        "p90_seconds_to_decision",
-        "median_review_seconds",
-    ]
+    yield list(TREND_FIELDS)
     for p in points:
         yield list(p.as_json().values())
 
