@@ -46,7 +46,6 @@ scripts/bench exports them, and wrk on PATH.
 """
 
 import argparse
-import contextlib
 import hashlib
 import http.client
 import json
@@ -54,7 +53,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -74,6 +72,9 @@ from psycopg.types.json import Jsonb
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from benchlib import BenchError, Gunicorn, log, manage, pct  # noqa: E402
+
 WRK_SCRIPT = HERE / "wrk_post.lua"
 QUEUE, ACTION_TYPE, SOURCE = "refunds", "refund.issue", "support-agent"
 HUGE_RATE = "100000000/m"
@@ -173,100 +174,6 @@ class Series:
 
     def median(self, attr: str) -> float:
         return statistics.median(getattr(s, attr) for s in self.samples)
-
-
-def pct(values: list[float], q: float) -> float:
-    """The q-th percentile (0-100) by linear interpolation."""
-    ordered = sorted(values)
-    if len(ordered) == 1:
-        return ordered[0]
-    pos = (len(ordered) - 1) * q / 100
-    lo = int(pos)
-    hi = min(lo + 1, len(ordered) - 1)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
-
-
-class BenchError(RuntimeError):
-    pass
-
-
-# --- Processes ---------------------------------------------------------------------------
-
-
-def log(message: str) -> None:
-    print(f"--- {message}", file=sys.stderr, flush=True)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def manage(*args: str, env: dict[str, str] | None = None) -> str:
-    result = subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=ROOT,
-        env={**os.environ, **(env or {})},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    if result.returncode != 0:
-        raise BenchError(f"manage.py {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
-    return result.stdout
-
-
-class Gunicorn:
-    """One gunicorn master in its own process group; stop() ends it and its workers."""
-
-    def __init__(self, name: str, app: str, flags: list[str], env: dict[str, str], logdir: Path):
-        self.name, self.port = name, free_port()
-        self.log_path = logdir / f"gunicorn-{name}.log"
-        cmd = [
-            sys.executable, "-m", "gunicorn", app, "--bind", f"127.0.0.1:{self.port}",
-            *flags, "--error-logfile", str(self.log_path), "--log-level", "warning",
-        ]  # fmt: skip
-        log(f"starting {name}: {' '.join(cmd[2:])}")
-        self.proc = subprocess.Popen(
-            cmd, cwd=ROOT, env={**os.environ, **env}, start_new_session=True,
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-
-    def wait_ready(self, path: str, timeout: float = 30) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                break
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
-                conn.request("GET", path)
-                status = conn.getresponse().status
-                conn.close()
-                if status < 500:
-                    return
-            except OSError:
-                pass
-            time.sleep(0.2)
-        raise BenchError(f"{self.name} did not start; its log:\n{self.tail_log()}")
-
-    def tail_log(self) -> str:
-        try:
-            return "".join(self.log_path.read_text().splitlines(keepends=True)[-30:])
-        except OSError:
-            return "(no log)"
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self.proc.wait(timeout=15)
-        # Whatever is left in the group (a worker that outlived its master) is ours to end.
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        if self.proc.poll() is None:
-            self.proc.wait(timeout=5)
 
 
 # --- Measurements ------------------------------------------------------------------------
@@ -484,7 +391,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--profile", action="store_true", help="then time ingest's phases in-process (~15 s)"
     )
-    return parser.parse_args()
+    args = parser.parse_args()
+    if args.raw_rows < 2000 or args.raw_rows % 2000:
+        # A inserts raw_rows and A' half of them, 1,000 rows per statement.
+        parser.error("--raw-rows must be a multiple of 2000")
+    return args
 
 
 def main() -> int:
