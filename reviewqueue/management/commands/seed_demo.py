@@ -178,7 +178,10 @@ class Command(BaseCommand):
         for username, password in passwords.items():
             self.stdout.write(f"  {username:<6} {password}")
         self.stdout.write(f"API key for source 'support-agent':\n  {key}")
-        (Path(settings.VAR_DIR) / "demo-api-key").write_text(key + "\n")
+        key_file = Path(settings.VAR_DIR) / "demo-api-key"
+        key_file.touch(mode=0o600)
+        key_file.chmod(0o600)  # a secret: readable by this user only
+        key_file.write_text(key + "\n")
 
 
 def _human_decision(
