@@ -41,6 +41,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 log = logging.getLogger("reviewqueue.embedded_postgres")
 
@@ -86,7 +87,7 @@ class EmbeddedPostgres:
         self._as_root = os.geteuid() == 0
 
     # --- what a client needs ----------------------------------------------------------
-    def connection_kwargs(self, database: str = DATABASE) -> dict[str, str | int]:
+    def connection_kwargs(self, database: str = DATABASE) -> dict[str, Any]:
         return {"host": str(self.socket_dir), "port": PORT, "user": SUPERUSER, "dbname": database}
 
     def url(self, database: str = DATABASE) -> str:
@@ -165,13 +166,18 @@ class EmbeddedPostgres:
 
     def _run(self, program: str, *args: str, timeout: float = START_TIMEOUT) -> str:
         command = [str(bin_dir() / program), *args]
+        # As root, drop to the service user: uid, gid and no supplementary groups (root's
+        # group would otherwise decide access instead of "other").
+        as_user: dict[str, Any] = (
+            {"user": SERVICE_USER, "group": SERVICE_USER, "extra_groups": []}
+            if self._as_root
+            else {}
+        )
         try:
             result = subprocess.run(  # noqa: S603 - our own binaries, arguments we built
                 command,
                 cwd=self.data_dir if self.data_dir.exists() else self.var_dir,
-                # As root, drop to the service user: uid, gid and no supplementary groups
-                # (root's group would otherwise decide access instead of "other").
-                **({"user": SERVICE_USER, "group": SERVICE_USER, "extra_groups": []} if self._as_root else {}),
+                **as_user,
                 stdin=subprocess.DEVNULL,
                 capture_output=True,
                 text=True,
@@ -265,7 +271,7 @@ class EmbeddedPostgres:
             "start",
             timeout=START_TIMEOUT + 10,
         )
-        log.info("embedded PostgreSQL started in %.1f s", time.monotonic() - started)
+        log.debug("embedded PostgreSQL started in %.1f s", time.monotonic() - started)
 
     def _create_database(self) -> None:
         import psycopg
@@ -288,7 +294,7 @@ class EmbeddedPostgres:
             # write-ahead log recovers the rest at the next start.
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGQUIT)
-        log.info("embedded PostgreSQL stopped")
+        log.debug("embedded PostgreSQL stopped")
         return True
 
     # --- the command line -------------------------------------------------------------
@@ -299,7 +305,9 @@ class EmbeddedPostgres:
         try:
             command = [str(bin_dir() / program), "-h", str(self.socket_dir), "-p", str(PORT)]
             command += ["-U", SUPERUSER, *args]
-            if program in {"psql", "pg_dump"} and not any(a.startswith("-d") for a in args):
+            if program in {"psql", "pg_dump"} and not any(
+                a.startswith(("-d", "--dbname")) for a in args
+            ):
                 command += ["-d", DATABASE]
             return subprocess.call(command)  # noqa: S603 - the user's own arguments
         finally:
@@ -313,7 +321,14 @@ def _ensure_service_user() -> None:
         pwd.getpwnam(SERVICE_USER)
     except KeyError:
         subprocess.run(  # noqa: S603
-            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", SERVICE_USER],  # noqa: S607
+            [  # noqa: S607 - useradd from the system's PATH, as the wheel itself does
+                "useradd",
+                "--system",
+                "--no-create-home",
+                "--shell",
+                "/usr/sbin/nologin",
+                SERVICE_USER,
+            ],
             check=True,
             capture_output=True,
         )
@@ -367,14 +382,18 @@ def main(argv: list[str]) -> int:
     start [--holder PID] · release --holder PID · stop · status · url · psql ... · pg_dump ...
     The folder is $REVIEWQUEUE_VAR_DIR or var/ beside this project."""
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    var_dir = os.environ.get("REVIEWQUEUE_VAR_DIR") or str(Path(__file__).resolve().parents[1] / "var")
+    var_dir = os.environ.get("REVIEWQUEUE_VAR_DIR") or str(
+        Path(__file__).resolve().parents[1] / "var"
+    )
     server = EmbeddedPostgres(var_dir)
     command, *rest = argv or ["status"]
     holder = int(rest[rest.index("--holder") + 1]) if "--holder" in rest else None
     try:
         if command == "start":
             started = server.ensure_running(holder=holder)
-            print(f"embedded PostgreSQL {'started' if started else 'already running'} ({server.data_dir})")
+            print(
+                f"embedded PostgreSQL {'started' if started else 'already running'} ({server.data_dir})"
+            )
         elif command == "release":
             if holder is None:
                 print("release needs --holder PID", file=sys.stderr)
@@ -382,11 +401,17 @@ def main(argv: list[str]) -> int:
             stopped = server.release(holder)
             print("embedded PostgreSQL stopped" if stopped else "embedded PostgreSQL still in use")
         elif command == "stop":
-            print("embedded PostgreSQL stopped" if server.stop() else "embedded PostgreSQL was not running")
+            print(
+                "embedded PostgreSQL stopped"
+                if server.stop()
+                else "embedded PostgreSQL was not running"
+            )
         elif command == "status":
             pid = server.running_pid()
             state = f"running (pid {pid})" if pid else "stopped"
-            print(f"embedded PostgreSQL {state}; data {server.data_dir}; holders {server.live_holders()}")
+            print(
+                f"embedded PostgreSQL {state}; data {server.data_dir}; holders {server.live_holders()}"
+            )
             return 0 if pid else 3
         elif command == "url":
             print(server.url())

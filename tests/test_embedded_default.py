@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -99,8 +100,7 @@ def test_embedded_default_serves_and_accepts_a_recommendation(embedded_env, var_
 
     port = _free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}"]
-        + ["--workers", "2"],
+        [sys.executable, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}", "-w", "2"],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -133,11 +133,41 @@ def test_embedded_default_serves_and_accepts_a_recommendation(embedded_env, var_
         response = urllib.request.urlopen(request, timeout=30)
         assert response.status == 201
         assert json.load(response)["route"] == "review"
+
+        # kill -9 the embedded server under the running app: requests answer 503 with
+        # Retry-After (never 500), the next connection starts the server again, and every
+        # item acknowledged with 201 is kept.
+        os.kill(EmbeddedPostgres(var_dir).running_pid(), signal.SIGKILL)
+        statuses, acknowledged = [], []
+        for n in range(200):
+            body["external_id"] = f"after-crash-{n}"
+            request = urllib.request.Request(
+                base + "/api/v1/recommendations",
+                data=json.dumps(body).encode(),
+                method="POST",
+                headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+            )
+            try:
+                with urllib.request.urlopen(request, timeout=30) as answer:
+                    statuses.append(answer.status)
+                    acknowledged.append(body["external_id"])
+            except urllib.error.HTTPError as error:
+                statuses.append(error.code)
+                assert error.code == 503, error.read()
+                assert error.headers["Retry-After"]
+            if len(acknowledged) >= 5:
+                break
+            time.sleep(0.05)
+        assert set(statuses) <= {201, 503} and len(acknowledged) == 5, statuses
         # A command beside the running app uses the same server and leaves it running.
         (postmaster,) = postmasters_of(data_dir)
-        count = manage(env, "shell", "-c", "from reviewqueue.models import Recommendation;"
-                       "print(Recommendation.objects.count())").stdout
-        assert count.strip().splitlines()[-1] == "1"
+        count = manage(
+            env,
+            "shell",
+            "-c",
+            "from reviewqueue.models import Recommendation;print(Recommendation.objects.count())",
+        ).stdout
+        assert count.strip().splitlines()[-1] == "6"
         assert postmasters_of(data_dir) == [postmaster]
     finally:
         server.send_signal(signal.SIGTERM)
@@ -145,9 +175,13 @@ def test_embedded_default_serves_and_accepts_a_recommendation(embedded_env, var_
     # The app stopped: the last holder stopped the server, no orphan postgres is left.
     wait_for(lambda: postmasters_of(data_dir) == [], what="server stopped after the app")
     # ... and the data is still there at the next start.
-    count = manage(env, "shell", "-c", "from reviewqueue.models import Recommendation;"
-                   "print(Recommendation.objects.filter(external_id='smoke-1').count())").stdout
-    assert count.strip().splitlines()[-1] == "1"
+    count = manage(
+        env,
+        "shell",
+        "-c",
+        "from reviewqueue.models import Recommendation;print(Recommendation.objects.count())",
+    ).stdout
+    assert count.strip().splitlines()[-1] == "6"
 
 
 def test_two_holders_share_one_server_and_the_last_one_stops_it(var_dir):

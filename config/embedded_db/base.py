@@ -8,6 +8,7 @@ holder once; when it exits and no other live holder is left, the server stops.
 """
 
 import atexit
+import contextlib
 import os
 import threading
 from typing import Any
@@ -16,8 +17,8 @@ from django.conf import settings
 from django.db import OperationalError
 from django.db.backends.postgresql import base
 
-from config.embedded_postgres import EmbeddedPostgres, EmbeddedPostgresError
 from config.embedded_db.client import DatabaseClient
+from config.embedded_postgres import EmbeddedPostgres, EmbeddedPostgresError
 
 _server: EmbeddedPostgres | None = None
 _registered_pid: int | None = None
@@ -53,10 +54,9 @@ def ensure_server() -> EmbeddedPostgres:
 def _release(pid: int) -> None:
     # A forked child inherits this handler with its parent's pid: only the registrant acts.
     if os.getpid() == pid and _server is not None:
-        try:
+        # Exiting anyway: if this fails, the next holder's start or release settles it.
+        with contextlib.suppress(EmbeddedPostgresError, OSError):
             _server.release(pid)
-        except (EmbeddedPostgresError, OSError):
-            pass  # exiting anyway; the next holder's start or stop settles the server
 
 
 class DatabaseWrapper(base.DatabaseWrapper):
