@@ -1,4 +1,4 @@
-"""Insert many rows of one model fast: PostgreSQL COPY, else Django's bulk_create.
+"""Insert many rows of one model fast with PostgreSQL's COPY.
 
 COPY streams rows without building a parameterised statement (Django's bulk_create makes
 psycopg parse and bind one statement with ~30 parameters per row). Values go through each
@@ -18,9 +18,6 @@ from django.db.models.sql import InsertQuery
 
 def bulk_insert(model: type[Model], objs: Sequence[Model]) -> None:
     if not objs:
-        return
-    if connection.vendor != "postgresql":
-        model._default_manager.bulk_create(objs)
         return
     fields = [
         f
@@ -45,15 +42,10 @@ def bulk_insert(model: type[Model], objs: Sequence[Model]) -> None:
 def insert_together(objs: Sequence[Model]) -> None:
     """INSERT several new rows atomically in one round trip.
 
-    On PostgreSQL the rows go in one statement (`WITH s0 AS (INSERT ...) INSERT ...`),
-    atomic by itself, so there is no transaction to begin and commit. Elsewhere they are
-    saved in a transaction. Database-generated primary keys are not read back.
+    The rows go in one statement (`WITH s0 AS (INSERT ...) INSERT ...`), atomic by itself,
+    so there is no transaction to begin and commit. Database-generated primary keys are not
+    read back.
     """
-    if connection.vendor != "postgresql":
-        with transaction.atomic():
-            for obj in objs:
-                type(obj)._default_manager.bulk_create([obj])
-        return
     statements: list[tuple[str, tuple[Any, ...]]] = []
     for obj in objs:
         model = type(obj)

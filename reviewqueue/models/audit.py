@@ -45,7 +45,7 @@ class AuditEvent(models.Model):
     prompt_version = models.CharField(max_length=200, blank=True)
     data = models.JSONField(default=dict)
     # Set by the database on insert, whatever the application sends (db_default: the ORM
-    # leaves them to the database and, on PostgreSQL, reads the computed values back).
+    # leaves them to the database and reads the computed values back).
     chain = models.BigIntegerField(db_default=0, editable=False)  # queue id, 0: no queue
     seq = models.BigIntegerField(db_default=0, editable=False)  # 1, 2, ... per chain
     prev_hash = models.CharField(max_length=64, db_default="", editable=False)

@@ -3,8 +3,8 @@
 Every hash is recomputed here, in Python (reviewqueue/lib/audit_chain.py), never by the
 database's trigger function: someone able to tamper with rows may also have replaced it.
 Rows stream through a server-side cursor in (chain, seq) order, along the unique index, so
-memory stays flat whatever the table size; PostgreSQL reads heads and events from one
-snapshot (REPEATABLE READ), so writers running meanwhile cause no false alarms.
+memory stays flat whatever the table size; heads and events are read from one snapshot
+(REPEATABLE READ), so writers running meanwhile cause no false alarms.
 
 What each problem means:
 - edited: an event's content no longer matches its hash (changed after it was written),
@@ -174,11 +174,10 @@ def audit_verify(*, chain: int | None = None) -> Iterator[ChainReport]:
     slugs = dict(Queue.objects.values_list("pk", "slug"))
     outermost = not connection.in_atomic_block
     with transaction.atomic():
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                if outermost:  # first statement of the transaction: one snapshot for all
-                    cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-                cursor.execute("SET LOCAL jit = off")
+        with connection.cursor() as cursor:
+            if outermost:  # first statement of the transaction: one snapshot for all
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            cursor.execute("SET LOCAL jit = off")
         heads_qs = AuditChainHead.objects.order_by("chain")
         events = AuditEvent.objects.order_by("chain", "seq")
         if chain is not None:

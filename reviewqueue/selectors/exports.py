@@ -46,9 +46,8 @@ def jsonl_pieces[T](rows: Callable[[], Iterable[T]], line: Callable[[T], str]) -
     row), with JIT off (compiling such a plan costs ~0.5 s before the first row and buys
     nothing for a query that streams along an index)."""
     with transaction.atomic():
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute("SET LOCAL jit = off")
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL jit = off")
         pending: list[str] = []
         size = 0
         for row in rows():

@@ -49,11 +49,10 @@ def gauges_read(*, now: datetime | None = None) -> Gauges:
     ]
     counts: dict[int, dict[str, tuple[int, int]]] = {}
     with transaction.atomic():
-        if connection.vendor == "postgresql":
-            # A big backlog makes the planner JIT-compile this plan: ~100 ms of compiling
-            # for a ~30 ms count (measured at 10M rows with a 250k backlog).
-            with connection.cursor() as cursor:
-                cursor.execute("SET LOCAL jit = off")
+        # A big backlog makes the planner JIT-compile this plan: ~100 ms of compiling for a
+        # ~30 ms count (measured at 10M rows with a 250k backlog).
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL jit = off")
         for queue_id, status, n, overdue in per_status[0].union(*per_status[1:], all=True):
             counts.setdefault(queue_id, {})[status] = (n, overdue)
     outstanding = dict(

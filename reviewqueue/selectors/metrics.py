@@ -17,12 +17,11 @@ in MetricsBucket under a signature of the filters, so a year of history is read 
 decisions once; later requests read ~365 small rows and compute only the open buckets.
 """
 
-import bisect
 import hashlib
 import json
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -34,7 +33,7 @@ from django.utils import timezone
 
 from reviewqueue.exceptions import Forbidden, ValidationFailed
 from reviewqueue.models import ActionType, Decision, Membership, MetricsBucket, Queue, Source, User
-from reviewqueue.states import DecisionKind, Outcome
+from reviewqueue.states import DecisionKind
 
 BUCKETS = ("day", "week", "month")
 MAX_BUCKETS = 1000
@@ -417,44 +416,6 @@ def _seconds(value: float | None) -> float | None:
     return None if value is None else round(value, 3)
 
 
-def percentile_cont(ordered: Sequence[float], fraction: float) -> float | None:
-    """PostgreSQL's percentile_cont over already sorted values: linear interpolation between
-    the two nearest ranks; None for no values."""
-    if not ordered:
-        return None
-    position = fraction * (len(ordered) - 1)
-    first, second = math.floor(position), math.ceil(position)
-    if first == second:
-        return float(ordered[first])
-    low, high = float(ordered[first]), float(ordered[second])
-    return low + (high - low) * (position - first)
-
-
-def stats_from_rows(rows: Iterable[tuple[datetime, datetime, datetime | None, str]]) -> BucketStats:
-    """One bucket's numbers from (decided_at, created_at, claimed_at, outcome) rows: the
-    definitions in plain Python (the portable path, and the reference the tests use)."""
-    s = BucketStats()
-    to_decision: list[float] = []
-    review: list[float] = []
-    for decided_at, created_at, claimed_at, outcome in rows:
-        s.decisions += 1
-        if outcome == Outcome.APPROVE:
-            s.approved += 1
-        elif outcome == Outcome.MODIFY:
-            s.modified += 1
-        elif outcome == Outcome.REJECT:
-            s.rejected += 1
-        to_decision.append((decided_at - created_at).total_seconds())
-        if claimed_at is not None:
-            review.append((decided_at - claimed_at).total_seconds())
-    to_decision.sort()
-    review.sort()
-    s.median_seconds_to_decision = percentile_cont(to_decision, 0.5)
-    s.p90_seconds_to_decision = percentile_cont(to_decision, 0.9)
-    s.median_review_seconds = percentile_cont(review, 0.5)
-    return s
-
-
 _ROW_FIELDS = ("decided_at", "created_at", "claimed_at", "outcome")
 
 # One pass over the run's decisions: width_bucket places each decision between the run's
@@ -494,26 +455,19 @@ def _compute(filters: TrendFilters, buckets: Sequence[Bucket]) -> dict[Bucket, B
     for run in _runs(buckets):
         qs = filters.decisions().filter(decided_at__gte=run[0].lo, decided_at__lt=run[-1].hi)
         bounds = [b.lo for b in run] + [run[-1].hi]
-        if connection.vendor == "postgresql":
-            inner, params = qs.values(*_ROW_FIELDS).query.sql_with_params()
-            with connection.cursor() as cursor:
-                cursor.execute(_TREND_SQL.format(inner=inner), [bounds, *params])
-                for b, n, approved, modified, rejected, to_decision, review in cursor.fetchall():
-                    out[run[b - 1]] = BucketStats(
-                        decisions=n,
-                        approved=approved,
-                        modified=modified,
-                        rejected=rejected,
-                        median_seconds_to_decision=to_decision[0] if to_decision else None,
-                        p90_seconds_to_decision=to_decision[1] if to_decision else None,
-                        median_review_seconds=review,
-                    )
-        else:
-            grouped: dict[int, list[Any]] = {}
-            for row in qs.values_list(*_ROW_FIELDS).iterator(chunk_size=2000):
-                grouped.setdefault(bisect.bisect_right(bounds, row[0]), []).append(row)
-            for index, rows in grouped.items():
-                out[run[index - 1]] = stats_from_rows(rows)
+        inner, params = qs.values(*_ROW_FIELDS).query.sql_with_params()
+        with connection.cursor() as cursor:
+            cursor.execute(_TREND_SQL.format(inner=inner), [bounds, *params])
+            for b, n, approved, modified, rejected, to_decision, review in cursor.fetchall():
+                out[run[b - 1]] = BucketStats(
+                    decisions=n,
+                    approved=approved,
+                    modified=modified,
+                    rejected=rejected,
+                    median_seconds_to_decision=to_decision[0] if to_decision else None,
+                    p90_seconds_to_decision=to_decision[1] if to_decision else None,
+                    median_review_seconds=review,
+                )
     return out
 
 

@@ -2,7 +2,6 @@
 and prompt versions side by side, reviewers' productivity, backlog and readiness. Same
 definitions as selectors/metrics.py: human decisions, decided_at in [lo, hi)."""
 
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -24,7 +23,6 @@ from reviewqueue.selectors.metrics import (
     local_midnight,
     metrics_scope,
     parse_trend_request,
-    percentile_cont,
     total_of,
     trend_points,
 )
@@ -108,9 +106,13 @@ class FieldRow:
     cosmetic: int  # of those, cosmetic-only modifications
 
 
+# A field counts once per modification, even if two changes share its path (json_diff's
+# dotted paths: a key "a.b" and a key "b" inside "a").
 _FIELDS_SQL = """
-SELECT change->>'path' AS path, count(*), count(*) FILTER (WHERE d.is_cosmetic)
-FROM ({inner}) AS d CROSS JOIN LATERAL jsonb_array_elements(d.diff) AS change
+SELECT c.path, count(*), count(*) FILTER (WHERE d.is_cosmetic)
+FROM ({inner}) AS d CROSS JOIN LATERAL (
+    SELECT DISTINCT change->>'path' AS path FROM jsonb_array_elements(d.diff) AS change
+) AS c
 WHERE jsonb_typeof(d.diff) = 'array'
 GROUP BY 1
 """
@@ -124,20 +126,11 @@ def _field_counts(filters: TrendFilters) -> Callable[[datetime, datetime], Tally
         if not modifications:
             return {}
         found: Tally = {_MODIFICATIONS: (modifications, 0)}
-        if connection.vendor == "postgresql":
-            inner, params = qs.values("diff", "is_cosmetic").query.sql_with_params()
-            with connection.cursor() as cursor:
-                cursor.execute(_FIELDS_SQL.format(inner=inner), params)
-                for path, n, cosmetic in cursor.fetchall():
-                    found[str(path)] = (int(n), int(cosmetic))
-            return found
-        counts: Counter[str] = Counter()
-        cosmetic_counts: Counter[str] = Counter()
-        for diff, is_cosmetic in qs.values_list("diff", "is_cosmetic").iterator(chunk_size=2000):
-            for path in {c.get("path") for c in diff or [] if isinstance(c, dict)}:
-                counts[str(path)] += 1
-                cosmetic_counts[str(path)] += 1 if is_cosmetic else 0
-        found.update({p: (n, cosmetic_counts[p]) for p, n in counts.items()})
+        inner, params = qs.values("diff", "is_cosmetic").query.sql_with_params()
+        with connection.cursor() as cursor:
+            cursor.execute(_FIELDS_SQL.format(inner=inner), params)
+            for path, n, cosmetic in cursor.fetchall():
+                found[str(path)] = (int(n), int(cosmetic))
         return found
 
     return count
@@ -277,25 +270,14 @@ def reviewers(filters: TrendFilters, lo: datetime, hi: datetime) -> list[Reviewe
     if not filters.queue_ids:
         return []  # a member of no queue; an empty IN () cannot be written out as SQL
     qs = _in_range(filters.decisions(), lo, hi).filter(reviewer__isnull=False)
-    found: dict[int, tuple[int, int, float | None]] = {}
-    if connection.vendor == "postgresql":
-        inner, params = qs.values(
-            "reviewer_id", "outcome", "decided_at", "claimed_at"
-        ).query.sql_with_params()
-        with connection.cursor() as cursor:
-            cursor.execute(_REVIEWERS_SQL.format(inner=inner), params)
-            found = {r: (n, m, median) for r, n, m, median in cursor.fetchall()}
-    else:
-        rows: dict[int, list[Any]] = {}
-        for reviewer_id, outcome, decided_at, claimed_at in qs.values_list(
-            "reviewer_id", "outcome", "decided_at", "claimed_at"
-        ).iterator(chunk_size=2000):
-            entry = rows.setdefault(reviewer_id, [0, 0, []])
-            entry[0] += 1
-            entry[1] += outcome == Outcome.MODIFY
-            if claimed_at is not None:
-                entry[2].append((decided_at - claimed_at).total_seconds())
-        found = {r: (n, m, percentile_cont(sorted(d), 0.5)) for r, (n, m, d) in rows.items()}
+    inner, params = qs.values(
+        "reviewer_id", "outcome", "decided_at", "claimed_at"
+    ).query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(_REVIEWERS_SQL.format(inner=inner), params)
+        found: dict[int, tuple[int, int, float | None]] = {
+            r: (n, m, median) for r, n, m, median in cursor.fetchall()
+        }
     names = dict(User.objects.filter(pk__in=list(found)).values_list("pk", "username"))
     out = [
         ReviewerRow(

@@ -60,7 +60,7 @@ def audit_event(
 
 
 def audit_record(**kwargs: Any) -> AuditEvent:
-    """Save one event. On PostgreSQL the returned event carries its chain, seq and hash."""
+    """Save one event; the returned event carries the chain, seq and hash the database set."""
     event = audit_event(**kwargs)
     event.save(force_insert=True)
     return event

@@ -7,11 +7,11 @@ reviewers never get the same row; every later step is a filtered UPDATE on the l
 """
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from django.db import connection, transaction
-from django.db.models import Case, OuterRef, Q, Subquery, Value, When
+from django.db import transaction
+from django.db.models import Case, OuterRef, Subquery, Value, When
 from django.utils import timezone
 
 from reviewqueue.exceptions import Conflict, Forbidden, LeaseLost, NotFound, ValidationFailed
@@ -191,9 +191,9 @@ def recommendation_claim(
     priority first, then oldest; seniors also take escalated items; a blind-review queue's
     shadow items come after its pending ones; items past expires_at
     are skipped (the sweep closes them). Expired leases go back to the queue through the
-    lease sweep. On PostgreSQL the pick, the update and the audit row are one statement
-    (membership check, FOR UPDATE SKIP LOCKED, UPDATE, INSERT), so a claim costs three
-    statements with authentication. Audited: `recommendation.claimed`.
+    lease sweep. The pick, the update and the audit row are one statement (membership
+    check, FOR UPDATE SKIP LOCKED, UPDATE, INSERT), so a claim costs three statements with
+    authentication. Audited: `recommendation.claimed`.
     """
     slug = queue.slug if isinstance(queue, Queue) else queue
     now = now or timezone.now()
@@ -208,24 +208,20 @@ def recommendation_claim(
     if held is not None:
         _no_outcome_yet(held)
         return held
-    if connection.vendor == "postgresql":
+    rows: list[Recommendation] = []
+    if user.is_active:  # queue_access's rule; the statement reads memberships, not the user
         rows = list(
             Recommendation.objects.raw(
                 _CLAIM_SQL_POSTGRES,
                 {"user": user.pk, "slug": slug, "now": now, "username": user.get_username()},
             )
         )
-        if not rows:
-            queue_access(user=user, queue=queue_for(slug=slug))  # raises 404 or 403
-            return None
-        rec = rows[0]
-        if rec.pk is None:
-            return None
-    else:
-        portable = _claim_portable(user=user, slug=slug, now=now)
-        if portable is None:
-            return None
-        rec = portable
+    if not rows:
+        queue_access(user=user, queue=queue_for(slug=slug))  # raises 404 or 403
+        return None
+    rec = rows[0]
+    if rec.pk is None:  # a member, and nothing waits
+        return None
     # Without a Queue object in hand, attach one with only id and slug loaded; any other
     # field loads on first access (Django's deferred fields), never silently empty.
     rec.queue = (
@@ -243,47 +239,6 @@ def _no_outcome_yet(rec: Recommendation) -> None:
     # representation two queries.
     Recommendation.decision.related.set_cached_value(rec, None)  # type: ignore[attr-defined]
     Recommendation.execution.related.set_cached_value(rec, None)  # type: ignore[attr-defined]
-
-
-def _claim_portable(*, user: User, slug: str, now: datetime) -> Recommendation | None:
-    """The same claim for databases without data-modifying CTEs (the embedded SQLite
-    default, where writers are serialised anyway)."""
-    access = queue_access(user=user, queue=queue_for(slug=slug))
-    statuses = [Status.ESCALATED, Status.PENDING] if access.senior else [Status.PENDING]
-    if access.queue.blind_review:
-        statuses.append(Status.SHADOW)  # blind review of shadow items, after pending ones
-    with transaction.atomic():
-        rec = None
-        for status in statuses:
-            rec = (
-                Recommendation.objects.select_for_update(skip_locked=True)
-                .filter(queue=access.queue, status=status)
-                .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
-                .order_by("-priority", "created_at", "id")
-                .first()
-            )
-            if rec is not None:
-                break
-        if rec is None:
-            return None
-        rec.status = Status.IN_REVIEW
-        rec.claimed_by = user
-        rec.claimed_at = now
-        rec.lease_expires_at = now + timedelta(minutes=access.queue.lease_minutes)
-        rec.updated_at = now
-        rec.save(
-            update_fields=["status", "claimed_by", "claimed_at", "lease_expires_at", "updated_at"]
-        )
-        audit_record(
-            action="recommendation.claimed",
-            actor=Actor.of_user(user),
-            recommendation=rec,
-            data={
-                "lease_expires_at": rec.lease_expires_at.isoformat(),
-                "escalated": rec.escalated_at is not None,
-            },
-        )
-    return rec
 
 
 _action_types: dict[int, ActionType] = {}

@@ -9,14 +9,9 @@ from django.db import connection
 from rest_framework.test import APIClient
 
 from reviewqueue.models import AuditEvent, Recommendation
-from tests.conftest import item, on_postgres
+from tests.conftest import item
 
-pytestmark = [
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(
-        not on_postgres(), reason="row locks and races need PostgreSQL (scripts/test)"
-    ),
-]
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def _race(key: str, bodies: list[dict], url: str = "/api/v1/recommendations") -> list:

@@ -10,13 +10,10 @@ from django.db import connection
 from reviewqueue.models import AuditEvent, Decision
 from reviewqueue.services.ingest import recommendation_ingest_batch
 from reviewqueue.services.review import recommendation_claim, recommendation_decide
-from tests.conftest import item, on_postgres
+from tests.conftest import item
 from tests.factories import UserFactory, member
 
-pytestmark = [
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(not on_postgres(), reason="SKIP LOCKED needs PostgreSQL (scripts/test)"),
-]
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_sixteen_threads_claiming_never_share_an_item(world):

@@ -16,7 +16,6 @@ from reviewqueue.selectors.metrics import (
     filters_for,
     metrics_scope,
     parse_trend_request,
-    percentile_cont,
     trend_points,
 )
 from tests.factories import ActionTypeFactory, QueueFactory, SourceFactory, UserFactory, member
@@ -117,16 +116,6 @@ def test_a_thousand_buckets_is_the_limit():
     assert parse_trend_request(
         {"from": "2000-01-01", "to": "2026-11-01", "bucket": "month"}, now=NOW
     )
-
-
-def test_percentile_cont_interpolates_like_postgresql():
-    assert percentile_cont([], 0.5) is None
-    assert percentile_cont([7.0], 0.9) == 7.0
-    assert percentile_cont([100.0, 200.0], 0.5) == 150.0
-    assert percentile_cont([100.0, 200.0, 400.0], 0.9) == pytest.approx(360.0)
-    assert percentile_cont(
-        [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0], 0.9
-    ) == pytest.approx(9.1)
 
 
 # --- Hand-computed numbers ---------------------------------------------------------------------
@@ -431,24 +420,6 @@ def test_memo_always_equals_the_raw_numbers_after_any_sequence_of_decisions(worl
             now = clock + timedelta(minutes=rng.randint(0, 20))
             assert trend(admin, now=now, **params) == trend(admin, now=now, memo=False, **params)
     assert MetricsBucket.objects.exists()
-
-
-def test_postgres_and_python_paths_agree(world, admin, monkeypatch):
-    rng = random.Random(7)
-    for _ in range(60):
-        decide(
-            world,
-            decided_at=at("2026-10-01T00:00:00") + timedelta(seconds=rng.uniform(0, 20 * 86400)),
-            outcome=rng.choice(["approve", "modify", "reject"]),
-            seconds=rng.uniform(0.5, 90000),
-            review_seconds=rng.choice([None, rng.uniform(0.001, 900)]),
-        )
-    params = {"from": "2026-09-28", "to": "2026-10-26", "tz": "Europe/Amsterdam", "bucket": "week"}
-    here = trend(admin, memo=False, **params)
-    from django.db import connection
-
-    monkeypatch.setattr(connection, "vendor", "portable")
-    assert trend(admin, memo=False, **params) == here
 
 
 def test_filters_signature_depends_on_every_filter():

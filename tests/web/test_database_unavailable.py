@@ -10,13 +10,11 @@ import pytest
 from django.db import DEFAULT_DB_ALIAS, connection, connections
 
 from reviewqueue.models import Recommendation
-from tests.conftest import World, item, on_postgres
+from tests.conftest import World, item
 from tests.factories import UserFactory, member
 
-pytestmark = [
-    pytest.mark.django_db(transaction=True),  # the cut connection takes its transaction along
-    pytest.mark.skipif(not on_postgres(), reason="terminates a PostgreSQL backend"),
-]
+# The cut connection takes its transaction along.
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
