@@ -2,8 +2,6 @@
 without JavaScript the form simply reloads the page. Admins and auditors see every queue;
 anyone else sees their own numbers in their own queues."""
 
-import csv
-import io
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -18,6 +16,7 @@ from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
 from reviewqueue.exceptions import DomainError
+from reviewqueue.lib.csv_cells import csv_text
 from reviewqueue.models import User
 from reviewqueue.selectors.metrics import (
     TREND_FIELDS,
@@ -521,14 +520,6 @@ CSV_SECTIONS: dict[str, Callable[[User, TrendRequest, datetime], Iterable[list[A
 }
 
 
-def _cell(value: Any) -> Any:
-    # A spreadsheet runs cells that start like a formula; AI- and user-written text is not
-    # to be trusted that far.
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return "" if value is None else value
-
-
 @login_required
 @require_GET
 def reports_csv(request: HttpRequest, section: str) -> HttpResponse:
@@ -537,17 +528,14 @@ def reports_csv(request: HttpRequest, section: str) -> HttpResponse:
         raise Http404("No such report.")
     try:
         trend_request = parse_trend_request(request.GET)
-        out = io.StringIO()
-        writer = csv.writer(out)
-        for row in rows_for(current_user(request), trend_request, timezone.now()):
-            writer.writerow([_cell(v) for v in row])
+        text = csv_text(rows_for(current_user(request), trend_request, timezone.now()))
     except DomainError as exc:
         return HttpResponse(
             exc.detail + "\n" + "\n".join(f"{k}: {v}" for k, v in (exc.errors or {}).items()),
             status=exc.status_code,
             content_type="text/plain; charset=utf-8",
         )
-    response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
+    response = HttpResponse(text, content_type="text/csv; charset=utf-8")
     name = f"{section}-{trend_request.start}-{trend_request.end - timedelta(days=1)}.csv"
     response["Content-Disposition"] = f'attachment; filename="{name}"'
     return response
