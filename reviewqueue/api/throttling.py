@@ -1,17 +1,13 @@
-"""Per-API-key rate limit, counted in the shared cache (Redis in production) by
-django-ratelimit's fixed-window counters: O(1) per request at any rate."""
+"""Per-API-key rate limit (REVIEWQUEUE_INGEST_RATE) over everything a key does: one
+fixed-window counter per key in PostgreSQL (services/ratelimit.py), one statement per
+request at any rate. When the counter cannot be reached the request goes through."""
 
 from django.conf import settings
-from django_ratelimit.core import get_usage
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 
 from reviewqueue.models import ApiKey
-
-
-def _key(group: str, request: Request) -> str:
-    auth = getattr(request, "auth", None)
-    return f"key:{getattr(auth, 'pk', 'none')}"
+from reviewqueue.services.ratelimit import limit_key, rate_limit_hit
 
 
 class ApiKeyRateThrottle(BaseThrottle):
@@ -19,14 +15,16 @@ class ApiKeyRateThrottle(BaseThrottle):
         self._wait: float | None = None
 
     def allow_request(self, request: Request, view: object) -> bool:
-        if not isinstance(getattr(request, "auth", None), ApiKey):
+        key = getattr(request, "auth", None)
+        if not isinstance(key, ApiKey):
             return True  # a person (token or session) on a view sources share: not a key
-        usage = get_usage(
-            request, group="ingest", key=_key, rate=settings.REVIEWQUEUE_INGEST_RATE, increment=True
+        usages = rate_limit_hit(
+            {limit_key("ingest-key", str(key.pk)): settings.REVIEWQUEUE_INGEST_RATE}
         )
-        if usage is None or not usage["should_limit"]:
+        over = [u.retry_after for u in usages if u.over]
+        if not over:
             return True
-        self._wait = float(usage["time_left"])
+        self._wait = float(max(over))
         return False
 
     def wait(self) -> float | None:

@@ -13,6 +13,7 @@ from reviewqueue.models.config import (
 )
 from reviewqueue.models.executions import CallbackDelivery, Execution, ExecutionAttempt
 from reviewqueue.models.metrics import MetricsBucket
+from reviewqueue.models.ratelimit import RateLimitWindow
 from reviewqueue.models.recommendations import Decision, Recommendation
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "QaReview",
     "Queue",
     "QueueActionType",
+    "RateLimitWindow",
     "Recommendation",
     "Source",
     "SourceQueue",

@@ -1,9 +1,17 @@
 """Counts over a range whose closed part is remembered: the additive sections of the reports
 page (reasons, edited fields, versions) and the readiness counts. The closed part of a range
 (up to the last UTC midnight at least CLOSED_AFTER ago) never changes, so it is counted once
-a day and kept in Django's cache (Redis in production); the open rest is counted from the
-decisions on every request, and the two are added up key by key. Without a working cache
-everything is counted from the decisions: slower, never wrong."""
+a day per process and kept in Django's cache, which is per process (LocMemCache: no other
+server in the request path); the open rest is counted from the decisions on every request,
+and the two are added up key by key.
+
+What may go stale, and for how long: a remembered closed range does not see rows changed
+behind the application's back (a data fix in SQL, a restore) for up to TALLY_SECONDS, in
+each process that remembered it. Decisions themselves are immutable and land at the moment
+they are made, so nothing the application does makes a closed range wrong. Each process
+counts a closed range once (the beat's metrics_warm fills only the worker's own memo), and
+a memo that is missing, evicted or unreadable means "count from the decisions": slower,
+never wrong, so correctness never depends on the cache."""
 
 import logging
 from collections.abc import Callable
@@ -19,8 +27,9 @@ log = logging.getLogger(__name__)
 
 
 Tally = dict[str, tuple[int, ...]]
-# How long a closed range's counts stay in the cache. They never change (decisions are
-# immutable and land at the moment they are made), so this only bounds the cache's size.
+# How long a closed range's counts stay in a process's cache. They never change (decisions
+# are immutable and land at the moment they are made), so this bounds the memory they hold
+# and how long a change made behind the application's back stays unseen.
 TALLY_SECONDS = 2 * 86400
 
 
@@ -40,8 +49,8 @@ def tallied(
     count: Callable[[datetime, datetime], Tally],
     now: datetime | None = None,
 ) -> Tally:
-    """Counts per key over [lo, hi): the closed part from the cache (counted from the
-    decisions on a miss), the open rest from the decisions; added up key by key."""
+    """Counts per key over [lo, hi): the closed part from this process's cache (counted from
+    the decisions on a miss), the open rest from the decisions; added up key by key."""
     cut = _closed_until(lo, hi, now or timezone.now())
     parts: list[Tally] = []
     if cut > lo:
@@ -65,7 +74,8 @@ def tallied(
 def _cache_get(key: str) -> Any:
     try:
         return cache.get(key)
-    except Exception:  # any cache failure means "not remembered": count instead
+    except Exception:  # any cache failure (an unpicklable value, a swapped backend) means
+        # "not remembered": count instead
         log.warning("metrics cache unavailable; counting from the decisions", exc_info=True)
         return None
 

@@ -5,14 +5,13 @@ Only failures count: a POST the form answers with itself again (200) rather than
 redirect. Once a username or an address has used up its failures for the window, every
 sign-in POST for it answers 429 with a plain page and `Retry-After`, before the password is
 looked at: a right password then gets the same answer as a wrong one, so a guesser learns
-nothing by going on. The counters are django-ratelimit's fixed windows in the shared cache
-(Redis in production); when the cache does not answer, sign-in stays open.
+nothing by going on. The counters are fixed windows in PostgreSQL (services/ratelimit.py),
+shared by every process; when they cannot be reached, sign-in stays open.
 
-Behind a proxy, set django-ratelimit's RATELIMIT_IP_META_KEY, or every client shares the
-proxy's address (and its budget).
+Behind a proxy, set DJANGO_BEHIND_PROXY, or every client shares the proxy's address (and its
+budget).
 """
 
-import logging
 import math
 from collections.abc import Callable
 from functools import wraps
@@ -23,51 +22,36 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import render
-from django_ratelimit.core import get_usage
 
-log = logging.getLogger(__name__)
+from reviewqueue.services.ratelimit import (
+    client_address,
+    limit_key,
+    rate_limit_hit,
+    rate_limit_peek,
+)
 
 View = Callable[..., HttpResponseBase]
-GROUP = "login"
 
 
-def _username(group: str, request: HttpRequest) -> str:
+def _limits(request: HttpRequest) -> dict[str, str]:
+    """{counter key: rate} for each counter this sign-in attempt counts against."""
+    limits = {limit_key("login-ip", client_address(request)): settings.REVIEWQUEUE_LOGIN_RATE_IP}
     # Case-folded: usernames differing only in case share one budget.
-    return "user:" + str(request.POST.get("username", "")).strip().casefold()
-
-
-def _counters(request: HttpRequest) -> list[tuple[str | Callable[..., str], str]]:
-    """(django-ratelimit key, rate) for each counter this request counts against."""
-    counters: list[tuple[str | Callable[..., str], str]] = [
-        ("ip", settings.REVIEWQUEUE_LOGIN_RATE_IP)
-    ]
-    if str(request.POST.get("username", "")).strip():
-        counters.append((_username, settings.REVIEWQUEUE_LOGIN_RATE_USER))
-    return counters
-
-
-def _usage(request: HttpRequest, *, increment: bool) -> list[dict[str, Any]]:
-    found = []
-    for key, rate in _counters(request):
-        try:
-            usage = get_usage(request, group=GROUP, key=key, rate=rate, increment=increment)
-        except Exception:  # the cache is down: fail open, as the API's rate limit does
-            log.warning("login throttle: the cache did not answer", exc_info=True)
-            continue
-        if usage is not None:
-            found.append(usage)
-    return found
+    username = str(request.POST.get("username", "")).strip().casefold()
+    if username:
+        limits[limit_key("login-user", username)] = settings.REVIEWQUEUE_LOGIN_RATE_USER
+    return limits
 
 
 def login_wait(request: HttpRequest) -> int | None:
     """Seconds until this sign-in attempt may be made, or None when it may be made now."""
-    waits = [u["time_left"] for u in _usage(request, increment=False) if u["count"] >= u["limit"]]
-    return max(1, max(waits)) if waits else None
+    waits = [u.retry_after for u in rate_limit_peek(_limits(request)) if u.used_up]
+    return max(waits) if waits else None
 
 
 def login_failed(request: HttpRequest) -> None:
     """Count one failed sign-in against the username and the client address."""
-    _usage(request, increment=True)
+    rate_limit_hit(_limits(request))
 
 
 def _too_many(request: HttpRequest, wait: int) -> HttpResponse:

@@ -8,12 +8,17 @@ file covers the rest: the limits no test named yet, and the same limits on the o
 endpoints that take a body."""
 
 import json
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.core.exceptions import ImproperlyConfigured
+from django.db import connection
 
 from reviewqueue.lib.storable import MAX_ARRAY_ITEMS
-from reviewqueue.models import Decision, QaReview, Recommendation
+from reviewqueue.models import Decision, QaReview, RateLimitWindow, Recommendation
+from reviewqueue.services import ratelimit
 from reviewqueue.services.ingest import recommendation_ingest
+from reviewqueue.services.ratelimit import Rate, parse_rate, rate_limit_hit, rate_limits_prune
 from tests.api.test_ingest import URL, assert_problem, post
 from tests.api.test_ingest_batch import post_batch
 from tests.api.test_review import as_user, claim, decide, people  # noqa: F401 (fixture)
@@ -207,8 +212,24 @@ class TestBodiesOnTheReviewApi:
         assert_problem(response, 400)
 
 
+@pytest.fixture
+def counters_unreachable(db, monkeypatch):
+    """The counter statement fails (its table is renamed away, until the test's transaction
+    rolls back); the warning clock starts afresh."""
+    monkeypatch.setattr(ratelimit, "_warned_at", None)
+    monkeypatch.setattr(ratelimit, "_unchecked", 0)
+    table = RateLimitWindow._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(f"ALTER TABLE {table} RENAME TO {table}_away")
+
+
+def limiter_warnings(caplog) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name == "reviewqueue.services.ratelimit"]
+
+
 class TestRateLimit:
-    """One budget per API key (REVIEWQUEUE_INGEST_RATE) over everything the key does."""
+    """One budget per API key (REVIEWQUEUE_INGEST_RATE) over everything the key does,
+    counted in PostgreSQL (services/ratelimit.py)."""
 
     def test_batches_and_reads_spend_the_same_budget(self, world, settings):
         settings.REVIEWQUEUE_INGEST_RATE = "3/m"
@@ -235,3 +256,79 @@ class TestRateLimit:
         codes = [reviewer.get(f"{URL}/{rec_id}").status_code for _ in range(5)]
         assert codes == [200] * 5
         assert_problem(world.client().get(f"{URL}/{rec_id}"), 429)
+
+    def test_each_key_has_its_own_budget(self, world, settings):
+        settings.REVIEWQUEUE_INGEST_RATE = "1/m"
+        assert post(world.client(), item()).status_code == 201
+        assert_problem(post(world.client(), item(external_id="again")), 429)
+        other = world.client(world.other_key)
+        assert post(other, item(queue="other", external_id="o")).status_code == 201
+
+    def test_a_limit_that_cannot_be_checked_lets_requests_through_and_warns_once_a_minute(
+        self, world, settings, counters_unreachable, caplog, monkeypatch
+    ):
+        settings.REVIEWQUEUE_INGEST_RATE = "1/m"
+        clock = [1000.0]
+        monkeypatch.setattr(ratelimit, "_clock", lambda: clock[0])
+        client = world.client()
+        codes = [post(client, item(external_id=f"u-{i}")).status_code for i in range(3)]
+        clock[0] += 59
+        codes.append(post(client, item(external_id="u-3")).status_code)
+        assert codes == [201] * 4
+        (line,) = limiter_warnings(caplog)
+        assert "rate limits not checked" in line and "does not exist" in line
+        clock[0] += 2  # a minute after the first line: the next one says how many went by
+        assert post(client, item(external_id="u-4")).status_code == 201
+        assert "4 request(s) let through" in limiter_warnings(caplog)[1]
+        assert Recommendation.objects.count() == 5
+
+    def test_a_failed_count_does_not_spoil_the_callers_transaction(
+        self, world, counters_unreachable
+    ):
+        # Tests run inside a transaction, as a caller inside atomic() would: the count runs
+        # in a savepoint, so the statements after it still work.
+        assert rate_limit_hit({"test:x": "1/m"}) == []
+        assert Recommendation.objects.count() == 0
+
+    def test_a_count_is_one_row_per_key_and_window(self, world):
+        now = datetime(2030, 1, 1, 12, 4, 59, tzinfo=UTC)
+        for _ in range(3):
+            (usage,) = rate_limit_hit({"test:a": "10/5m"}, now=now)
+        assert (usage.count, usage.limit, usage.retry_after, usage.over) == (3, 10, 1, False)
+        (row,) = RateLimitWindow.objects.all()
+        assert (row.window_start, row.window_end) == (
+            datetime(2030, 1, 1, 12, 0, tzinfo=UTC),
+            datetime(2030, 1, 1, 12, 5, tzinfo=UTC),
+        )
+        (usage,) = rate_limit_hit({"test:a": "10/5m"}, now=now + timedelta(seconds=1))
+        assert usage.count == 1 and usage.retry_after == 300  # the next window
+
+    def test_ended_windows_are_pruned_and_current_ones_kept(self, world):
+        now = datetime(2030, 1, 1, 12, 0, 30, tzinfo=UTC)
+        rate_limit_hit({"test:old": "5/m"}, now=now - timedelta(minutes=2))
+        rate_limit_hit({"test:old": "5/m", "test:new": "5/m"}, now=now)
+        assert rate_limits_prune(now=now) == 1
+        assert sorted(RateLimitWindow.objects.values_list("key", "count")) == [
+            ("test:new", 1),
+            ("test:old", 1),
+        ]
+
+    def test_the_counter_table_is_unlogged(self, db):
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT relpersistence FROM pg_class WHERE relname = %s",
+                [RateLimitWindow._meta.db_table],
+            )
+            assert cursor.fetchone() == ("u",)
+
+    @pytest.mark.parametrize(
+        ("text", "rate"),
+        [("6000/m", Rate(6000, 60)), ("10/5m", Rate(10, 300)), ("50 / 2h", Rate(50, 7200))],
+    )
+    def test_rates_are_count_per_period(self, text, rate):
+        assert parse_rate(text) == rate
+
+    @pytest.mark.parametrize("text", ["6000", "10/5x", "/m", "ten/m"])
+    def test_a_malformed_rate_is_a_configuration_error(self, text):
+        with pytest.raises(ImproperlyConfigured, match="count/period"):
+            parse_rate(text)

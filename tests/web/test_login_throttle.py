@@ -1,6 +1,6 @@
 """Sign-in throttling: failed attempts per username and per client address, on the app's
-/login/ and the admin's sign-in, counted in the shared cache (Redis when the suite runs
-against it); invalid API keys and tokens per address on the API."""
+/login/ and the admin's sign-in, counted in PostgreSQL (services/ratelimit.py) so every
+process shares one budget; invalid API keys and tokens per address on the API."""
 
 import json
 import math
@@ -11,8 +11,10 @@ import pytest
 import time_machine
 from django.utils import timezone
 
+from reviewqueue.models import RateLimitWindow
 from reviewqueue.services.audit import Actor
 from reviewqueue.services.setup import personal_token_create
+from tests.api.test_abuse_limits import counters_unreachable, limiter_warnings  # noqa: F401 (fixture)
 from tests.conftest import TEST_PASSWORD, item
 from tests.factories import UserFactory, member
 
@@ -119,6 +121,61 @@ def test_the_default_limits_are_ten_per_user_and_fifty_per_address(client, bob):
     carol = UserFactory(username="carol")
     assert sign_in(client, "guess-last", WRONG).status_code == 200  # the 50th
     assert_throttled(sign_in(client, carol.username, TEST_PASSWORD))
+
+
+def test_a_long_or_odd_username_still_gets_a_budget_of_its_own(client, bob, tight):
+    long_name = "b" * 5000
+    for _ in range(3):
+        assert sign_in(client, long_name, WRONG, ip=f"10.1.0.{_}").status_code == 200
+    assert_throttled(sign_in(client, long_name, TEST_PASSWORD, ip="10.1.0.9"))
+    assert sign_in(client, "b" * 4999, WRONG, ip="10.1.0.9").status_code == 200
+
+
+def test_ipv6_clients_count_per_64(client, bob, tight):
+    for n in range(6):
+        assert sign_in(client, f"guess{n}", WRONG, ip=f"2001:db8:1:2::{n + 1}").status_code == 200
+    assert_throttled(sign_in(client, "bob", TEST_PASSWORD, ip="2001:db8:1:2:ffff::9"))
+    assert sign_in(client, "bob", TEST_PASSWORD, ip="2001:db8:1:3::1").status_code == 302
+
+
+def test_behind_the_proxy_the_address_it_appended_is_counted(client, bob, tight, settings):
+    settings.REVIEWQUEUE_CLIENT_IP = "reviewqueue.lib.client_ip.forwarded_client_ip"
+
+    def via_proxy(username, password, forwarded):
+        return client.post(
+            "/login/",
+            {"username": username, "password": password},
+            REMOTE_ADDR="10.0.0.2",  # the proxy
+            HTTP_X_FORWARDED_FOR=forwarded,
+        )
+
+    for n in range(6):  # what the client sends itself comes first and changes nothing
+        assert via_proxy(f"guess{n}", WRONG, f"6.6.6.{n}, 203.0.113.7").status_code == 200
+    assert_throttled(via_proxy("bob", TEST_PASSWORD, "203.0.113.7"))
+    assert via_proxy("bob", TEST_PASSWORD, "198.51.100.1").status_code == 302
+
+
+def test_sign_in_stays_open_when_the_counters_cannot_be_reached(
+    client,
+    bob,
+    tight,
+    counters_unreachable,  # noqa: F811
+    caplog,
+):
+    codes = [sign_in(client, "bob", WRONG).status_code for _ in range(5)]
+    assert codes == [200] * 5
+    assert sign_in(client, "bob", TEST_PASSWORD).status_code == 302
+    assert signed_in_as(client) == "bob"
+    assert len(limiter_warnings(caplog)) == 1  # one line, not one per attempt
+
+
+def test_the_counters_are_rows_every_process_reads(client, bob, tight):
+    """Shared by construction: the counters live in PostgreSQL, not in a process. (Two
+    gunicorn processes sharing one budget: tests/tasks/test_redis_outage.py.)"""
+    for _ in range(2):
+        sign_in(client, "Bob", WRONG, ip="192.0.2.5")
+    rows = dict(RateLimitWindow.objects.values_list("key", "count"))
+    assert rows == {"login-user:bob": 2, "login-ip:192.0.2.5": 2}
 
 
 class TestAdminSignIn:

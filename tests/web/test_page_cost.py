@@ -32,4 +32,6 @@ def test_the_review_page_costs_at_most_eight_statements_whatever_the_queue_size(
             user=reviewer, recommendation_id=response.context["rec"].pk, outcome="approve"
         )
     assert counts[1] == counts[2], counts
+    # 8 today: the session (read from the database since Redis left the request path), the
+    # user, and six for the page and its claim.
     assert 0 < len(counts[2]) <= 8, counts
