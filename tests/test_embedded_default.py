@@ -42,7 +42,8 @@ def embedded_env(var_dir):
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CELERY_BROKER_URL")}
     env["REVIEWQUEUE_VAR_DIR"] = str(var_dir)
     env["REVIEWQUEUE_PASSWORD"] = "a long demo password"
-    env["REVIEWQUEUE_OUTBOUND_ALLOWLIST"] = "127.0.0.1"
+    env["REVIEWQUEUE_OUTBOUND_ALLOWLIST"] = "127.0.0.1:9100"  # the demo target's port
+    env["DEMO_WEBHOOK_SECRET"] = "a demo signing secret"
     return env
 
 

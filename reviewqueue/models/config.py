@@ -36,6 +36,22 @@ class ActionType(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    class Meta:
+        # What must never be stored, whichever path writes it (services/config_check.py
+        # says the same in words before anything is written).
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(max_attempts__gte=1),
+                name="action_type_max_attempts_positive",
+                violation_error_message="max_attempts must be at least 1.",
+            ),
+            models.CheckConstraint(
+                condition=Q(timeout_seconds__gt=0, timeout_seconds__lte=300),
+                name="action_type_timeout_in_range",
+                violation_error_message="timeout_seconds must be above 0 and at most 300.",
+            ),
+        ]
+
     def __str__(self) -> str:
         return self.name
 
@@ -75,6 +91,34 @@ class Queue(models.Model):
                 & Q(escalate_min_risk__gte=0, escalate_min_risk__lte=1)
                 & Q(qa_sample_rate__gte=0, qa_sample_rate__lte=1),
                 name="queue_thresholds_in_unit_interval",
+            ),
+            models.CheckConstraint(
+                condition=Q(hard_risk_ceiling__isnull=True)
+                | Q(hard_risk_ceiling__gte=0, hard_risk_ceiling__lte=1),
+                name="queue_hard_risk_ceiling_in_unit_interval",
+                violation_error_message="hard_risk_ceiling must be empty or from 0 to 1.",
+            ),
+            models.CheckConstraint(
+                condition=Q(breaker_max_failure_rate__gte=0, breaker_max_failure_rate__lte=1)
+                & Q(breaker_max_qa_rejection_rate__gte=0, breaker_max_qa_rejection_rate__lte=1),
+                name="queue_breaker_rates_in_unit_interval",
+                violation_error_message="Breaker rates must be from 0 to 1.",
+            ),
+            # The breaker divides by its window; a lease or an SLA of 0 minutes means nothing.
+            models.CheckConstraint(
+                condition=Q(breaker_window__gte=1),
+                name="queue_breaker_window_positive",
+                violation_error_message="breaker_window must be at least 1.",
+            ),
+            models.CheckConstraint(
+                condition=Q(lease_minutes__gte=1),
+                name="queue_lease_minutes_positive",
+                violation_error_message="lease_minutes must be at least 1.",
+            ),
+            models.CheckConstraint(
+                condition=Q(sla_minutes__isnull=True) | Q(sla_minutes__gte=1),
+                name="queue_sla_minutes_positive",
+                violation_error_message="sla_minutes must be empty or at least 1.",
             ),
         ]
 

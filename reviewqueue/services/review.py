@@ -14,6 +14,7 @@ from django.db import transaction
 from django.db.models import Case, OuterRef, Subquery, Value, When
 from django.utils import timezone
 
+from reviewqueue import access
 from reviewqueue.exceptions import Conflict, Forbidden, LeaseLost, NotFound, ValidationFailed
 from reviewqueue.lib.canonical import content_hash
 from reviewqueue.lib.diff import is_cosmetic, json_diff
@@ -45,10 +46,10 @@ class Access:
 
 def queue_access(*, user: User, queue: Queue) -> Access:
     """A reviewer acts on a queue only as its member; seniors also see escalated items."""
-    membership = Membership.objects.filter(user=user, queue=queue).first()
-    if membership is None or not user.is_active:
+    role = access.review_role(user, queue)
+    if role is None:
         raise Forbidden(f"You are not a member of queue '{queue.slug}'.")
-    return Access(queue=queue, senior=membership.role == MemberRole.SENIOR)
+    return Access(queue=queue, senior=role == MemberRole.SENIOR)
 
 
 def _load(recommendation_id: Any, user: User) -> Recommendation:
@@ -66,7 +67,7 @@ def _load(recommendation_id: Any, user: User) -> Recommendation:
     )
     if rec is None:
         raise NotFound("No recommendation with this id.")
-    if rec.member_role is None or not user.is_active:  # type: ignore[attr-defined]
+    if not access.member_may_review(user, rec.member_role):  # type: ignore[attr-defined]
         raise Forbidden(f"You are not a member of queue '{rec.queue.slug}'.")
     return rec
 
@@ -205,11 +206,12 @@ def recommendation_claim(
         .order_by("claimed_at")
         .first()
     )
-    if held is not None:
+    may_review = access.may_review_anything(user)  # the statement reads memberships only
+    if held is not None and may_review:
         _no_outcome_yet(held)
         return held
     rows: list[Recommendation] = []
-    if user.is_active:  # queue_access's rule; the statement reads memberships, not the user
+    if may_review:
         rows = list(
             Recommendation.objects.raw(
                 _CLAIM_SQL_POSTGRES,

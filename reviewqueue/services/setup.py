@@ -1,23 +1,24 @@
-"""Setup: apply a TOML config, create API keys and users. The only code that changes
-configuration rows."""
+"""Setup: apply a TOML config, create API keys, people and their tokens. With
+services/config_edit.py (one object at a time, the admin's path), the only code that changes
+configuration rows; what is valid is services/config_check.py's to say.
 
-import re
+Every change is recorded with what it changed: field by field, before and after
+(config_edit.field_changes), a secret only as changed.
+"""
+
 import tomllib
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit
 
-from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from reviewqueue import access
 from reviewqueue.exceptions import ConfigError, NotFound, ValidationFailed
 from reviewqueue.lib import keys
 from reviewqueue.lib.canonical import sha256_hex
-from reviewqueue.lib.outbound import OutboundRefused, check_url
-from reviewqueue.lib.schema import schema_problem
 from reviewqueue.models import (
     ActionType,
     ApiKey,
@@ -30,274 +31,17 @@ from reviewqueue.models import (
     User,
 )
 from reviewqueue.selectors.targets import targets_changed
+from reviewqueue.services import config_check
 from reviewqueue.services.audit import Actor, audit_record
-from reviewqueue.states import MemberRole, Role, Stage
-
-_SECTIONS = {"action_types", "queues", "sources", "members"}
-_ACTION_KEYS = {
-    "name",
-    "executor",
-    "url",
-    "signing_secret_env",
-    "payload_schema",
-    "cosmetic_fields",
-    "always_review",
-    "timeout_seconds",
-    "max_attempts",
-}
-_QUEUE_KEYS = {
-    "slug",
-    "name",
-    "stage",
-    "action_types",
-    "reason_codes",
-    "sla_minutes",
-    "sla_escalate",
-    "lease_minutes",
-    "blind_review",
-    "routing",
-    "breaker",
-    "readiness",
-}
-_ROUTING_KEYS = {
-    "auto_max_risk",
-    "auto_min_confidence",
-    "escalate_min_risk",
-    "qa_sample_rate",
-    "hard_risk_ceiling",
-}
-_BREAKER_KEYS = {"window", "max_failure_rate", "max_qa_rejection_rate"}
-_SOURCE_KEYS = {"name", "queues", "callback_url", "signing_secret_env", "active"}
-_MEMBER_KEYS = {"user", "queues", "role"}
-_SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,99}$")
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_BUILTIN_EXECUTORS = {"webhook", "noop"}
-
-
-@dataclass
-class _Checker:
-    problems: list[str] = field(default_factory=list)
-
-    def add(self, where: str, message: str) -> None:
-        self.problems.append(f"{where}: {message}")
-
-    def keys(
-        self, where: str, table: dict[str, Any], allowed: set[str], required: set[str]
-    ) -> None:
-        for key in sorted(set(table) - allowed):
-            self.add(
-                f"{where}.{key}", f"unknown key (expected one of {', '.join(sorted(allowed))})"
-            )
-        for key in sorted(required - set(table)):
-            self.add(f"{where}.{key}", "is required")
-
-    def string(self, where: str, value: Any, *, pattern: re.Pattern[str] | None = None) -> bool:
-        if not isinstance(value, str) or not value.strip():
-            self.add(where, "must be a non-empty string")
-            return False
-        if pattern is not None and not pattern.match(value):
-            self.add(where, f"'{value}' is not allowed here (pattern {pattern.pattern})")
-            return False
-        return True
-
-    def unit(self, where: str, value: Any) -> None:
-        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
-            self.add(where, f"must be a number from 0 to 1, got {value!r}")
-
-    def positive_int(self, where: str, value: Any) -> None:
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            self.add(where, f"must be a positive integer, got {value!r}")
-
-    def boolean(self, where: str, value: Any) -> None:
-        if not isinstance(value, bool):
-            self.add(where, f"must be true or false, got {value!r}")
-
-    def string_list(self, where: str, value: Any) -> list[str]:
-        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-            self.add(where, "must be a list of non-empty strings")
-            return []
-        seen: set[str] = set()
-        for item in value:
-            if item in seen:
-                self.add(where, f"'{item}' is listed twice")
-            seen.add(item)
-        return list(value)
-
-    def url(self, where: str, value: Any) -> None:
-        if (
-            not isinstance(value, str)
-            or urlsplit(value).scheme not in ("http", "https")
-            or not urlsplit(value).hostname
-        ):
-            self.add(where, f"must be an http:// or https:// URL, got {value!r}")
-            return
-        try:
-            check_url(value, settings.REVIEWQUEUE_OUTBOUND_ALLOWLIST)
-        except OutboundRefused as exc:
-            self.add(where, f"not allowed as an outbound target: {exc}")
-
-    def env_name(self, where: str, value: Any) -> None:
-        if not isinstance(value, str) or not _ENV_NAME.match(value):
-            self.add(where, f"must be an environment variable name, got {value!r}")
-
-
-def _tables(check: _Checker, data: dict[str, Any], section: str) -> list[dict[str, Any]]:
-    value = data.get(section, [])
-    if not isinstance(value, list) or not all(isinstance(t, dict) for t in value):
-        check.add(section, f"must be an array of tables ([[{section}]])")
-        return []
-    return value
-
-
-def _check_action_types(check: _Checker, tables: list[dict[str, Any]]) -> None:
-    executors = _BUILTIN_EXECUTORS | set(getattr(settings, "REVIEWQUEUE_EXECUTORS", {}))
-    seen: set[str] = set()
-    for i, t in enumerate(tables):
-        where = f"action_types[{i}]"
-        check.keys(where, t, _ACTION_KEYS, {"name", "payload_schema"})
-        name = t.get("name")
-        if check.string(f"{where}.name", name, pattern=re.compile(r"^[a-z0-9][a-z0-9_.-]{0,99}$")):
-            if name in seen:
-                check.add(f"{where}.name", f"duplicate action type '{name}'")
-            seen.add(str(name))
-        executor = t.get("executor", "noop")
-        if executor not in executors:
-            check.add(
-                f"{where}.executor",
-                f"unknown executor {executor!r} (expected one of {', '.join(sorted(executors))})",
-            )
-        if executor == "webhook":
-            if "url" not in t:
-                check.add(f"{where}.url", "is required for the webhook executor")
-            else:
-                check.url(f"{where}.url", t["url"])
-        elif "url" in t:
-            check.url(f"{where}.url", t["url"])
-        if "signing_secret_env" in t:
-            check.env_name(f"{where}.signing_secret_env", t["signing_secret_env"])
-        if "payload_schema" in t:
-            problem = schema_problem(t["payload_schema"])
-            if problem:
-                check.add(f"{where}.payload_schema", problem)
-        cosmetic = check.string_list(f"{where}.cosmetic_fields", t.get("cosmetic_fields", []))
-        props = (
-            t.get("payload_schema", {}).get("properties")
-            if isinstance(t.get("payload_schema"), dict)
-            else None
-        )
-        if isinstance(props, dict):
-            for name_ in cosmetic:
-                if name_.split(".")[0] not in props:
-                    check.add(
-                        f"{where}.cosmetic_fields", f"'{name_}' is not a property of payload_schema"
-                    )
-        if "always_review" in t:
-            check.boolean(f"{where}.always_review", t["always_review"])
-        if "max_attempts" in t:
-            check.positive_int(f"{where}.max_attempts", t["max_attempts"])
-        if "timeout_seconds" in t:
-            v = t["timeout_seconds"]
-            if isinstance(v, bool) or not isinstance(v, int | float) or not 0 < v <= 300:
-                check.add(
-                    f"{where}.timeout_seconds",
-                    f"must be a number of seconds from 0 to 300, got {v!r}",
-                )
-
-
-def _check_queues(check: _Checker, tables: list[dict[str, Any]], action_names: set[str]) -> None:
-    stages = [s.value for s in Stage]
-    seen: set[str] = set()
-    for i, t in enumerate(tables):
-        where = f"queues[{i}]"
-        check.keys(where, t, _QUEUE_KEYS, {"slug", "name", "action_types"})
-        slug = t.get("slug")
-        if check.string(f"{where}.slug", slug, pattern=_SLUG):
-            if slug in seen:
-                check.add(f"{where}.slug", f"duplicate queue slug '{slug}'")
-            seen.add(str(slug))
-        if "name" in t:
-            check.string(f"{where}.name", t["name"])
-        stage = t.get("stage", Stage.APPROVAL.value)
-        if stage not in stages:
-            check.add(
-                f"{where}.stage", f"unknown stage {stage!r} (expected one of {', '.join(stages)})"
-            )
-        for name in check.string_list(f"{where}.action_types", t.get("action_types", [])):
-            if name not in action_names:
-                check.add(f"{where}.action_types", f"unknown action type '{name}'")
-        check.string_list(f"{where}.reason_codes", t.get("reason_codes", []))
-        for key in ("sla_minutes", "lease_minutes"):
-            if key in t:
-                check.positive_int(f"{where}.{key}", t[key])
-        for key in ("sla_escalate", "blind_review"):
-            if key in t:
-                check.boolean(f"{where}.{key}", t[key])
-        routing = t.get("routing", {})
-        if not isinstance(routing, dict):
-            check.add(f"{where}.routing", "must be a table")
-        else:
-            check.keys(f"{where}.routing", routing, _ROUTING_KEYS, set())
-            for key in _ROUTING_KEYS & set(routing):
-                check.unit(f"{where}.routing.{key}", routing[key])
-        breaker = t.get("breaker", {})
-        if not isinstance(breaker, dict):
-            check.add(f"{where}.breaker", "must be a table")
-        else:
-            check.keys(f"{where}.breaker", breaker, _BREAKER_KEYS, set())
-            if "window" in breaker:
-                check.positive_int(f"{where}.breaker.window", breaker["window"])
-            for key in ("max_failure_rate", "max_qa_rejection_rate"):
-                if key in breaker:
-                    check.unit(f"{where}.breaker.{key}", breaker[key])
-        if "readiness" in t and not isinstance(t["readiness"], dict):
-            check.add(f"{where}.readiness", "must be a table")
-
-
-def _check_sources(check: _Checker, tables: list[dict[str, Any]], queue_slugs: set[str]) -> None:
-    seen: set[str] = set()
-    for i, t in enumerate(tables):
-        where = f"sources[{i}]"
-        check.keys(where, t, _SOURCE_KEYS, {"name"})
-        name = t.get("name")
-        if check.string(f"{where}.name", name, pattern=_SLUG):
-            if name in seen:
-                check.add(f"{where}.name", f"duplicate source '{name}'")
-            seen.add(str(name))
-        for slug in check.string_list(f"{where}.queues", t.get("queues", [])):
-            if slug not in queue_slugs:
-                check.add(f"{where}.queues", f"unknown queue '{slug}'")
-        if "callback_url" in t:
-            check.url(f"{where}.callback_url", t["callback_url"])
-        if "signing_secret_env" in t:
-            check.env_name(f"{where}.signing_secret_env", t["signing_secret_env"])
-        if "active" in t:
-            check.boolean(f"{where}.active", t["active"])
-
-
-def _check_members(check: _Checker, tables: list[dict[str, Any]], queue_slugs: set[str]) -> None:
-    roles = [r.value for r in MemberRole]
-    users = set(
-        User.objects.filter(
-            username__in=[t.get("user") for t in tables if isinstance(t.get("user"), str)]
-        ).values_list("username", flat=True)
-    )
-    for i, t in enumerate(tables):
-        where = f"members[{i}]"
-        check.keys(where, t, _MEMBER_KEYS, {"user", "queues"})
-        user = t.get("user")
-        if check.string(f"{where}.user", user) and user not in users:
-            check.add(
-                f"{where}.user",
-                f"no user '{user}' (create it first: manage.py create_user {user} --role reviewer)",
-            )
-        for slug in check.string_list(f"{where}.queues", t.get("queues", [])):
-            if slug not in queue_slugs:
-                check.add(f"{where}.queues", f"unknown queue '{slug}'")
-        role = t.get("role", MemberRole.REVIEWER.value)
-        if role not in roles:
-            check.add(
-                f"{where}.role", f"unknown role {role!r} (expected one of {', '.join(roles)})"
-            )
+from reviewqueue.services.config_edit import (
+    Changes,
+    MemberEdit,
+    field_changes,
+    links_set,
+    memberships_set,
+    row_upsert,
+)
+from reviewqueue.states import MemberRole, Role
 
 
 def config_parse(text: str) -> dict[str, Any]:
@@ -306,23 +50,22 @@ def config_parse(text: str) -> dict[str, Any]:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError([f"TOML syntax error: {exc}"]) from None
-    check = _Checker()
-    for key in sorted(set(data) - _SECTIONS):
-        check.add(key, f"unknown section (expected {', '.join(sorted(_SECTIONS))})")
-    actions = _tables(check, data, "action_types")
-    queues = _tables(check, data, "queues")
-    sources = _tables(check, data, "sources")
-    members = _tables(check, data, "members")
-    _check_action_types(check, actions)
-    action_names = {t["name"] for t in actions if isinstance(t.get("name"), str)}
-    action_names |= set(ActionType.objects.values_list("name", flat=True))
-    _check_queues(check, queues, action_names)
-    queue_slugs = {t["slug"] for t in queues if isinstance(t.get("slug"), str)}
-    queue_slugs |= set(Queue.objects.values_list("slug", flat=True))
-    _check_sources(check, sources, queue_slugs)
-    _check_members(check, members, queue_slugs)
-    if check.problems:
-        raise ConfigError(check.problems)
+    members = data.get("members")
+    named = (
+        [t.get("user") for t in members if isinstance(t, dict)] if isinstance(members, list) else []
+    )
+    problems = config_check.file_problems(
+        data,
+        known_action_names=set(ActionType.objects.values_list("name", flat=True)),
+        known_queue_slugs=set(Queue.objects.values_list("slug", flat=True)),
+        user_roles=dict(
+            User.objects.filter(username__in=[n for n in named if isinstance(n, str)]).values_list(
+                "username", "role"
+            )
+        ),
+    )
+    if problems:
+        raise ConfigError(problems)
     return data
 
 
@@ -331,6 +74,8 @@ class ConfigResult:
     counts: dict[str, int]
     # Things the file asked for that were deliberately not done, in plain words.
     notes: list[str] = field(default_factory=list)
+    # What changed, per object ("queue refunds"): field -> before/after.
+    changes: dict[str, Changes] = field(default_factory=dict)
 
 
 def config_apply(*, text: str, actor: Actor) -> ConfigResult:
@@ -338,55 +83,34 @@ def config_apply(*, text: str, actor: Actor) -> ConfigResult:
 
     Idempotent: applying the same file twice changes nothing the second time. A source's
     queues and a queue's action types become exactly those listed. Nothing is deleted.
-    A queue's `stage` is its starting stage: once the queue exists, stages move only in the
-    app (services/stages.py, audited with the readiness evidence) or by its breaker, so a
-    config file never silently promotes or demotes a queue; a differing stage is reported
-    in the result's notes.
-    Audited: one `config.applied` event with the file's hash, the counts and the notes.
+    A key the file leaves out takes the model's default. A queue's `stage` is its starting
+    stage: once the queue exists, stages move only in the app (services/stages.py, audited
+    with the readiness evidence) or by its breaker, so a config file never silently
+    promotes or demotes a queue; a differing stage is reported in the result's notes.
+    Audited: one `config.applied` event with the file's hash, the counts, the notes and
+    what changed (`changes`: per object, each changed field before and after; a member as
+    `member <username>` of its queue).
     """
     data = config_parse(text)
     counts = {"action_types": 0, "queues": 0, "sources": 0, "members": 0}
     notes: list[str] = []
+    changes: dict[str, Changes] = {}
+
+    def note(name: str, changed: Changes) -> None:
+        if changed:
+            changes.setdefault(name, {}).update(changed)
+
     with transaction.atomic():
         for t in data.get("action_types", []):
-            ActionType.objects.update_or_create(
-                name=t["name"],
-                defaults={
-                    "executor": t.get("executor", "noop"),
-                    "url": t.get("url", ""),
-                    "signing_secret_env": t.get("signing_secret_env", ""),
-                    "payload_schema": t["payload_schema"],
-                    "cosmetic_fields": t.get("cosmetic_fields", []),
-                    "always_review": t.get("always_review", False),
-                    "timeout_seconds": float(t.get("timeout_seconds", 10.0)),
-                    "max_attempts": t.get("max_attempts", 8),
-                },
-            )
+            values = config_check.values_of(config_check.ACTION_TYPE_FIELDS, t, ActionType)
+            _, _, changed = row_upsert(ActionType, {"name": t["name"]}, values)
+            note(f"action_type {t['name']}", changed)
             counts["action_types"] += 1
         for t in data.get("queues", []):
-            routing, breaker = t.get("routing", {}), t.get("breaker", {})
-            wanted_stage = t.get("stage", Stage.APPROVAL.value)
-            fields = {
-                "name": t["name"],
-                "reason_codes": t.get("reason_codes", []),
-                "sla_minutes": t.get("sla_minutes"),
-                "sla_escalate": t.get("sla_escalate", False),
-                "lease_minutes": t.get("lease_minutes", 10),
-                "blind_review": t.get("blind_review", False),
-                "auto_max_risk": routing.get("auto_max_risk", 0.3),
-                "auto_min_confidence": routing.get("auto_min_confidence", 0.95),
-                "escalate_min_risk": routing.get("escalate_min_risk", 0.7),
-                "qa_sample_rate": routing.get("qa_sample_rate", 0.05),
-                "hard_risk_ceiling": routing.get("hard_risk_ceiling"),
-                "breaker_window": breaker.get("window", 50),
-                "breaker_max_failure_rate": breaker.get("max_failure_rate", 0.2),
-                "breaker_max_qa_rejection_rate": breaker.get("max_qa_rejection_rate", 0.1),
-                "readiness": t.get("readiness", {}),
-            }
-            queue, created = Queue.objects.update_or_create(
-                slug=t["slug"],
-                defaults=fields,
-                create_defaults={**fields, "stage": wanted_stage},
+            values = config_check.values_of(config_check.QUEUE_FIELDS, t, Queue)
+            wanted_stage = values.pop("stage")
+            queue, created, changed = row_upsert(
+                Queue, {"slug": t["slug"]}, values, create_only={"stage": wanted_stage}
             )
             if not created and queue.stage != wanted_stage:
                 notes.append(
@@ -394,51 +118,47 @@ def config_apply(*, text: str, actor: Actor) -> ConfigResult:
                     f"'{wanted_stage}'); an existing queue changes stage in the app, where the "
                     "move is audited with its readiness evidence."
                 )
-            wanted = set(
-                ActionType.objects.filter(name__in=t["action_types"]).values_list("pk", flat=True)
+            changed |= links_set(
+                through=QueueActionType,
+                owner_field="queue",
+                owner=queue,
+                target_field="action_type",
+                targets=ActionType.objects.filter(name__in=t["action_types"]),
             )
-            QueueActionType.objects.filter(queue=queue).exclude(action_type_id__in=wanted).delete()
-            have = set(
-                QueueActionType.objects.filter(queue=queue).values_list("action_type_id", flat=True)
-            )
-            QueueActionType.objects.bulk_create(
-                [QueueActionType(queue=queue, action_type_id=pk) for pk in wanted - have]
-            )
+            note(f"queue {queue.slug}", changed)
             counts["queues"] += 1
         for t in data.get("sources", []):
-            source, _ = Source.objects.update_or_create(
-                name=t["name"],
-                defaults={
-                    "callback_url": t.get("callback_url", ""),
-                    "signing_secret_env": t.get("signing_secret_env", ""),
-                    "is_active": t.get("active", True),
-                },
+            values = config_check.values_of(config_check.SOURCE_FIELDS, t, Source)
+            source, _, changed = row_upsert(Source, {"name": t["name"]}, values)
+            changed |= links_set(
+                through=SourceQueue,
+                owner_field="source",
+                owner=source,
+                target_field="queue",
+                targets=Queue.objects.filter(slug__in=t.get("queues", [])),
             )
-            wanted = set(
-                Queue.objects.filter(slug__in=t.get("queues", [])).values_list("pk", flat=True)
-            )
-            SourceQueue.objects.filter(source=source).exclude(queue_id__in=wanted).delete()
-            have = set(SourceQueue.objects.filter(source=source).values_list("queue_id", flat=True))
-            SourceQueue.objects.bulk_create(
-                [SourceQueue(source=source, queue_id=pk) for pk in wanted - have]
-            )
+            note(f"source {source.name}", changed)
             counts["sources"] += 1
         for t in data.get("members", []):
-            user = User.objects.get(username=t["user"])
-            for queue in Queue.objects.filter(slug__in=t["queues"]):
-                Membership.objects.update_or_create(
-                    user=user,
-                    queue=queue,
-                    defaults={"role": t.get("role", MemberRole.REVIEWER.value)},
-                )
+            edit = MemberEdit(
+                user=User.objects.get(username=t["user"]),
+                role=t.get("role", MemberRole.REVIEWER.value),
+            )
+            for queue in Queue.objects.filter(slug__in=t["queues"]).order_by("slug"):
+                note(f"queue {queue.slug}", memberships_set(queue=queue, edits=[edit]))
             counts["members"] += 1
         targets_changed()
         audit_record(
             action="config.applied",
             actor=actor,
-            data={"sha256": sha256_hex(text.encode()), **counts, "notes": notes},
+            data={
+                "sha256": sha256_hex(text.encode()),
+                **counts,
+                "notes": notes,
+                "changes": changes,
+            },
         )
-    return ConfigResult(counts=counts, notes=notes)
+    return ConfigResult(counts=counts, notes=notes, changes=changes)
 
 
 def api_key_create(
@@ -486,18 +206,69 @@ def personal_token_create(*, user: User, name: str = "", actor: Actor) -> tuple[
     return token, plain
 
 
+# --- People -------------------------------------------------------------------------------
+
+# What a person's record says, as audited (the password only as changed).
+_USER_FIELDS = (
+    "username",
+    "first_name",
+    "last_name",
+    "email",
+    "role",
+    "is_active",
+    "is_staff",
+    "is_superuser",
+)
+# What the admin's person form may change; staff and superuser follow the role.
+USER_EDITABLE = ("username", "first_name", "last_name", "email", "role", "is_active")
+
+
+def _user_state(user: User) -> dict[str, Any]:
+    return {name: getattr(user, name) for name in _USER_FIELDS} if user.pk else {}
+
+
+def _role_set(user: User, role: str) -> None:
+    # Admins get the Django admin; nobody else does (create_user's rule, and the admin's).
+    user.role = role
+    user.is_staff = user.is_superuser = access.has_django_admin(role)
+
+
+def _memberships_dropped(user: User) -> Changes:
+    """An auditor is never a member (access.membership_refusal): a person who becomes one
+    leaves every queue, recorded per queue."""
+    gone = list(Membership.objects.filter(user=user).select_related("queue"))
+    Membership.objects.filter(pk__in=[m.pk for m in gone]).delete()
+    return {f"member of {m.queue.slug}": {"before": m.role, "after": None} for m in gone}
+
+
+def user_credentials_changed(*, user: User, reason: str, actor: Actor) -> None:
+    """Called inside the transaction of every change that must end what the person's old
+    credentials allowed: a new role, a new password, deactivation. Issue 14 #4 (personal
+    tokens that can be revoked) revokes the person's tokens here; until it lands there is
+    nothing to revoke (sessions of a changed password end through Django's own session
+    hash)."""
+
+
 def user_create(
     *, username: str, role: str, password: str, queues: list[str], actor: Actor
 ) -> tuple[User, bool]:
     """Create a user, or update an existing one's role, password and memberships.
 
     Admins get Django admin access. Members of `queues` join as senior when their role is
-    senior or admin, else as reviewer. Audited: `user.created` or `user.updated`.
+    senior or admin, else as reviewer. An auditor joins no queue (refused with `queues`;
+    an existing member who becomes an auditor leaves every queue). A changed role or
+    password goes through `user_credentials_changed`. Audited: `user.created` or
+    `user.updated`, with every changed field (`changes`, the password as changed).
     """
     if role not in {r.value for r in Role}:
         raise ValidationFailed(
             f"Unknown role '{role}'.",
             errors={"role": "Must be reviewer, senior, admin or auditor."},
+        )
+    if queues and (refusal := access.membership_refusal(role)):
+        raise ValidationFailed(
+            f"'{username}' cannot join {', '.join(queues)}: {refusal}.",
+            errors={"queues": f"Not for the {role} role: {refusal}."},
         )
     found = {q.slug: q for q in Queue.objects.filter(slug__in=queues)}
     missing = [s for s in queues if s not in found]
@@ -514,20 +285,68 @@ def user_create(
         ) from None
     created = user.pk is None
     with transaction.atomic():
-        user.role = role
-        user.is_staff = user.is_superuser = role == Role.ADMIN
+        before = _user_state(user)
+        _role_set(user, role)
         user.set_password(password)
         user.save()
-        member_role = (
-            MemberRole.SENIOR if role in (Role.SENIOR, Role.ADMIN) else MemberRole.REVIEWER
-        )
-        for queue in found.values():
-            Membership.objects.update_or_create(
-                user=user, queue=queue, defaults={"role": member_role}
-            )
+        changes = field_changes(before, _user_state(user)) | {"password": {"changed": True}}
+        if access.membership_refusal(role):
+            changes |= _memberships_dropped(user)
+        member_role = access.member_role_for(role)
+        for slug, queue in sorted(found.items()):
+            joined = memberships_set(queue=queue, edits=[MemberEdit(user=user, role=member_role)])
+            changes |= {f"member of {slug}": c for c in joined.values()}
+        if not created:
+            user_credentials_changed(user=user, reason="updated by create_user", actor=actor)
         audit_record(
             action="user.created" if created else "user.updated",
             actor=actor,
-            data={"username": username, "role": role, "queues": sorted(found)},
+            data={"username": username, "role": role, "queues": sorted(found), "changes": changes},
         )
     return user, created
+
+
+def user_update(*, user_id: int, values: dict[str, Any], actor: Actor) -> User:
+    """Change a person's record (the admin's form): fields of USER_EDITABLE. A new role
+    sets staff and superuser as create_user does; a person who becomes an auditor leaves
+    every queue; a new role or deactivation goes through `user_credentials_changed`.
+    Audited: one `user.changed` with every changed field before and after (nothing when
+    nothing changed)."""
+    with transaction.atomic():
+        user = User.objects.select_for_update().get(pk=user_id)
+        before = _user_state(user)
+        for name in USER_EDITABLE:
+            if name in values and name != "role":
+                setattr(user, name, values[name])
+        if values.get("role", user.role) != user.role:
+            _role_set(user, values["role"])
+        changes = field_changes(before, _user_state(user))
+        if not changes:
+            return user
+        user.save(update_fields=[name for name in _USER_FIELDS if name in changes])
+        if "role" in changes and access.membership_refusal(user.role):
+            changes |= _memberships_dropped(user)
+        if "role" in changes or changes.get("is_active", {}).get("after") is False:
+            user_credentials_changed(user=user, reason="role or activity changed", actor=actor)
+        audit_record(
+            action="user.changed",
+            actor=actor,
+            data={"object": "user", "name": user.username, "changes": changes},
+        )
+    return user
+
+
+def user_password_recorded(*, user: User, actor: Actor, usable: bool) -> None:
+    """Record a password the admin's own password form just set (Django's view saves it,
+    in the same transaction as this). Audited: `user.changed` with the password as
+    changed."""
+    user_credentials_changed(user=user, reason="password changed", actor=actor)
+    audit_record(
+        action="user.changed",
+        actor=actor,
+        data={
+            "object": "user",
+            "name": user.username,
+            "changes": {"password": {"changed": True, "usable": usable}},
+        },
+    )

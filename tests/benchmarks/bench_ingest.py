@@ -416,7 +416,9 @@ def main() -> int:
     # The demo config points its webhook and callback at a loopback demo target (never
     # called here: the refunds queue routes every item to review).
     manage(
-        "apply_config", "demo/reviewqueue.toml", env={"REVIEWQUEUE_OUTBOUND_ALLOWLIST": "127.0.0.1"}
+        "apply_config",
+        "demo/reviewqueue.toml",
+        env={"REVIEWQUEUE_OUTBOUND_ALLOWLIST": "127.0.0.1:9100", "DEMO_WEBHOOK_SECRET": "bench"},
     )
     key = manage("create_api_key", SOURCE).strip().splitlines()[-1].strip()
 

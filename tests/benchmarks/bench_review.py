@@ -375,7 +375,9 @@ def setup(
     manage("create_user", "alice", "--role", "senior", env={"REVIEWQUEUE_PASSWORD": password})
     manage("create_user", "bob", "--role", "reviewer", env={"REVIEWQUEUE_PASSWORD": password})
     manage(
-        "apply_config", "demo/reviewqueue.toml", env={"REVIEWQUEUE_OUTBOUND_ALLOWLIST": "127.0.0.1"}
+        "apply_config",
+        "demo/reviewqueue.toml",
+        env={"REVIEWQUEUE_OUTBOUND_ALLOWLIST": "127.0.0.1:9100", "DEMO_WEBHOOK_SECRET": "bench"},
     )
     row = conn.execute(
         "SELECT s.id, q.id, a.id FROM reviewqueue_source s, reviewqueue_queue q,"

@@ -72,7 +72,9 @@ def test_apply_config_command_names_file_and_problem(db, tmp_path):
 
 
 def test_apply_config_command_reports_what_it_applied(db, tmp_path, monkeypatch, settings):
-    settings.REVIEWQUEUE_OUTBOUND_ALLOWLIST = ["127.0.0.1"]
+    settings.REVIEWQUEUE_OUTBOUND_ALLOWLIST = ["127.0.0.1:9100"]
+    monkeypatch.setenv("REFUND_WEBHOOK_SECRET", "the refund webhook's signing key")
+    monkeypatch.setenv("REFUND_BOT_CALLBACK_SECRET", "the refund bot's signing key")
     monkeypatch.setenv("REVIEWQUEUE_PASSWORD", "a long demo password")
     call_command("create_user", "alice", "--role", "senior", stdout=io.StringIO())
     path = tmp_path / "good.toml"
@@ -80,8 +82,52 @@ def test_apply_config_command_reports_what_it_applied(db, tmp_path, monkeypatch,
     out = io.StringIO()
     call_command("apply_config", str(path), stdout=out)
     assert "1 action types, 1 queues, 1 sources, 1 members" in out.getvalue()
+    assert "Changed queue refunds: member alice: None -> 'senior'" in out.getvalue()
+    path.write_text(GOOD.replace("sla_minutes = 60", "sla_minutes = 90"))
+    out = io.StringIO()
+    call_command("apply_config", str(path), stdout=out)
+    assert out.getvalue().splitlines()[1:] == ["Changed queue refunds: sla_minutes: 60 -> 90"]
+    out = io.StringIO()
+    call_command("apply_config", str(path), stdout=out)
+    assert out.getvalue().splitlines()[1:] == ["Nothing changed."]
 
 
 def test_apply_config_on_a_missing_file_fails_clearly(db):
     with pytest.raises(CommandError, match="cannot read"):
         call_command("apply_config", "/nonexistent.toml")
+
+
+def test_apply_config_command_names_an_unset_signing_key_variable(
+    db, tmp_path, monkeypatch, settings
+):
+    """Finding 12: a webhook whose key variable is unset would be sent unsigned."""
+    settings.REVIEWQUEUE_OUTBOUND_ALLOWLIST = ["127.0.0.1:9100"]
+    monkeypatch.delenv("REFUND_WEBHOOK_SECRET", raising=False)
+    monkeypatch.setenv("REFUND_BOT_CALLBACK_SECRET", "the refund bot's signing key")
+    path = tmp_path / "good.toml"
+    path.write_text(GOOD)
+    with pytest.raises(CommandError) as info:
+        call_command("apply_config", str(path))
+    assert (
+        f"{path}: action_types[0].signing_secret_env: the environment variable "
+        "REFUND_WEBHOOK_SECRET"
+    ) in str(info.value)
+    assert "nothing was changed" in str(info.value)
+
+
+def test_create_user_records_a_role_change_with_before_and_after(db, monkeypatch):
+    QueueFactory(slug="refunds")
+    monkeypatch.setenv("REVIEWQUEUE_PASSWORD", "a long demo password")
+    call_command(
+        "create_user", "bob", "--role", "reviewer", "--queues", "refunds", stdout=io.StringIO()
+    )
+    call_command(
+        "create_user", "bob", "--role", "senior", "--queues", "refunds", stdout=io.StringIO()
+    )
+    event = AuditEvent.objects.latest("id")
+    assert event.action == "user.updated"
+    assert event.data["changes"] == {
+        "role": {"before": "reviewer", "after": "senior"},
+        "password": {"changed": True},
+        "member of refunds": {"before": "reviewer", "after": "senior"},
+    }

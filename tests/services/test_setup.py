@@ -1,14 +1,17 @@
 """apply_config: idempotent upsert, all or nothing, precise errors."""
 
+import io
 import textwrap
 
 import pytest
+from django.core.management import call_command
+from django.db import IntegrityError, transaction
 
 from reviewqueue.exceptions import ConfigError
 from reviewqueue.models import ActionType, AuditEvent, Membership, Queue, Source
 from reviewqueue.services.audit import Actor
 from reviewqueue.services.setup import config_apply
-from tests.factories import UserFactory
+from tests.factories import ActionTypeFactory, QueueFactory, UserFactory
 
 GOOD = textwrap.dedent(
     """
@@ -46,8 +49,10 @@ ACTOR = Actor.system("test")
 
 
 @pytest.fixture
-def alice(db, settings):
-    settings.REVIEWQUEUE_OUTBOUND_ALLOWLIST = ["127.0.0.1"]  # the spec example posts to loopback
+def alice(db, settings, monkeypatch):
+    settings.REVIEWQUEUE_OUTBOUND_ALLOWLIST = ["127.0.0.1:9100"]  # the spec example: loopback
+    monkeypatch.setenv("REFUND_WEBHOOK_SECRET", "the refund webhook's signing key")
+    monkeypatch.setenv("REFUND_BOT_CALLBACK_SECRET", "the refund bot's signing key")
     return UserFactory(username="alice")
 
 
@@ -166,6 +171,52 @@ def test_config_never_moves_an_existing_queues_stage(alice):
             'cosmetic_fields = ["notes"]',
             "'notes' is not a property of payload_schema",
         ),
+        (
+            "qa_sample_rate = 0.05 }",
+            "qa_sample_rate = 0.05 }\nbreaker = { window = 0 }",
+            "queues[0].breaker.window: must be a positive integer, got 0",
+        ),
+        (
+            "qa_sample_rate = 0.05 }",
+            "qa_sample_rate = 0.05 }\nbreaker = { max_failure_rate = 1.5 }",
+            "queues[0].breaker.max_failure_rate: must be a number from 0 to 1",
+        ),
+        (
+            "qa_sample_rate = 0.05 }",
+            "qa_sample_rate = 0.05 }\nreadiness = { shadow_window = 0 }",
+            "queues[0].readiness.shadow_window: must be a whole number",
+        ),
+        (
+            "qa_sample_rate = 0.05 }",
+            "qa_sample_rate = 0.05 }\nreadiness = { shadow_windw = 100 }",
+            "queues[0].readiness.shadow_windw: unknown gate setting",
+        ),
+        (
+            'signing_secret_env = "REFUND_WEBHOOK_SECRET"\n',
+            "",
+            "action_types[0].signing_secret_env: is required for the webhook executor",
+        ),
+        (
+            'signing_secret_env = "REFUND_WEBHOOK_SECRET"',
+            'signing_secret_env = ""',
+            "action_types[0].signing_secret_env: signing_secret_env is empty",
+        ),
+        (
+            'signing_secret_env = "REFUND_WEBHOOK_SECRET"',
+            'signing_secret_env = "REFUND_WEBHOOK_SECRT"',
+            "action_types[0].signing_secret_env: the environment variable REFUND_WEBHOOK_SECRT",
+        ),
+        (
+            'signing_secret_env = "REFUND_WEBHOOK_SECRET"',
+            'signing_secret_env = "DJANGO_SECRET_KEY"',
+            "action_types[0].signing_secret_env: signing_secret_env DJANGO_SECRET_KEY is one of "
+            "the application's own secrets",
+        ),
+        (
+            'signing_secret_env = "REFUND_BOT_CALLBACK_SECRET"',
+            'signing_secret_env = "NOPE_UNSET"',
+            "sources[0].signing_secret_env: the environment variable NOPE_UNSET",
+        ),
     ],
 )
 def test_each_config_error_is_named_precisely_and_nothing_changes(alice, old, new, expected):
@@ -185,7 +236,7 @@ def test_loopback_targets_are_refused_unless_allowlisted(alice, settings):
     found = problems(GOOD)
     assert any("action_types[0].url: not allowed as an outbound target" in p for p in found), found
     assert any("sources[0].callback_url: not allowed" in p for p in found), found
-    settings.REVIEWQUEUE_OUTBOUND_ALLOWLIST = ["127.0.0.0/8"]
+    settings.REVIEWQUEUE_OUTBOUND_ALLOWLIST = ["127.0.0.0/8:9100"]
     config_apply(text=GOOD, actor=ACTOR)
 
 
@@ -214,3 +265,84 @@ def test_all_or_nothing_leaves_earlier_config_untouched(alice):
     )
     problems(bad)
     assert Queue.objects.get(slug="refunds").stage == "approval"
+
+
+def test_a_signing_key_equal_to_the_app_secret_is_refused(alice, settings, monkeypatch):
+    monkeypatch.setenv("REFUND_WEBHOOK_SECRET", settings.SECRET_KEY)
+    found = problems(GOOD)
+    assert any(
+        p.startswith("action_types[0].signing_secret_env: the environment variable REFUND_WEBHOOK")
+        and "holds the same value as an application secret" in p
+        for p in found
+    ), found
+
+
+def test_an_empty_signing_key_variable_is_refused(alice, monkeypatch):
+    monkeypatch.setenv("REFUND_BOT_CALLBACK_SECRET", "")
+    found = problems(GOOD)
+    assert any(
+        p.startswith("sources[0].signing_secret_env: the environment variable REFUND_BOT_CALLBACK")
+        and "not set or empty" in p
+        for p in found
+    ), found
+
+
+def test_config_applied_records_what_changed_per_object_before_and_after(alice):
+    first = config_apply(text=GOOD, actor=ACTOR)
+    assert first.changes["queue refunds"]["sla_minutes"] == {"before": None, "after": 60}
+    assert first.changes["queue refunds"]["member alice"] == {"before": None, "after": "senior"}
+    assert first.changes["source refund-bot"]["queues"] == {"before": [], "after": ["refunds"]}
+    changed = GOOD.replace("sla_minutes = 60", "sla_minutes = 90").replace(
+        "auto_max_risk = 0.3", "auto_max_risk = 0.25"
+    )
+    config_apply(text=changed, actor=ACTOR)
+    event = AuditEvent.objects.filter(action="config.applied").latest("id")
+    assert event.data["changes"] == {
+        "queue refunds": {
+            "sla_minutes": {"before": 60, "after": 90},
+            "auto_max_risk": {"before": 0.3, "after": 0.25},
+        }
+    }
+    config_apply(text=changed, actor=ACTOR)  # nothing changes: nothing recorded as changed
+    assert AuditEvent.objects.filter(action="config.applied").latest("id").data["changes"] == {}
+
+
+def test_config_records_removed_links(alice):
+    config_apply(text=GOOD, actor=ACTOR)
+    result = config_apply(
+        text=GOOD.replace('queues = ["refunds"]\ncallback', "queues = []\ncallback"), actor=ACTOR
+    )
+    assert result.changes == {"source refund-bot": {"queues": {"before": ["refunds"], "after": []}}}
+
+
+@pytest.mark.parametrize(
+    ("model", "field", "value"),
+    [
+        ("queue", "breaker_window", 0),
+        ("queue", "lease_minutes", 0),
+        ("queue", "sla_minutes", 0),
+        ("queue", "auto_max_risk", 1.5),
+        ("queue", "breaker_max_failure_rate", -0.1),
+        ("queue", "breaker_max_qa_rejection_rate", 1.01),
+        ("queue", "hard_risk_ceiling", 2.0),
+        ("action_type", "max_attempts", 0),
+        ("action_type", "timeout_seconds", 0.0),
+    ],
+)
+def test_the_database_refuses_what_must_never_be_stored(db, model, field, value):
+    """Whatever path writes (a shell, a future form, a raw update), these never land."""
+    row = QueueFactory(slug="refunds") if model == "queue" else ActionTypeFactory()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        type(row).objects.filter(pk=row.pk).update(**{field: value})
+
+
+def test_the_user_commands_record_a_role_change_before_and_after(alice, monkeypatch):
+    config_apply(text=GOOD, actor=ACTOR)
+    monkeypatch.setenv("REVIEWQUEUE_PASSWORD", "a long demo password")
+    call_command("create_user", "alice", "--role", "admin", stdout=io.StringIO())
+    event = AuditEvent.objects.latest("id")
+    assert event.action == "user.updated"
+    assert event.data["changes"]["role"] == {"before": "reviewer", "after": "admin"}
+    assert event.data["changes"]["is_superuser"] == {"before": False, "after": True}
+    assert event.data["changes"]["password"] == {"changed": True}
+    assert "pbkdf2" not in str(event.data) and "md5" not in str(event.data)

@@ -319,7 +319,8 @@ def admin_rows() -> list[Row]:
             R(
                 POST,
                 "/admin/" + label.replace(".", "/") + "/",
-                *_staff_only(GO),
+                # A new key is shown once on a page of its own, never after a redirect.
+                *_staff_only(200 if action == "create_key" else GO),
                 data={"action": action, "_selected_action": [pk]},
                 note=f"action {action}",
             )

@@ -29,5 +29,15 @@ class Command(BaseCommand):
             ) from None
         summary = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in result.counts.items())
         self.stdout.write(f"Applied {path}: {summary}.")
+        if not result.changes:
+            self.stdout.write("Nothing changed.")
+        # What changed, as the audit event records it (config.applied).
+        for name, fields in result.changes.items():
+            for field, change in fields.items():
+                if "changed" in change:  # a secret: never its value
+                    self.stdout.write(f"Changed {name}: {field}")
+                    continue
+                before, after = change.get("before"), change.get("after")
+                self.stdout.write(f"Changed {name}: {field}: {before!r} -> {after!r}")
         for note in result.notes:
             self.stdout.write(f"Note: {note}")

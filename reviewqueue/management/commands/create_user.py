@@ -19,7 +19,12 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("username")
         parser.add_argument("--role", required=True, choices=[r.value for r in Role])
-        parser.add_argument("--queues", default="", help="comma-separated queue slugs")
+        parser.add_argument(
+            "--queues",
+            default="",
+            help="comma-separated queue slugs to review (not for auditors: they read every "
+            "queue and review none)",
+        )
 
     def handle(self, *args: Any, username: str, role: str, queues: str, **o: Any) -> None:
         password = os.environ.get("REVIEWQUEUE_PASSWORD")

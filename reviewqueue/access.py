@@ -1,0 +1,61 @@
+"""Who may do what. Every "may this user review this queue" question is answered here;
+services, selectors and views ask, nothing else checks roles against memberships.
+
+Reviewing (claim, decide, escalate, release) is for active members of the queue. A
+membership is necessary, never sufficient: an auditor reads every queue and reviews none,
+so a membership (however it came to exist) gives an auditor nothing, and no path creates
+one (`membership_refusal`).
+
+Issue 16 moves the remaining checks here (item visibility, reports, stage moves, QA); until
+then they live where `grep Membership` finds them.
+"""
+
+from reviewqueue.models import Membership, Queue, User
+from reviewqueue.states import MemberRole, Role
+
+
+def may_review_anything(user: User) -> bool:
+    """The part of the rule that depends on the person alone: active, and not an auditor.
+    For callers that read the membership in their own query (the claim statement)."""
+    return user.is_active and user.role != Role.AUDITOR
+
+
+def member_may_review(user: User, member_role: str | None) -> bool:
+    """The rule, given the user's role in the queue (None: not a member), for callers that
+    already loaded the membership with the item."""
+    return member_role is not None and may_review_anything(user)
+
+
+def review_role(user: User, queue: Queue) -> MemberRole | None:
+    """The user's role in reviewing `queue` (seniors also take escalated items), or None
+    when they may not review it."""
+    if not may_review_anything(user):
+        return None
+    role = Membership.objects.filter(user=user, queue=queue).values_list("role", flat=True).first()
+    return MemberRole(role) if role is not None else None
+
+
+def can_review(user: User, queue: Queue) -> bool:
+    """May `user` claim, decide, escalate and release items of `queue`?"""
+    return review_role(user, queue) is not None
+
+
+def membership_refusal(role: str) -> str | None:
+    """Why a person with this app role may not be a member of a queue, or None. Asked by
+    every path that creates memberships (apply_config, create_user, the admin)."""
+    if role == Role.AUDITOR:
+        return (
+            "an auditor reads every queue and reviews none, so an auditor is never a queue member"
+        )
+    return None
+
+
+def member_role_for(role: str) -> MemberRole:
+    """The role a person joins a queue with when a command adds them: seniors and admins
+    also take escalated items."""
+    return MemberRole.SENIOR if role in (Role.SENIOR, Role.ADMIN) else MemberRole.REVIEWER
+
+
+def has_django_admin(role: str) -> bool:
+    """Whether the app role opens the Django admin (staff and superuser follow the role)."""
+    return role == Role.ADMIN
