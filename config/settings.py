@@ -300,7 +300,8 @@ SPECTACULAR_SETTINGS = {
 REVIEWQUEUE_MAX_BODY_BYTES = env_int("REVIEWQUEUE_MAX_BODY_BYTES", 256 * 1024)
 REVIEWQUEUE_MAX_BATCH_BODY_BYTES = env_int("REVIEWQUEUE_MAX_BATCH_BODY_BYTES", 16 * 1024 * 1024)
 REVIEWQUEUE_MAX_BATCH_ITEMS = env_int("REVIEWQUEUE_MAX_BATCH_ITEMS", 1000)
-# Requests per API key; django-ratelimit syntax (count/period, period in s, m, h or d).
+# Requests per API key: count/period, the period in s, m, h or d with an optional multiple
+# (6000/m, 10/5m); counted in PostgreSQL (reviewqueue/services/ratelimit.py).
 REVIEWQUEUE_INGEST_RATE = os.environ.get("REVIEWQUEUE_INGEST_RATE", "6000/m")
 # Failed sign-ins (web and admin forms) allowed per username and per client address before
 # every attempt answers 429 until the window ends; the address budget also covers invalid

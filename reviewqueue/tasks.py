@@ -8,6 +8,7 @@ message costs a sweep interval, never an action.
 from functools import partial
 
 from celery import shared_task
+from django.contrib.sessions.backends.db import SessionStore
 
 from reviewqueue.observability.context import bind_delivery
 from reviewqueue.services import callbacks, execution, ratelimit, sla
@@ -59,6 +60,12 @@ def metrics_warm() -> int:
     from reviewqueue.selectors.metrics_reports import metrics_warm as warm
 
     return warm()
+
+
+@shared_task(name="reviewqueue.sessions_clear", soft_time_limit=60, time_limit=90)
+def sessions_clear() -> None:
+    """Delete expired sessions (beat, hourly): sessions are rows in PostgreSQL."""
+    SessionStore.clear_expired()
 
 
 @shared_task(name="reviewqueue.rate_limits_prune", soft_time_limit=60, time_limit=90)
