@@ -13,6 +13,9 @@ class ActionRequest:
     idempotency_key: str
     secret: str | None
     timeout: float
+    # time.monotonic() by which the executor must have returned and stopped sending: the
+    # attempt's lease ends a grace period later, and then another attempt may start.
+    deadline: float
 
 
 @dataclass(frozen=True)
@@ -20,8 +23,12 @@ class ActionResult:
     ok: bool
     transient: bool = False  # retry later
     http_status: int | None = None
+    # Short and ours (the HTTP status and its standard phrase, an error class): shown to the
+    # source, reviewers and the audit trail. Never text the target wrote.
     error: str = ""
     retry_after: float | None = None  # seconds, from the target's Retry-After
+    # The target's response body (at most 64 KiB) or the exception: for admins only.
+    detail: str = ""
 
 
 class Executor(Protocol):

@@ -54,9 +54,13 @@ class ExecutionAttempt(models.Model):
     number = models.PositiveIntegerField()
     started_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
-    outcome = models.CharField(max_length=16, blank=True)  # succeeded | retry | dead | refused
+    # succeeded | retry | dead | refused | lost (its lease ran out before it finished)
+    outcome = models.CharField(max_length=16, blank=True)
     http_status = models.PositiveIntegerField(null=True, blank=True)
+    # Short and ours (status and phrase, an error class): shown wherever the item is.
     error = models.TextField(blank=True)
+    # The target's response body (at most 64 KiB) or the exception: admins only.
+    detail = models.TextField(blank=True)
 
     class Meta:
         constraints = [

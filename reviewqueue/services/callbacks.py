@@ -3,7 +3,7 @@ row (the outbox) written in the transaction of the change it reports, then deliv
 with retries; its `id` lets the source de-duplicate."""
 
 import os
-import random
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -12,10 +12,17 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from reviewqueue.executors.base import ActionResult
 from reviewqueue.executors.http import post_signed
+from reviewqueue.lib import signing
 from reviewqueue.models import CallbackDelivery, Decision, Execution, Recommendation, Source
 from reviewqueue.representations import decision_repr, execution_repr, iso
-from reviewqueue.services.outbox import publish_on_commit
+from reviewqueue.services.outbox import publish_on_commit, retry_delay
+
+# A delivery's request ends within _DEADLINE_SECONDS; its claim is a lease of
+# _LEASE_SECONDS, so no second worker sends the event while the first may still be sending.
+_DEADLINE_SECONDS = 10.0
+_LEASE_SECONDS = 60.0
 
 
 def callback_event(
@@ -52,35 +59,34 @@ def callback_event(
     return delivery
 
 
-def _backoff(attempt: int) -> float:
-    cap = min(
-        settings.REVIEWQUEUE_RETRY_MAX_SECONDS, settings.REVIEWQUEUE_RETRY_BASE_SECONDS * 2**attempt
-    )
-    return random.uniform(cap / 2, cap)
-
-
 def callback_deliver(*, delivery_id: Any) -> str:
     """Deliver one pending event. Claims it with a conditional update (a lease on
-    next_attempt_at), so two workers never send it at once. Returns the new status."""
+    next_attempt_at, longer than the request's deadline), so two workers never send it at
+    once. Never sent unsigned: a source whose signing_secret_env cannot sign (see
+    lib/signing.py) gets nothing and the event ends dead, saying why. Returns the new status."""
     now = timezone.now()
     claimed = CallbackDelivery.objects.filter(
         pk=delivery_id, status="pending", next_attempt_at__lte=now
-    ).update(attempts=F("attempts") + 1, next_attempt_at=now + timedelta(seconds=60))
+    ).update(attempts=F("attempts") + 1, next_attempt_at=now + timedelta(seconds=_LEASE_SECONDS))
     if claimed != 1:
         return "skipped"
+    deadline = time.monotonic() + _DEADLINE_SECONDS
     delivery = CallbackDelivery.objects.select_related("source").get(pk=delivery_id)
     source = delivery.source
-    secret = os.environ.get(source.signing_secret_env) if source.signing_secret_env else None
-    result = post_signed(
-        source.callback_url,
-        delivery.body,
-        secret=secret,
-        timeout=10.0,
-        headers={
-            "X-ReviewQueue-Event": delivery.event_type,
-            "X-ReviewQueue-Event-Id": str(delivery.pk),
-        },
-    )
+    problem = signing.signing_secret_problem(source.signing_secret_env)
+    if problem:
+        result = ActionResult(ok=False, error=f"not sent: {problem}")
+    else:
+        result = post_signed(
+            source.callback_url,
+            delivery.body,
+            secret=os.environ[source.signing_secret_env],
+            deadline=deadline,
+            headers={
+                "X-ReviewQueue-Event": delivery.event_type,
+                "X-ReviewQueue-Event-Id": str(delivery.pk),
+            },
+        )
     with transaction.atomic():
         if result.ok:
             delivery.status, delivery.delivered_at, delivery.last_error = (
@@ -89,11 +95,7 @@ def callback_deliver(*, delivery_id: Any) -> str:
                 "",
             )
         elif result.transient and delivery.attempts < settings.REVIEWQUEUE_CALLBACK_MAX_ATTEMPTS:
-            delay = (
-                result.retry_after
-                if result.retry_after is not None
-                else _backoff(delivery.attempts)
-            )
+            delay = retry_delay(delivery.attempts, result.retry_after)
             delivery.next_attempt_at = timezone.now() + timedelta(seconds=delay)
             delivery.last_error = result.error
         else:

@@ -6,33 +6,54 @@ leases it: while an attempt runs, `next_attempt_at` is the time after which the 
 counts as lost (a killed worker) and the sweep may run it again. One ExecutionAttempt row
 per try; the target gets the same Idempotency-Key on every try, so a retry after a crash
 never acts twice on a target that honours it.
+
+An attempt never overlaps the next one: the executor gets a deadline (the action type's
+timeout) that ends a grace period (REVIEWQUEUE_RUNNING_GRACE_SECONDS) before the lease, and
+the webhook executor sends nothing after it. Lease times are the database's clock, so
+workers on machines whose clocks disagree still agree on when a lease ends. Every started
+attempt counts toward `max_attempts`, lost ones too.
 """
 
 import logging
 import os
-import random
-from datetime import timedelta
+import time
+import traceback
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
+from django.db.models.functions import Now
 from django.utils import timezone
 
 from reviewqueue.exceptions import Forbidden, IllegalMove, NotFound
 from reviewqueue.executors import ActionRequest, ActionResult, get_executor
+from reviewqueue.lib import signing
 from reviewqueue.lib.canonical import content_hash
-from reviewqueue.models import Decision, Execution, ExecutionAttempt, Recommendation, User
+from reviewqueue.models import (
+    ActionType,
+    Decision,
+    Execution,
+    ExecutionAttempt,
+    Recommendation,
+    User,
+)
 from reviewqueue.observability import metrics
 from reviewqueue.observability.context import bind_recommendation
 from reviewqueue.services.audit import Actor, audit_record
 from reviewqueue.services.breaker import breaker_evaluate
 from reviewqueue.services.callbacks import callback_event
-from reviewqueue.services.outbox import publish_on_commit
+from reviewqueue.services.outbox import publish_on_commit, retry_delay
 from reviewqueue.states import DecisionKind, ExecutionStatus
 
 log = logging.getLogger(__name__)
 _DUE = [ExecutionStatus.PENDING, ExecutionStatus.RETRYING]
+_CLAIMED, _EXHAUSTED = "claimed", "exhausted"
+MAX_DETAIL_CHARS = 64 * 1024
+_LOST = (
+    "lost: its worker stopped (killed or stalled) before finishing; the target may have received it"
+)
 
 
 def execution_publish_on_commit(execution_id: int) -> None:
@@ -42,31 +63,34 @@ def execution_publish_on_commit(execution_id: int) -> None:
     publish_on_commit(lambda: execute_action.delay(execution_id), f"execution {execution_id}")
 
 
-def _backoff(attempt: int) -> float:
-    """Exponential backoff with full jitter."""
-    cap = min(
-        settings.REVIEWQUEUE_RETRY_MAX_SECONDS,
-        settings.REVIEWQUEUE_RETRY_BASE_SECONDS * 2 ** (attempt - 1),
-    )
-    return random.uniform(cap / 2, cap)
-
-
-def _claim(execution_id: int, timeout: float) -> bool:
-    now = timezone.now()
-    claimable = Q(status__in=_DUE, next_attempt_at__lte=now) | Q(
-        status=ExecutionStatus.RUNNING,
-        next_attempt_at__lte=now,  # a lost attempt (killed worker)
-    )
-    return (
-        Execution.objects.filter(claimable, pk=execution_id).update(
+def _claim(execution_id: int, timeout: float) -> str | None:
+    """Lease the execution for one attempt: "claimed" (attempts + 1), "exhausted" (its last
+    allowed attempt was lost: taken over to be finished, nothing is sent), or None."""
+    lease = Now() + timedelta(seconds=timeout + settings.REVIEWQUEUE_RUNNING_GRACE_SECONDS)
+    # A due time is written by the app's clock (decision, retry); a lease by the database's.
+    due = Q(status__in=_DUE, next_attempt_at__lte=timezone.now())
+    lost = Q(status=ExecutionStatus.RUNNING, next_attempt_at__lte=Now())
+    rows = Execution.objects.filter(pk=execution_id)
+    if (
+        rows.filter(due | lost, attempts__lt=F("max_attempts")).update(
             status=ExecutionStatus.RUNNING,
             attempts=F("attempts") + 1,
-            next_attempt_at=now
-            + timedelta(seconds=timeout + settings.REVIEWQUEUE_RUNNING_GRACE_SECONDS),
-            updated_at=now,
+            next_attempt_at=lease,
+            updated_at=timezone.now(),
         )
         == 1
-    )
+    ):
+        return _CLAIMED
+    if rows.filter(lost, attempts__gte=F("max_attempts")).update(next_attempt_at=lease) == 1:
+        return _EXHAUSTED
+    return None
+
+
+def _close_lost_attempts(execution: Execution, now: datetime) -> None:
+    """Earlier attempts still open were lost: their lease ran out before they finished."""
+    ExecutionAttempt.objects.filter(
+        execution=execution, finished_at__isnull=True, number__lt=execution.attempts
+    ).update(finished_at=now, outcome="lost", error=_LOST)
 
 
 def execution_run(*, execution_id: int) -> str | None:
@@ -74,6 +98,8 @@ def execution_run(*, execution_id: int) -> str | None:
     nothing to do (already done, not due, or another worker holds it).
 
     Refuses, loudly, a payload whose hash differs from the one recorded with the decision.
+    Whatever the executor raises, the attempt is finished and the execution retried
+    (network errors) or dead, never left running for the sweep to run again.
     Audited: `execution.succeeded`, `execution.retrying`, `execution.dead`, `execution.refused`.
     """
     row = (
@@ -85,13 +111,43 @@ def execution_run(*, execution_id: int) -> str | None:
         return None
     bind_recommendation(row.recommendation_id)
     action_type = row.recommendation.action_type
-    if not _claim(execution_id, action_type.timeout_seconds):
+    deadline = time.monotonic() + action_type.timeout_seconds  # before the lease starts
+    claim = _claim(execution_id, action_type.timeout_seconds)
+    if claim is None:
         return None
     execution = Execution.objects.select_related(
         "recommendation__action_type", "recommendation__queue", "recommendation__source"
     ).get(pk=execution_id)
-    rec = execution.recommendation
+    _close_lost_attempts(execution, timezone.now())
+    if claim == _EXHAUSTED:
+        attempt, _ = ExecutionAttempt.objects.get_or_create(
+            execution=execution, number=execution.attempts
+        )
+        return _finish(
+            execution,
+            attempt,
+            ActionResult(ok=False, error=f"attempt {attempt.number} was {_LOST}; none left"),
+        )
     attempt = ExecutionAttempt.objects.create(execution=execution, number=execution.attempts)
+    refused = False
+    try:
+        result, refused = _attempt(execution, action_type, deadline)
+    except Exception as exc:  # any bug or failure of an executor: finish the attempt anyway
+        log.exception("execution %s attempt %s raised", execution.pk, attempt.number)
+        result = ActionResult(
+            ok=False,
+            transient=isinstance(exc, OSError),  # a network failure; anything else is a bug
+            error=f"the executor raised {type(exc).__name__}",
+            detail=traceback.format_exc()[-MAX_DETAIL_CHARS:],
+        )
+    return _finish(execution, attempt, result, refused=refused)
+
+
+def _attempt(
+    execution: Execution, action_type: ActionType, deadline: float
+) -> tuple[ActionResult, bool]:
+    """Check, then call the executor. Returns its result and whether it was refused."""
+    rec = execution.recommendation
     decision = Decision.objects.filter(recommendation=rec).first()
     stored_hash = content_hash(execution.payload)
     if (
@@ -107,29 +163,28 @@ def execution_run(*, execution_id: int) -> str | None:
             stored_hash,
             decision.payload_hash if decision else None,
         )
-        return _finish(
-            execution,
-            attempt,
-            ActionResult(ok=False, error="payload does not match the approved hash; refused"),
-            refused=True,
-        )
-    secret = (
-        os.environ.get(action_type.signing_secret_env) if action_type.signing_secret_env else None
-    )
+        error = "payload does not match the approved hash; refused"
+        return ActionResult(ok=False, error=error), True
+    env_name = action_type.signing_secret_env
+    if action_type.executor in signing.SIGNED_EXECUTORS:
+        problem = signing.signing_secret_problem(env_name)
+        if problem:
+            return ActionResult(ok=False, error=f"not sent: {problem}"), False
+    try:
+        executor = get_executor(action_type.executor)
+    except (LookupError, ImportError) as exc:
+        return ActionResult(ok=False, error=f"unknown executor: {exc}"), False
     request = ActionRequest(
         action_type=action_type.name,
         url=action_type.url,
         payload=execution.payload,
         recommendation_id=str(rec.pk),
         idempotency_key=execution.idempotency_key,
-        secret=secret,
+        secret=os.environ.get(env_name) if env_name else None,
         timeout=action_type.timeout_seconds,
+        deadline=deadline,
     )
-    try:
-        result = get_executor(action_type.executor)(request)
-    except LookupError as exc:
-        result = ActionResult(ok=False, error=str(exc))
-    return _finish(execution, attempt, result)
+    return executor(request), False
 
 
 def _finish(
@@ -150,11 +205,7 @@ def _finish(
         update: dict[str, Any] = {"status": status, "updated_at": now, "last_error": result.error}
         delay = None
         if status == ExecutionStatus.RETRYING:
-            delay = (
-                result.retry_after
-                if result.retry_after is not None
-                else _backoff(execution.attempts)
-            )
+            delay = retry_delay(execution.attempts, result.retry_after)
             update["next_attempt_at"] = now + timedelta(seconds=delay)
         else:
             update["finished_at"] = now
@@ -174,20 +225,16 @@ def _finish(
         attempt.finished_at = now
         attempt.http_status = result.http_status
         attempt.error = result.error
+        attempt.detail = result.detail[:MAX_DETAIL_CHARS]
         attempt.outcome = {"retrying": "retry"}.get(status, status)
-        attempt.save(update_fields=["finished_at", "http_status", "error", "outcome"])
+        attempt.save(update_fields=["finished_at", "http_status", "error", "detail", "outcome"])
         finished = status in (
             ExecutionStatus.SUCCEEDED,
             ExecutionStatus.DEAD,
             ExecutionStatus.REFUSED,
         )
         if finished:
-            # The breaker first: it locks the queue row before it audits, as stage moves do;
-            # auditing before it (which locks the queue's audit chain head) could deadlock
-            # with a concurrent stage move or resume.
-            decision = Decision.objects.filter(recommendation=rec).only("kind").first()
-            if decision is not None and decision.kind == DecisionKind.POLICY:
-                breaker_evaluate(queue=rec.queue)
+            _evaluate_breaker(rec)
         audit_record(
             action=f"execution.{status}",
             actor=Actor.system("worker"),
@@ -214,6 +261,21 @@ def _finish(
             f"retry of {execution.pk}",
         )
     return status
+
+
+def _evaluate_breaker(rec: Recommendation) -> None:
+    """After a policy-approved execution finished. The breaker first: it locks the queue row
+    before it audits, as stage moves do; auditing before it (which locks the queue's audit
+    chain head) could deadlock with a concurrent stage move or resume. A failure of the
+    breaker is logged and never undoes the record of what the target was sent."""
+    decision = Decision.objects.filter(recommendation=rec).only("kind").first()
+    if decision is None or decision.kind != DecisionKind.POLICY:
+        return
+    try:
+        with transaction.atomic():
+            breaker_evaluate(queue=rec.queue)
+    except Exception:
+        log.exception("breaker evaluation failed for queue %s", rec.queue.slug)
 
 
 def execution_retry(*, execution_id: int, user: User) -> Execution:
@@ -261,7 +323,7 @@ def executions_due(*, limit: int = 500) -> list[int]:
     return list(
         Execution.objects.filter(
             Q(status__in=_DUE, next_attempt_at__lte=now - timedelta(seconds=5))
-            | Q(status=ExecutionStatus.RUNNING, next_attempt_at__lte=now)
+            | Q(status=ExecutionStatus.RUNNING, next_attempt_at__lte=Now())
         )
         .order_by("next_attempt_at")
         .values_list("pk", flat=True)[:limit]

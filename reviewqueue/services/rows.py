@@ -47,6 +47,7 @@ def execution_row(
         payload=payload,
         payload_hash=payload_hash,
         idempotency_key=f"rq-{rec.pk}",
+        max_attempts=rec.action_type.max_attempts,
         created_at=now,
         updated_at=now,
         next_attempt_at=now,

@@ -15,7 +15,7 @@ worked, whether the speed targets are met or not; 1 if a process failed to start
 execution did not succeed, or the sink saw an action twice or not at all.
 
 Set-up: a config applied with `manage.py apply_config` (REVIEWQUEUE_OUTBOUND_ALLOWLIST=
-127.0.0.1): action type refund.issue, executor `webhook` to the sink, signed with
+127.0.0.1:*): action type refund.issue, executor `webhook` to the sink, signed with
 $BENCH_WEBHOOK_SECRET; queue refunds in stage `supervised` (auto when risk < 0.3 and
 confidence >= 0.95); source support-agent without a callback_url (see X+cb). The sink
 (tests/benchmarks/sink.py) is its own process: asyncio, answers 200 at once, records the
@@ -599,9 +599,9 @@ def main() -> int:
             )
         )  # fmt: skip
         log(f"config: {ACTION_TYPE} -> webhook {sink.url}/actions/refund, {QUEUE} supervised")
-        manage("apply_config", str(config), env={"REVIEWQUEUE_OUTBOUND_ALLOWLIST": "127.0.0.1"})
+        manage("apply_config", str(config), env={"REVIEWQUEUE_OUTBOUND_ALLOWLIST": "127.0.0.1:*"})
         worker_env = {
-            "REVIEWQUEUE_OUTBOUND_ALLOWLIST": "127.0.0.1",
+            "REVIEWQUEUE_OUTBOUND_ALLOWLIST": "127.0.0.1:*",
             SECRET_ENV: secrets.token_urlsafe(24),
             "DJANGO_DEBUG": "0",
         }

@@ -2,7 +2,7 @@
 
 Run by `scripts/bench execution --profile` after the measurements (the workers stopped, the
 sink still up), or by hand with the app's environment, REVIEWQUEUE_OUTBOUND_ALLOWLIST=
-127.0.0.1, the action type's signing secret variable set, a sink answering at the refunds
+127.0.0.1:*, the action type's signing secret variable set, a sink answering at the refunds
 action type's URL and the refunds queue in a stage that auto-approves:
 
     python tests/benchmarks/profile_execution.py [COUNT]

@@ -196,7 +196,7 @@ class TestCallbackMode:
     @pytest.fixture
     def signed_callbacks(self, live, callback_receiver, settings, monkeypatch):
         monkeypatch.setenv("RQ_TEST_CALLBACK_SECRET", "cb-s3cret")
-        settings.REVIEWQUEUE_OUTBOUND_ALLOWLIST = ["127.0.0.1"]
+        settings.REVIEWQUEUE_OUTBOUND_ALLOWLIST = ["127.0.0.1:*"]
         source = live.world.source
         source.callback_url = callback_receiver.url
         source.signing_secret_env = "RQ_TEST_CALLBACK_SECRET"

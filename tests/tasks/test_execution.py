@@ -14,7 +14,7 @@ from reviewqueue.models import (
     Queue,
     Recommendation,
 )
-from reviewqueue.services.execution import execution_retry, execution_run
+from reviewqueue.services.execution import execution_retry, execution_run, executions_due
 from reviewqueue.services.ingest import recommendation_ingest, recommendation_ingest_batch
 from reviewqueue.services.review import recommendation_claim, recommendation_decide
 from reviewqueue.tasks import outbox_sweep
@@ -24,8 +24,9 @@ from tests.tasks.conftest import SECRET
 
 
 @pytest.fixture
-def wired(world, sink, monkeypatch):
+def wired(world, sink, monkeypatch, settings):
     """refunds: webhook executor to the sink; refund-bot: callbacks to the sink."""
+    settings.REVIEWQUEUE_OUTBOUND_ALLOWLIST = [f"127.0.0.1:{sink.port}"]
     monkeypatch.setenv("SINK_SECRET", SECRET)
     ActionType.objects.filter(pk=world.action_type.pk).update(
         executor="webhook",
@@ -195,3 +196,71 @@ def test_time_is_recorded_on_each_attempt(wired, sink):
     execution_run(execution_id=Execution.objects.get(recommendation=rec).pk)
     attempt = ExecutionAttempt.objects.get(execution__recommendation=rec)
     assert attempt.finished_at and attempt.finished_at <= timezone.now()
+
+
+def explode(request):
+    return 1 / 0
+
+
+def unreachable(request):
+    raise ConnectionResetError("the target's network went away")
+
+
+@pytest.fixture
+def raising_executors(wired, settings):
+    settings.REVIEWQUEUE_EXECUTORS = {
+        "explode": "tests.tasks.test_execution.explode",
+        "unreachable": "tests.tasks.test_execution.unreachable",
+    }
+    return wired
+
+
+def test_an_executor_that_raises_finishes_its_attempt_and_the_execution_is_dead(
+    raising_executors,
+):
+    """Issue 14 #2: an exception in the worker used to leave the attempt open and the
+    execution running, so the sweep ran the action again and again."""
+    ActionType.objects.filter(pk=raising_executors.action_type.pk).update(executor="explode")
+    rec = approve(raising_executors)
+    execution = Execution.objects.get(recommendation=rec)
+    assert execution_run(execution_id=execution.pk) == "dead"
+    attempt = ExecutionAttempt.objects.get(execution=execution)
+    assert attempt.finished_at is not None and attempt.outcome == "dead"
+    assert attempt.error == "the executor raised ZeroDivisionError"
+    assert "division by zero" in attempt.detail  # the traceback, for admins
+    execution.refresh_from_db()
+    assert execution.last_error == "the executor raised ZeroDivisionError"
+    assert execution.pk not in executions_due()  # nothing left for the sweep to run again
+    assert execution_run(execution_id=execution.pk) is None
+    assert AuditEvent.objects.filter(recommendation=rec, action="execution.dead").exists()
+
+
+def test_an_executor_that_raises_a_network_error_is_retried(raising_executors):
+    ActionType.objects.filter(pk=raising_executors.action_type.pk).update(executor="unreachable")
+    rec = approve(raising_executors)
+    execution = Execution.objects.get(recommendation=rec)
+    assert execution_run(execution_id=execution.pk) == "retrying"
+    attempt = ExecutionAttempt.objects.get(execution=execution)
+    assert attempt.finished_at is not None and attempt.outcome == "retry"
+    assert attempt.error == "the executor raised ConnectionResetError"
+
+
+def test_a_failing_breaker_never_undoes_the_record_of_a_sent_action(wired, sink, monkeypatch):
+    """Auto-executed items evaluate the breaker after the target answered; if that raises
+    (as `breaker_window = 0` once did), the success is recorded all the same."""
+    import reviewqueue.services.execution as service
+
+    def broken_breaker(*, queue):
+        raise ZeroDivisionError("division by zero")
+
+    monkeypatch.setattr(service, "breaker_evaluate", broken_breaker)
+    Queue.objects.filter(pk=wired.queue.pk).update(stage="supervised")
+    (result,) = recommendation_ingest_batch(
+        source=wired.source, items=[item(external_id="auto-1", risk_score=0.1, confidence=0.99)]
+    )
+    assert result.route == "auto"
+    execution = Execution.objects.get(recommendation_id=result.recommendation_id)
+    assert execution_run(execution_id=execution.pk) == "succeeded"
+    assert len(sink.to("/actions/refund")) == 1
+    attempt = ExecutionAttempt.objects.get(execution=execution)
+    assert attempt.finished_at is not None and attempt.outcome == "succeeded"

@@ -46,9 +46,11 @@ class TestOutbound:
             check_url(url, [])
 
     def test_the_allowlist_admits_hosts_and_cidrs(self):
-        check_url("http://127.0.0.1:9100/a", ["127.0.0.1"])
+        check_url("http://127.0.0.1:9100/a", ["127.0.0.1:9100"])
         check_url("http://10.1.2.3/", ["10.0.0.0/8"])
-        check_url("http://localhost:8000/", ["localhost"])
+        check_url("http://localhost:8000/", ["localhost:8000"])
+        with pytest.raises(OutboundRefused):  # without a port: 80 and 443 only
+            check_url("http://127.0.0.1:9100/a", ["127.0.0.1"])
         with pytest.raises(OutboundRefused):
             check_url("http://10.1.2.3/", ["10.9.0.0/16"])
 
