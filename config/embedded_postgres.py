@@ -257,20 +257,33 @@ class EmbeddedPostgres:
             ]
         )
         started = time.monotonic()
-        self._run(
-            "pg_ctl",
-            "-D",
-            str(self.data_dir),
-            "-l",
-            str(self.log_file),
-            "-w",
-            "-t",
-            str(START_TIMEOUT),
-            "-o",
-            options,
-            "start",
-            timeout=START_TIMEOUT + 10,
-        )
+        while True:
+            try:
+                self._run(
+                    "pg_ctl",
+                    "-D",
+                    str(self.data_dir),
+                    "-l",
+                    str(self.log_file),
+                    "-w",
+                    "-t",
+                    str(START_TIMEOUT),
+                    "-o",
+                    options,
+                    "start",
+                    timeout=START_TIMEOUT + 10,
+                )
+                break
+            except EmbeddedPostgresError:
+                # After a crash, the dead postmaster's backends go on until they notice it
+                # is gone and hold its shared memory until then ("pre-existing shared memory
+                # block is still in use"): give them a moment, then try again.
+                if time.monotonic() - started > START_TIMEOUT:
+                    raise
+                log.warning(
+                    "embedded PostgreSQL did not start yet; retrying (see %s)", self.log_file
+                )
+                time.sleep(1)
         log.debug("embedded PostgreSQL started in %.1f s", time.monotonic() - started)
 
     def _create_database(self) -> None:
