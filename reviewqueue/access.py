@@ -59,3 +59,14 @@ def member_role_for(role: str) -> MemberRole:
 def has_django_admin(role: str) -> bool:
     """Whether the app role opens the Django admin (staff and superuser follow the role)."""
     return role == Role.ADMIN
+
+
+def can_administer_queues(user: User) -> bool:
+    """May `user` change how queues run: move stages, record and resolve incidents?"""
+    return user.is_active and user.is_admin_role
+
+
+def can_read_incidents(user: User) -> bool:
+    """May `user` read a queue's incidents? Admins and auditors, who read every queue;
+    reviewers see the readiness gate's count, not the incidents themselves."""
+    return user.is_active and user.can_read_reports

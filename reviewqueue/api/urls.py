@@ -19,6 +19,12 @@ urlpatterns = [
     path("recommendations/batch", ingest.RecommendationBatch.as_view(), name="api-batch"),
     path("queues/<slug:slug>/claim", review.QueueClaim.as_view(), name="api-claim"),
     path("queues/<slug:slug>/stage", autonomy.QueueStage.as_view(), name="api-queue-stage"),
+    path("queues/<slug:slug>/incidents", autonomy.QueueIncidents.as_view(), name="api-incidents"),
+    path(
+        "queues/<slug:slug>/incidents/<int:incident_id>/resolve",
+        autonomy.QueueIncidentResolve.as_view(),
+        name="api-incident-resolve",
+    ),
     path(
         "recommendations/<str:recommendation_id>/qa",
         autonomy.RecommendationQa.as_view(),

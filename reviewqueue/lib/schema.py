@@ -61,9 +61,9 @@ def _message(err: ValidationError) -> str:
     if v == "maxLength":
         return f"Must be at most {value} characters."
     if v == "maxItems":
-        return f"Must have at most {value} items."
+        return f"Must have at most {value} item{'' if value == 1 else 's'}."
     if v == "minItems":
-        return f"Must have at least {value} items."
+        return f"Must have at least {value} item{'' if value == 1 else 's'}."
     if v == "enum":
         return "Must be one of: " + ", ".join(json.dumps(x) for x in value) + "."  # type: ignore[union-attr]
     if v == "const":

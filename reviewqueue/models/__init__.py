@@ -12,6 +12,7 @@ from reviewqueue.models.config import (
     User,
 )
 from reviewqueue.models.executions import CallbackDelivery, Execution, ExecutionAttempt
+from reviewqueue.models.incidents import Incident, IncidentSeverity
 from reviewqueue.models.metrics import MetricsBucket
 from reviewqueue.models.ratelimit import RateLimitWindow
 from reviewqueue.models.recommendations import Decision, Recommendation
@@ -25,6 +26,8 @@ __all__ = [
     "Decision",
     "Execution",
     "ExecutionAttempt",
+    "Incident",
+    "IncidentSeverity",
     "Membership",
     "MetricsBucket",
     "PersonalToken",

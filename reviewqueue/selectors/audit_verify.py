@@ -216,3 +216,83 @@ def audit_verify(*, chain: int | None = None) -> Iterator[ChainReport]:
         if check is not None:
             yield check.finish()
         yield from headless_before(None)
+
+
+# --- Coverage -----------------------------------------------------------------------------
+# Every decided item has the events a real run writes: how it arrived, and how it was
+# decided. A chain can be intact and still be missing whole items (rows written around the
+# audit writer, an import); this finds them.
+
+CREATED = "recommendation.created"
+DECISION_EVENTS: dict[str, tuple[str, ...]] = {
+    # decision kind -> the events, any one of which records it
+    "human": ("recommendation.decided", "recommendation.blind_reviewed"),
+    "external": ("recommendation.human_outcome",),
+}
+
+
+@dataclass(frozen=True)
+class Uncovered:
+    recommendation_id: str
+    external_id: str
+    queue: str
+    missing: tuple[str, ...]  # the actions it lacks (for a decision: any one of them)
+
+
+@dataclass
+class CoverageReport:
+    decided: int = 0  # decided items checked
+    uncovered: list[Uncovered] = field(default_factory=list)
+    uncovered_count: int = 0
+
+
+def audit_coverage(*, chain: int | None = None) -> CoverageReport:
+    """Decided items (of one queue, with `chain`) that lack their created or decision
+    event. One pass over the decisions, two index probes each (audit_rec_idx)."""
+    from django.db.models import Exists, OuterRef, Q
+
+    from reviewqueue.models import Decision
+
+    def has(*actions: str) -> Exists:
+        return Exists(
+            AuditEvent.objects.filter(
+                recommendation_id=OuterRef("recommendation_id"), action__in=actions
+            )
+        )
+
+    decisions = Decision.objects.all()
+    if chain is not None:
+        decisions = decisions.filter(queue_id=chain)
+    report = CoverageReport(decided=decisions.count())
+    rows = (
+        decisions.annotate(
+            has_created=has(CREATED),
+            has_human=has(*DECISION_EVENTS["human"]),
+            has_external=has(*DECISION_EVENTS["external"]),
+        )
+        .filter(
+            Q(has_created=False)
+            | Q(kind="human", has_human=False)
+            | Q(kind="external", has_external=False)
+        )
+        .order_by("decided_at", "id")
+        .values_list(
+            "recommendation_id",
+            "recommendation__external_id",
+            "queue__slug",
+            "kind",
+            "has_created",
+            "has_human",
+            "has_external",
+        )
+    )
+    for rec_id, external_id, slug, kind, created, human, external in rows.iterator():
+        missing: list[str] = [] if created else [CREATED]
+        if kind == "human" and not human:
+            missing.append(" or ".join(DECISION_EVENTS["human"]))
+        if kind == "external" and not external:
+            missing.append(" or ".join(DECISION_EVENTS["external"]))
+        report.uncovered_count += 1
+        if len(report.uncovered) < MAX_PROBLEMS:
+            report.uncovered.append(Uncovered(str(rec_id), external_id, slug, tuple(missing)))
+    return report

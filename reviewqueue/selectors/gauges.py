@@ -13,7 +13,9 @@ from django.utils import timezone
 from reviewqueue.models import Execution, Queue, Recommendation
 from reviewqueue.states import ExecutionStatus, Status
 
-DEPTH_STATUSES = (Status.PENDING, Status.IN_REVIEW, Status.ESCALATED)
+# Shadow items wait too (for a blind review or the source's human outcome); they have their
+# own partial index (rec_claim_shadow_idx), like the other three.
+DEPTH_STATUSES = (Status.PENDING, Status.IN_REVIEW, Status.ESCALATED, Status.SHADOW)
 OUTSTANDING_STATUSES = (ExecutionStatus.PENDING, ExecutionStatus.RETRYING, ExecutionStatus.RUNNING)
 
 
@@ -22,8 +24,8 @@ class QueueGauges:
     slug: str
     stage: str
     breaker_open: bool
-    depth: dict[str, int]  # pending / in_review / escalated -> items
-    overdue: int  # open items past their SLA due time
+    depth: dict[str, int]  # pending / in_review / escalated / shadow -> items
+    overdue: int  # open items past their SLA due time (shadow items have no SLA)
 
 
 @dataclass(frozen=True)
@@ -69,7 +71,11 @@ def gauges_read(*, now: datetime | None = None) -> Gauges:
                 stage=stage,
                 breaker_open=tripped_at is not None,
                 depth={s.value: counts.get(pk, {}).get(s.value, (0, 0))[0] for s in DEPTH_STATUSES},
-                overdue=sum(overdue for _n, overdue in counts.get(pk, {}).values()),
+                overdue=sum(
+                    overdue
+                    for status, (_n, overdue) in counts.get(pk, {}).items()
+                    if status != Status.SHADOW
+                ),
             )
             for pk, slug, stage, tripped_at in queues
         ],

@@ -8,6 +8,7 @@ from django.db.models import Count, Min, Q
 from django.utils import timezone
 
 from reviewqueue.models import AuditEvent, Decision, Queue
+from reviewqueue.selectors.incidents import high_incident_count
 from reviewqueue.selectors.metrics import (
     TrendFilters,
     TrendRequest,
@@ -52,7 +53,8 @@ def shadow_evidence(*, queue: Queue, window: int) -> ShadowEvidence:
 
 def approval_evidence(*, queue: Queue, days: int, now: datetime) -> ApprovalEvidence:
     """The last `days` whole UTC days (today excluded): decisions and approvals per day, and
-    how many modifications were cosmetic. Days come from the trend (and its memo)."""
+    how many modifications were cosmetic. Days come from the trend (and its memo). High
+    incidents are counted from the first of those days up to now: today's count too."""
     today = now.astimezone(UTC).date()
     request = TrendRequest(start=today - timedelta(days=days), end=today, tz=ZoneInfo("UTC"))
     filters = TrendFilters(queue_ids=(queue.pk,))
@@ -74,21 +76,23 @@ def approval_evidence(*, queue: Queue, days: int, now: datetime) -> ApprovalEvid
         ],
         modified=modified,
         cosmetic=cosmetic,
-        incidents=None,  # the product records no incidents yet
+        incidents=high_incident_count(queue=queue, since=lo),
     )
 
 
 def supervised_evidence(*, queue: Queue, days: int, now: datetime) -> SupervisedEvidence:
-    """Auto-executed items (policy decisions) of the last `days` days: how many failed
-    (execution dead or refused), how many QA reviewed and marked incorrect, and how many
-    were either (each item once)."""
-    window_start = now - timedelta(days=days)
+    """Auto-executed items (policy decisions) of the last `days` whole UTC days, today
+    excluded: how many failed (execution dead or refused), how many QA reviewed and marked
+    incorrect, and how many were either (each item once)."""
+    window_end = datetime.combine(now.astimezone(UTC).date(), datetime.min.time(), tzinfo=UTC)
+    window_start = window_end - timedelta(days=days)
+    in_window = Q(decided_at__gte=window_start, decided_at__lt=window_end)
     auto = Decision.objects.filter(queue=queue, kind=DecisionKind.POLICY)
     failed = Q(
         recommendation__execution__status__in=[ExecutionStatus.DEAD, ExecutionStatus.REFUSED]
     )
     rejected = Q(recommendation__qa_review__verdict=QaVerdict.INCORRECT)
-    counted = auto.filter(decided_at__gte=window_start).aggregate(
+    counted = auto.filter(in_window).aggregate(
         auto_executed=Count("id"),
         failed=Count("id", filter=failed),
         qa_reviewed=Count("recommendation__qa_review"),
@@ -96,7 +100,10 @@ def supervised_evidence(*, queue: Queue, days: int, now: datetime) -> Supervised
         errors=Count("id", filter=failed | rejected),
     )
     interventions = AuditEvent.objects.filter(
-        queue=queue, action__in=INTERVENTIONS, occurred_at__gte=window_start
+        queue=queue,
+        action__in=INTERVENTIONS,
+        occurred_at__gte=window_start,
+        occurred_at__lt=window_end,
     ).count()
     return SupervisedEvidence(
         auto_executed=counted["auto_executed"],
@@ -107,6 +114,7 @@ def supervised_evidence(*, queue: Queue, days: int, now: datetime) -> Supervised
         interventions=interventions,
         qa_reviewed=counted["qa_reviewed"],
         errors=counted["errors"],
+        window_end=window_end,
     )
 
 

@@ -15,7 +15,7 @@ from reviewqueue.states import OPEN_STATUSES, MemberRole, Status
 class QueueRow:
     queue: Queue
     role: str | None  # the user's membership role; None: may read, may not review
-    waiting: int  # pending, plus escalated for seniors
+    waiting: int  # pending, plus escalated for seniors, plus shadow items in a blind queue
     escalated: int
     oldest_waiting_at: datetime | None
     overdue: int
@@ -35,7 +35,9 @@ EXPIRED_DAYS = 7
 
 def queue_rows_for(*, user: User, now: datetime | None = None) -> list[QueueRow]:
     """The user's queues with their backlog; admins and auditors see every queue. Two
-    queries: the queues with memberships, and one grouped count over open items."""
+    queries: the queues with memberships, and one grouped count over open items. Shadow
+    items of a blind-review queue wait for a reviewer like pending ones (the claim takes
+    them after the pending ones), so they count as waiting."""
     now = now or timezone.now()
     roles = dict(Membership.objects.filter(user=user).values_list("queue_id", "role"))
     queues = Queue.objects.order_by("name")
@@ -47,7 +49,7 @@ def queue_rows_for(*, user: User, now: datetime | None = None) -> list[QueueRow]
         row["queue"]: row
         for row in Recommendation.objects.filter(queue__in=queue_list)
         .filter(
-            Q(status__in=open_values)
+            Q(status__in=[*open_values, Status.SHADOW.value])
             | Q(status=Status.EXPIRED, closed_at__gte=now - timedelta(days=EXPIRED_DAYS))
         )
         .values("queue")
@@ -57,6 +59,8 @@ def queue_rows_for(*, user: User, now: datetime | None = None) -> list[QueueRow]
             escalated=Count("id", filter=Q(status=Status.ESCALATED)),
             oldest_pending=Min("created_at", filter=Q(status=Status.PENDING)),
             oldest_escalated=Min("created_at", filter=Q(status=Status.ESCALATED)),
+            shadow=Count("id", filter=Q(status=Status.SHADOW)),
+            oldest_shadow=Min("created_at", filter=Q(status=Status.SHADOW)),
             overdue=Count("id", filter=Q(due_at__lt=now) & Q(status__in=open_values)),
         )
     }
@@ -64,12 +68,19 @@ def queue_rows_for(*, user: User, now: datetime | None = None) -> list[QueueRow]
     for queue in queue_list:
         s = stats.get(queue.pk, {})
         senior = roles.get(queue.pk) == MemberRole.SENIOR
-        oldest = [s.get("oldest_pending"), s.get("oldest_escalated") if senior else None]
+        blind = queue.blind_review
+        oldest = [
+            s.get("oldest_pending"),
+            s.get("oldest_escalated") if senior else None,
+            s.get("oldest_shadow") if blind else None,
+        ]
         rows.append(
             QueueRow(
                 queue=queue,
                 role=roles.get(queue.pk),
-                waiting=s.get("pending", 0) + (s.get("escalated", 0) if senior else 0),
+                waiting=s.get("pending", 0)
+                + (s.get("escalated", 0) if senior else 0)
+                + (s.get("shadow", 0) if blind else 0),
                 escalated=s.get("escalated", 0),
                 oldest_waiting_at=min((t for t in oldest if t is not None), default=None),
                 overdue=s.get("overdue", 0),
@@ -88,8 +99,11 @@ def recent_decisions_for(*, user: User, limit: int = 20) -> list[Decision]:
 
 
 def waiting_count(*, queue: Queue, senior: bool) -> int:
-    """Items a reviewer of `queue` could claim next (not counting the one in hand)."""
+    """Items a reviewer of `queue` could claim next (not counting the one in hand): shadow
+    items too in a blind-review queue, as the claim takes them."""
     statuses = [Status.PENDING, Status.ESCALATED] if senior else [Status.PENDING]
+    if queue.blind_review:
+        statuses.append(Status.SHADOW)
     return Recommendation.objects.filter(queue=queue, status__in=statuses).count()
 
 

@@ -5,6 +5,12 @@ numbers behind each gate, and an admin decides.
 
 Defaults (each overridable per queue in Queue.readiness):
 
+Which days a gate looks at is said with it (`Gate.window`, and in its label): the day-based
+gates read the last N *full* UTC days, today excluded, so a number does not move while you
+read it; the incidents gate also counts today, so a fresh incident is never hidden. A gate
+without data is "no data yet", never met. One set of words for the status (`STATUS_LABELS`)
+and one number format (percentages) wherever readiness is shown.
+
 - shadow -> approval: AI/human agreement >= `shadow_min_agreement` (0.85) over the last
   `shadow_window` (200) compared items. A compared item is a shadow item whose human outcome
   is known (reported by the source, or a blind review); it agrees when people approved it, or
@@ -12,18 +18,18 @@ Defaults (each overridable per queue in Queue.readiness):
 - approval -> supervised: the approval rate (approved unchanged / human decisions) is at least
   `approval_min_rate` (0.95) on each of the last `approval_days` (30) whole UTC days (a day
   without decisions does not count as met); modifications are mostly cosmetic (a share of at
-  least `approval_min_cosmetic_share`, 0.5, over the same days); zero high-severity incidents
-  (no incident data exists yet: said so, never assumed).
+  least `approval_min_cosmetic_share`, 0.5, over the same days; no modifications: no data
+  yet); zero high-severity incidents (models/incidents.py) reported in those days or today.
 - supervised -> autonomous: the auto-execution error rate (auto-executed items whose
   execution failed, dead or refused, or that QA marked incorrect / auto-executed items) is
-  below `supervised_max_error_rate` (0.001) over the last `supervised_days` (90) days, with
-  auto-execution running for all of them; no manual interventions (retried executions,
-  resumed breakers) in that time.
+  below `supervised_max_error_rate` (0.001) over the last `supervised_days` (90) full days,
+  with auto-execution running for all of them; no manual interventions (retried executions,
+  resumed breakers) in that time (no auto-executed items: no data yet).
 """
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from reviewqueue.states import Stage
@@ -45,6 +51,8 @@ NEXT_STAGE = {
 }
 
 MET, UNMET, NO_DATA = "met", "unmet", "no_data"
+# The words for a status, the same on the queue page, /reports/, the API and readiness.csv.
+STATUS_LABELS = {MET: "met", UNMET: "not met", NO_DATA: "no data yet"}
 
 
 def readiness_config(overrides: Mapping[str, Any] | None) -> dict[str, float | int]:
@@ -70,10 +78,15 @@ class Gate:
     status: str  # met | unmet | no_data
     evidence: str  # the numbers behind it, in a sentence
     numbers: dict[str, Any] = field(default_factory=dict)
+    window: str = ""  # which days or items it looks at, with dates where there are dates
 
     @property
     def met(self) -> bool:
         return self.status == MET
+
+    @property
+    def status_label(self) -> str:
+        return STATUS_LABELS[self.status]
 
 
 @dataclass(frozen=True)
@@ -102,9 +115,17 @@ class Readiness:
         return f"Not ready for {self.next_stage}: " + " and ".join(parts) + "."
 
 
-def _pct(value: float) -> str:
+def pct(value: float) -> str:
+    """A rate as a percentage, the one number format readiness uses in words."""
     text = f"{value * 100:.2f}".rstrip("0").rstrip(".")
     return f"{text}%"
+
+
+def full_days_window(first: date | None, last: date | None, n: int) -> str:
+    """The days a day-based gate looks at, in words."""
+    if first is None or last is None:
+        return f"last {n} full days (UTC), today excluded"
+    return f"last {n} full days (UTC), {first.isoformat()} to {last.isoformat()}, today excluded"
 
 
 # --- Evidence -----------------------------------------------------------------------------------
@@ -128,7 +149,7 @@ class ApprovalEvidence:
     days: Sequence[Day]  # the last `approval_days` whole days, oldest first
     modified: int
     cosmetic: int
-    incidents: int | None = None  # None: the product records no incidents yet
+    incidents: int | None = None  # high-severity, in those days and today; None: not read
 
 
 @dataclass(frozen=True)
@@ -141,6 +162,7 @@ class SupervisedEvidence:
     interventions: int  # manual interventions (retries, breaker resumes) in the window
     qa_reviewed: int | None = None  # items with a QA verdict
     errors: int | None = None  # items failed or marked incorrect, each counted once
+    window_end: datetime | None = None  # exclusive: the start of today (UTC)
 
 
 # --- Gates ------------------------------------------------------------------------------------------
@@ -148,13 +170,14 @@ class SupervisedEvidence:
 
 def shadow_agreement_gate(config: Mapping[str, Any], e: ShadowEvidence) -> Gate:
     floor, window = config["shadow_min_agreement"], int(config["shadow_window"])
-    label = f"AI/human agreement ≥ {_pct(floor)} over the last {window} compared items"
+    label = f"AI/human agreement ≥ {pct(floor)} over the last {window} compared items"
     numbers = {"agreed": e.agreed, "compared": e.compared, "window": window, "threshold": floor}
+    span = f"the latest {window} compared items, whatever their day, today included"
     if e.compared == 0:
-        return Gate("shadow_agreement", label, NO_DATA, "No compared items yet.", numbers)
+        return Gate("shadow_agreement", label, NO_DATA, "No compared items yet.", numbers, span)
     rate = e.agreed / e.compared
     numbers["rate"] = round(rate, 4)
-    text = f"{e.agreed} of {e.compared} compared items agreed ({_pct(rate)})"
+    text = f"{e.agreed} of {e.compared} compared items agreed ({pct(rate)})"
     if e.compared < window:
         return Gate(
             "shadow_agreement",
@@ -162,13 +185,16 @@ def shadow_agreement_gate(config: Mapping[str, Any], e: ShadowEvidence) -> Gate:
             UNMET,
             f"{text}; only {e.compared} of the {window} compared items needed so far.",
             numbers,
+            span,
         )
-    return Gate("shadow_agreement", label, MET if rate >= floor else UNMET, text + ".", numbers)
+    status = MET if rate >= floor else UNMET
+    return Gate("shadow_agreement", label, status, text + ".", numbers, span)
 
 
 def approval_rate_gate(config: Mapping[str, Any], days: Sequence[Day]) -> Gate:
     floor, needed = config["approval_min_rate"], int(config["approval_days"])
-    label = f"Approval rate ≥ {_pct(floor)} on each of the last {needed} days"
+    label = f"Approval rate ≥ {pct(floor)} on each of the last {needed} full days, today excluded"
+    span = full_days_window(days[0].day if days else None, days[-1].day if days else None, needed)
     with_data = [d for d in days if d.decisions]
     met = [d for d in with_data if d.approved / d.decisions >= floor]
     empty = len(days) - len(with_data)
@@ -180,7 +206,12 @@ def approval_rate_gate(config: Mapping[str, Any], days: Sequence[Day]) -> Gate:
     }
     if not with_data:
         return Gate(
-            "approval_rate", label, NO_DATA, f"No decisions in the last {needed} days.", numbers
+            "approval_rate",
+            label,
+            NO_DATA,
+            f"No decisions in the last {needed} full days.",
+            numbers,
+            span,
         )
     lowest = min(with_data, key=lambda d: (d.approved / d.decisions, d.day))
     low_rate = lowest.approved / lowest.decisions
@@ -188,44 +219,57 @@ def approval_rate_gate(config: Mapping[str, Any], days: Sequence[Day]) -> Gate:
     text = f"{len(met)} of {len(days)} days met"
     if empty:
         text += f"; {empty} day{'s' if empty != 1 else ''} without decisions"
-    text += f"; lowest {low_rate:.4f} on {lowest.day.isoformat()}."
+    text += f"; lowest {pct(low_rate)} on {lowest.day.isoformat()}."
     status = MET if len(met) == len(days) == needed else UNMET
-    return Gate("approval_rate", label, status, text, numbers)
+    return Gate("approval_rate", label, status, text, numbers, span)
 
 
-def cosmetic_gate(config: Mapping[str, Any], modified: int, cosmetic: int) -> Gate:
-    floor = config["approval_min_cosmetic_share"]
-    label = f"Modifications mostly cosmetic (≥ {_pct(floor)} of modifications)"
+def cosmetic_gate(config: Mapping[str, Any], modified: int, cosmetic: int, span: str = "") -> Gate:
+    floor, n = config["approval_min_cosmetic_share"], int(config["approval_days"])
+    label = (
+        f"Modifications mostly cosmetic (≥ {pct(floor)} of modifications)"
+        f" over the last {n} full days, today excluded"
+    )
+    span = span or full_days_window(None, None, n)
     numbers = {"modified": modified, "cosmetic": cosmetic, "threshold": floor}
     if modified == 0:
-        return Gate("cosmetic_modifications", label, MET, "No modifications in that time.", numbers)
-    share = cosmetic / modified
-    numbers["share"] = round(share, 4)
-    text = f"{_pct(share)} of modifications cosmetic ({cosmetic} of {modified})."
-    return Gate("cosmetic_modifications", label, MET if share >= floor else UNMET, text, numbers)
-
-
-def incidents_gate(incidents: int | None) -> Gate:
-    label = "Zero high-severity incidents"
-    if incidents is None:
+        # Nothing to judge is not the same as good: no data, never met.
         return Gate(
-            "incidents",
+            "cosmetic_modifications",
             label,
             NO_DATA,
-            "No data yet: Review Queue does not record incidents, so this must be checked by hand.",
+            f"No modifications in the last {n} full days, so nothing to judge yet.",
+            numbers,
+            span,
         )
+    share = cosmetic / modified
+    numbers["share"] = round(share, 4)
+    text = f"{pct(share)} of modifications cosmetic ({cosmetic} of {modified})."
+    status = MET if share >= floor else UNMET
+    return Gate("cosmetic_modifications", label, status, text, numbers, span)
+
+
+def incidents_gate(config: Mapping[str, Any], incidents: int | None, span: str = "") -> Gate:
+    n = int(config["approval_days"])
+    label = f"Zero high-severity incidents in the last {n} full days and today"
+    span = span or f"last {n} full days (UTC) and today"
+    if incidents is None:
+        return Gate("incidents", label, NO_DATA, "No data yet: incidents were not read.", {}, span)
+    text = (
+        "No high-severity incidents recorded."
+        if incidents == 0
+        else f"{incidents} high-severity incident{'s' if incidents != 1 else ''} recorded"
+        " (resolved ones count too)."
+    )
     return Gate(
-        "incidents",
-        label,
-        MET if incidents == 0 else UNMET,
-        f"{incidents} high-severity incidents.",
-        {"incidents": incidents},
+        "incidents", label, MET if incidents == 0 else UNMET, text, {"incidents": incidents}, span
     )
 
 
 def error_rate_gate(config: Mapping[str, Any], e: SupervisedEvidence) -> Gate:
     ceiling, days = config["supervised_max_error_rate"], int(config["supervised_days"])
-    label = f"Auto-execution error rate < {_pct(ceiling)} for {days} days"
+    label = f"Auto-execution error rate < {pct(ceiling)} over the last {days} full days"
+    span = supervised_window(e, days)
     numbers: dict[str, Any] = {
         "auto_executed": e.auto_executed,
         "failed": e.failed,
@@ -244,8 +288,9 @@ def error_rate_gate(config: Mapping[str, Any], e: SupervisedEvidence) -> Gate:
             "auto_error_rate",
             label,
             NO_DATA,
-            f"No auto-executed items in the last {days} days.",
+            f"No auto-executed items in the last {days} full days.",
             numbers,
+            span,
         )
     errors = e.errors if e.errors is not None else e.failed + (e.qa_rejected or 0)
     numbers["errors"] = errors
@@ -254,30 +299,44 @@ def error_rate_gate(config: Mapping[str, Any], e: SupervisedEvidence) -> Gate:
     covered = e.first_auto_at is not None and e.first_auto_at <= e.window_start
     text = (
         f"{errors} of {e.auto_executed} auto-executed items failed or were marked incorrect"
-        f" ({_pct(rate)}); {qa}"
+        f" ({pct(rate)}); {qa}"
     )
     if not covered:
         since = e.first_auto_at.date().isoformat() if e.first_auto_at else "never"
         text += f"; auto-executing only since {since}, not yet {days} days"
     status = MET if covered and rate < ceiling else UNMET
-    return Gate("auto_error_rate", label, status, text + ".", numbers)
+    return Gate("auto_error_rate", label, status, text + ".", numbers, span)
 
 
-def interventions_gate(config: Mapping[str, Any], interventions: int) -> Gate:
+def supervised_window(e: SupervisedEvidence, days: int) -> str:
+    if e.window_end is None:
+        return f"last {days} full days (UTC), today excluded"
+    last = (e.window_end - timedelta(days=1)).date()
+    return full_days_window(e.window_start.date(), last, days)
+
+
+def interventions_gate(
+    config: Mapping[str, Any],
+    interventions: int,
+    auto_executed: int | None = None,
+    span: str = "",
+) -> Gate:
+    """`auto_executed` 0: nothing ran unattended in the window, so "no interventions" would
+    say nothing: no data yet."""
     days = int(config["supervised_days"])
-    label = f"No manual interventions in {days} days"
+    label = f"No manual interventions over the last {days} full days"
+    span = span or f"last {days} full days (UTC), today excluded"
+    numbers = {"interventions": interventions}
+    if auto_executed == 0 and interventions == 0:
+        text = f"No auto-executed items in the last {days} full days, so nothing to judge yet."
+        return Gate("interventions", label, NO_DATA, text, numbers, span)
     text = (
         "None: no retried executions or resumed breakers."
         if interventions == 0
         else f"{interventions} manual interventions (retried executions, resumed breakers)."
     )
-    return Gate(
-        "interventions",
-        label,
-        MET if interventions == 0 else UNMET,
-        text,
-        {"interventions": interventions},
-    )
+    status = MET if interventions == 0 else UNMET
+    return Gate("interventions", label, status, text, numbers, span)
 
 
 def readiness_evaluate(
@@ -295,14 +354,19 @@ def readiness_evaluate(
         gates = [shadow_agreement_gate(config, shadow or ShadowEvidence(0, 0))]
     elif stage == Stage.APPROVAL:
         e = approval or ApprovalEvidence(days=[], modified=0, cosmetic=0)
+        n = int(config["approval_days"])
+        first, last = (e.days[0].day, e.days[-1].day) if e.days else (None, None)
+        span = full_days_window(first, last, n)
+        today = f"{span.removesuffix(', today excluded')} and today"
         gates = [
             approval_rate_gate(config, e.days),
-            cosmetic_gate(config, e.modified, e.cosmetic),
-            incidents_gate(e.incidents),
+            cosmetic_gate(config, e.modified, e.cosmetic, span),
+            incidents_gate(config, e.incidents, today),
         ]
     elif stage == Stage.SUPERVISED and supervised is not None:
+        span = supervised_window(supervised, int(config["supervised_days"]))
         gates = [
             error_rate_gate(config, supervised),
-            interventions_gate(config, supervised.interventions),
+            interventions_gate(config, supervised.interventions, supervised.auto_executed, span),
         ]
     return Readiness(stage=stage, next_stage=next_stage.value if next_stage else None, gates=gates)

@@ -268,10 +268,44 @@ def _why_not_yours(user: User, rec: Recommendation, now: datetime) -> LeaseLost:
     if rec.status == Status.EXPIRED:
         return LeaseLost("This item expired before it was decided.", reason="expired")
     if rec.status != Status.IN_REVIEW:
-        return LeaseLost("You have not claimed this item; claim it first.", reason="not_claimed")
+        return _why_back_in_queue(user, rec)
     if rec.claimed_by_id != user.pk:
         return LeaseLost("Another reviewer holds this item now.", reason="held_by_other")
     return LeaseLost("Your lease on this item expired; claim it again.", reason="lease_expired")
+
+
+def _why_back_in_queue(user: User, rec: Recommendation) -> LeaseLost:
+    """The item is waiting again. If this user held it, say how they lost it (the sweep
+    after their lease ran out, or their own release, e.g. in another tab) and by whom."""
+    last = (
+        AuditEvent.objects.filter(
+            recommendation=rec,
+            action__in=("recommendation.claimed", "lease.expired", "recommendation.released"),
+        )
+        .order_by("-id")
+        .values("action", "actor_label", "occurred_at", "data")
+        .first()
+    )
+    me = user.get_username()
+    if last is not None and last["action"] == "lease.expired" and last["data"].get("holder") == me:
+        at = last["occurred_at"].strftime("%H:%M UTC")
+        return LeaseLost(
+            f"Your lease on this item expired; the lease sweep returned it to the queue at "
+            f"{at}. Nothing was saved for it: claim it again.",
+            reason="lease_expired",
+            released_by=last["actor_label"],
+        )
+    if (
+        last is not None
+        and last["action"] == "recommendation.released"
+        and last["actor_label"] == me
+    ):
+        return LeaseLost(
+            "You released this item (perhaps in another tab); it is back in the queue.",
+            reason="released",
+            released_by=last["actor_label"],
+        )
+    return LeaseLost("You have not claimed this item; claim it first.", reason="not_claimed")
 
 
 def recommendation_release(*, user: User, recommendation_id: Any) -> Recommendation:

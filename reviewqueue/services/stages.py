@@ -17,6 +17,12 @@ from reviewqueue.services.audit import Actor, audit_record
 from reviewqueue.states import STAGE_ORDER, Stage, stage_move_is_legal
 
 
+class StageMoveRefused(IllegalMove):
+    """A stage move the legal-moves table refuses: about the queue, not an item."""
+
+    title = "That stage change is not allowed for the queue's current stage"
+
+
 def readiness_snapshot(*, queue: Queue) -> dict[str, Any]:
     """The readiness of `queue` for its next stage as plain JSON: every gate with its
     status, the rule and the numbers (selectors/metrics_readiness.py), plus the breaker."""
@@ -33,6 +39,8 @@ def readiness_snapshot(*, queue: Queue) -> dict[str, Any]:
                 "key": g.key,
                 "label": g.label,
                 "status": g.status,
+                "status_label": g.status_label,
+                "window": g.window,
                 "evidence": g.evidence,
                 "numbers": g.numbers,
             }
@@ -94,9 +102,9 @@ def stage_change(*, queue: Queue, to_stage: str, user: User, comment: str = "") 
         locked = Queue.objects.select_for_update().get(pk=queue.pk)
         current, target = Stage(locked.stage), Stage(to_stage)
         if not stage_move_is_legal(current, target):
-            raise IllegalMove(
+            raise StageMoveRefused(
                 f"A queue moves up one stage at a time or down any number of stages; "
-                f"{current} to {target} is not allowed."
+                f"this queue is at {current}, so {current} to {target} is not allowed.",
             )
         advance = STAGE_ORDER.index(target) > STAGE_ORDER.index(current)
         evidence = readiness_snapshot(queue=locked)

@@ -484,17 +484,23 @@ def _reviewer_rows(user: User, request: TrendRequest, now: datetime) -> Iterable
 
 def _backlog_rows(user: User, request: TrendRequest, now: datetime) -> Iterable[list[Any]]:
     scope = metrics_scope(user=user, queue=request.queue)
-    yield ["queue", "open", "pending", "in_review", "escalated", "overdue", "oldest_created_at"]
+    yield [
+        "queue", "open", "pending", "shadow", "in_review", "escalated", "overdue",
+        "oldest_created_at",
+    ]  # fmt: skip
     for b in backlog(scope.queues, now):
         oldest = iso_z(b.oldest_created_at) if b.oldest_created_at else ""
-        yield [b.queue.slug, b.open, b.pending, b.in_review, b.escalated, b.overdue, oldest]
+        yield [
+            b.queue.slug, b.open, b.pending, b.shadow, b.in_review, b.escalated, b.overdue,
+            oldest,
+        ]  # fmt: skip
 
 
 def _readiness_rows(user: User, request: TrendRequest, now: datetime) -> Iterable[list[Any]]:
     scope = metrics_scope(user=user, queue=request.queue)
     if scope.own_numbers_only:
         raise Http404("No such report.")
-    yield ["queue", "stage", "next_stage", "gate", "status", "evidence"]
+    yield ["queue", "stage", "next_stage", "gate", "status", "window", "evidence"]
     for q in scope.queues:
         readiness = readiness_for(queue=q, now=now)
         for g in readiness.gates:
@@ -503,7 +509,8 @@ def _readiness_rows(user: User, request: TrendRequest, now: datetime) -> Iterabl
                 readiness.stage,
                 readiness.next_stage or "",
                 g.label,
-                g.status,
+                g.status_label,
+                g.window,
                 g.evidence,
             ]
 

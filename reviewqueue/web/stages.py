@@ -8,8 +8,9 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from reviewqueue import access
 from reviewqueue.exceptions import DomainError, Forbidden, NotFound
 from reviewqueue.models import Queue
 from reviewqueue.selectors.autonomy import (
@@ -19,7 +20,10 @@ from reviewqueue.selectors.autonomy import (
     shadow_disagreements,
     stage_history,
 )
+from reviewqueue.selectors.incidents import incident_list
 from reviewqueue.selectors.queues import review_item
+from reviewqueue.services.breaker import breaker_resume
+from reviewqueue.services.incidents import incident_record, incident_resolve
 from reviewqueue.services.qa import qa_review_record
 from reviewqueue.services.stages import readiness_snapshot, stage_change
 from reviewqueue.states import STAGE_ORDER, Stage
@@ -46,6 +50,11 @@ def _queue_page(
         "demote_to": [s.value for s in STAGE_ORDER[:here]],
         "qa": qa_counts(queue=queue),
         "disagreements": shadow_disagreements(queue=queue) if user.can_read_reports else None,
+        "incidents": (
+            incident_list(user=user, queue=queue, limit=10)
+            if access.can_read_incidents(user)
+            else None
+        ),
         "error": error,
         "data": request.POST if error else {},
         "nav": "queues",
@@ -73,6 +82,26 @@ def queue_stage(request: HttpRequest, slug: str) -> HttpResponse:
     except DomainError as exc:
         return _queue_page(request, queue, error=exc, status=exc.status_code)
     messages.success(request, f"{queue.name} moved from {change.from_stage} to {change.to_stage}.")
+    return redirect("queue", slug=queue.slug)
+
+
+@login_required
+@require_POST
+def queue_resume(request: HttpRequest, slug: str) -> HttpResponse:
+    """An admin resumes a tripped breaker with a required comment; back to the queue page."""
+    queue = _queue(request, slug)
+    try:
+        breaker_resume(
+            queue=queue, user=current_user(request), comment=request.POST.get("comment", "")
+        )
+    except Forbidden as exc:
+        raise PermissionDenied(exc.detail) from None
+    except DomainError as exc:
+        messages.error(request, exc.detail + " " + " ".join((exc.errors or {}).values()))
+        return redirect("queue", slug=queue.slug)
+    messages.success(
+        request, f"Auto-execution resumed on {queue.name}; the breaker starts a fresh window."
+    )
     return redirect("queue", slug=queue.slug)
 
 
@@ -112,3 +141,67 @@ def qa_verdict(request: HttpRequest, slug: str, recommendation_id: uuid.UUID) ->
         return redirect("queue-qa", slug=queue.slug)
     messages.success(request, "QA verdict recorded.")
     return redirect("queue-qa", slug=queue.slug)
+
+
+def _incidents_page(
+    request: HttpRequest, queue: Queue, error: DomainError | None = None, status: int = 200
+) -> HttpResponse:
+    user = current_user(request)
+    try:
+        incidents = incident_list(user=user, queue=queue)
+    except Forbidden as exc:
+        raise PermissionDenied(exc.detail) from None
+    context = {
+        "queue": queue,
+        "incidents": incidents,
+        "may_record": access.can_administer_queues(user),
+        "error": error,
+        "data": request.POST if error else {},
+        "nav": "queues",
+    }
+    return render(request, "reviewqueue/queues/incidents.html", context, status=status)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def incidents_page(request: HttpRequest, slug: str) -> HttpResponse:
+    """The queue's incidents for admins and auditors; an admin records one with the form."""
+    queue = _queue(request, slug)
+    if request.method == "GET":
+        return _incidents_page(request, queue)
+    try:
+        incident_record(
+            queue=queue,
+            user=current_user(request),
+            severity=request.POST.get("severity", ""),
+            summary=request.POST.get("summary", ""),
+            recommendation_ids=request.POST.get("recommendation_ids", "").replace(",", " ").split(),
+        )
+    except Forbidden as exc:
+        raise PermissionDenied(exc.detail) from None
+    except DomainError as exc:
+        return _incidents_page(request, queue, error=exc, status=exc.status_code)
+    messages.success(request, "Incident recorded.")
+    return redirect("queue-incidents", slug=queue.slug)
+
+
+@login_required
+@require_POST
+def incident_resolve_view(request: HttpRequest, slug: str, incident_id: int) -> HttpResponse:
+    queue = _queue(request, slug)
+    try:
+        incident_resolve(
+            queue=queue,
+            incident_id=incident_id,
+            user=current_user(request),
+            resolution=request.POST.get("resolution", ""),
+        )
+    except Forbidden as exc:
+        raise PermissionDenied(exc.detail) from None
+    except NotFound:
+        raise Http404("No such incident in this queue.") from None
+    except DomainError as exc:
+        messages.error(request, exc.detail)
+        return redirect("queue-incidents", slug=queue.slug)
+    messages.success(request, "Incident resolved.")
+    return redirect("queue-incidents", slug=queue.slug)

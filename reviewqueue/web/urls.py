@@ -24,6 +24,12 @@ urlpatterns = [
         "queues/<slug:slug>/qa/<uuid:recommendation_id>", stages.qa_verdict, name="queue-qa-verdict"
     ),
     path("queues/<slug:slug>/resume", executions.resume, name="queue-resume"),
+    path("queues/<slug:slug>/incidents/", stages.incidents_page, name="queue-incidents"),
+    path(
+        "queues/<slug:slug>/incidents/<int:incident_id>/resolve",
+        stages.incident_resolve_view,
+        name="queue-incident-resolve",
+    ),
     path("executions/dead/", executions.dead_list, name="executions-dead"),
     path("executions/<int:execution_id>/retry", executions.retry, name="execution-retry"),
     path("queues/<slug:slug>/review/", review.review_page, name="review"),

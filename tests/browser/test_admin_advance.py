@@ -17,7 +17,7 @@ def test_admin_advances_a_queue_from_its_page(page: Page, live_server, world, sh
     login(page, live_server.url, "ada")
     page.get_by_role("link", name="Refunds", exact=True).click()
     expect(page.get_by_role("heading", name="Readiness for approval")).to_be_visible()
-    expect(page.locator("[data-gate='shadow_agreement']")).to_contain_text("no_data")
+    expect(page.locator("[data-gate='shadow_agreement']")).to_contain_text("no data yet")
     expect(page.locator("#history")).to_contain_text("No stage changes yet.")
 
     page.get_by_label("Move to stage").select_option("approval")

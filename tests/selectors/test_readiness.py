@@ -94,7 +94,7 @@ def test_shadow_gate_explains_a_short_window():
 def test_approval_rate_met_at_exactly_the_threshold_every_day():
     gate = approval_rate_gate(CONFIG, days([0.95] * 30))
     assert gate.status == MET
-    assert gate.evidence == "30 of 30 days met; lowest 0.9500 on 2026-10-21."
+    assert gate.evidence == "30 of 30 days met; lowest 95% on 2026-10-21."
 
 
 def test_approval_rate_one_day_below_is_unmet_and_named():
@@ -102,14 +102,14 @@ def test_approval_rate_one_day_below_is_unmet_and_named():
     rates[12] = 0.94
     gate = approval_rate_gate(CONFIG, days(rates))
     assert gate.status == UNMET
-    assert gate.evidence == "29 of 30 days met; lowest 0.9400 on 2026-11-02."
+    assert gate.evidence == "29 of 30 days met; lowest 94% on 2026-11-02."
     assert gate.numbers["lowest_day"] == "2026-11-02" and gate.numbers["days_met"] == 29
 
 
 def test_approval_rate_like_the_issue_example():
     rates = [0.99] * 27 + [0.93, 0.91, 0.94]
     gate = approval_rate_gate(CONFIG, days(rates, start=date(2026, 10, 5)))
-    assert gate.evidence == "27 of 30 days met; lowest 0.9100 on 2026-11-02."
+    assert gate.evidence == "27 of 30 days met; lowest 91% on 2026-11-02."
 
 
 def test_a_day_without_decisions_is_not_met():
@@ -123,7 +123,8 @@ def test_no_decisions_at_all_is_no_data():
 
 
 @pytest.mark.parametrize(
-    ("modified", "cosmetic", "status"), [(2, 1, MET), (100, 49, UNMET), (0, 0, MET), (10, 10, MET)]
+    ("modified", "cosmetic", "status"),
+    [(2, 1, MET), (100, 49, UNMET), (0, 0, NO_DATA), (10, 10, MET)],
 )
 def test_modifications_mostly_cosmetic(modified, cosmetic, status):
     assert cosmetic_gate(CONFIG, modified, cosmetic).status == status
@@ -133,10 +134,39 @@ def test_cosmetic_evidence():
     assert cosmetic_gate(CONFIG, 100, 83).evidence == "83% of modifications cosmetic (83 of 100)."
 
 
-def test_incidents_have_no_data_yet_and_say_so():
-    gate = incidents_gate(None)
-    assert gate.status == NO_DATA and gate.evidence.startswith("No data yet")
-    assert incidents_gate(0).status == MET and incidents_gate(1).status == UNMET
+def test_no_modifications_is_no_data_yet_never_met():
+    gate = cosmetic_gate(CONFIG, 0, 0)
+    assert gate.status == NO_DATA and gate.status_label == "no data yet"
+    assert gate.evidence == "No modifications in the last 30 full days, so nothing to judge yet."
+
+
+def test_incidents_gate_counts_high_incidents():
+    assert incidents_gate(CONFIG, None).status == NO_DATA
+    assert incidents_gate(CONFIG, 0).status == MET
+    one = incidents_gate(CONFIG, 1)
+    assert one.status == UNMET and one.status_label == "not met"
+    assert one.evidence.startswith("1 high-severity incident recorded")
+    assert one.label == "Zero high-severity incidents in the last 30 full days and today"
+
+
+def test_every_gate_says_which_days_it_looks_at():
+    approval = ApprovalEvidence(days=days([1.0] * 30), modified=2, cosmetic=2, incidents=0)
+    gates = readiness_evaluate(stage="approval", config=CONFIG, approval=approval).gates
+    rate, cosmetic, incidents = gates
+    assert rate.label.endswith("on each of the last 30 full days, today excluded")
+    assert rate.window == "last 30 full days (UTC), 2026-10-21 to 2026-11-19, today excluded"
+    assert cosmetic.window == rate.window
+    assert incidents.window == "last 30 full days (UTC), 2026-10-21 to 2026-11-19 and today"
+    supervised_gates = readiness_evaluate(
+        stage="supervised", config=CONFIG, supervised=supervised(10, 0)
+    ).gates
+    assert all("full days" in g.label and "today excluded" in g.window for g in supervised_gates)
+
+
+def test_status_labels_are_one_set():
+    from reviewqueue.services.readiness import STATUS_LABELS
+
+    assert STATUS_LABELS == {MET: "met", UNMET: "not met", NO_DATA: "no data yet"}
 
 
 # --- Supervised -> autonomous ---------------------------------------------------------------------------------
@@ -182,22 +212,25 @@ def test_error_rate_evidence_says_qa_has_no_data():
 def test_manual_interventions():
     assert interventions_gate(CONFIG, 0).status == MET
     assert interventions_gate(CONFIG, 1).status == UNMET
+    assert interventions_gate(CONFIG, 0, auto_executed=5).status == MET
+    # Nothing ran unattended: "no interventions" says nothing.
+    assert interventions_gate(CONFIG, 0, auto_executed=0).status == NO_DATA
 
 
 # --- Whole readiness -------------------------------------------------------------------------------------------
 
 
 def test_ready_only_when_every_gate_is_met():
-    approval = ApprovalEvidence(days=days([1.0] * 30), modified=0, cosmetic=0, incidents=0)
+    approval = ApprovalEvidence(days=days([1.0] * 30), modified=4, cosmetic=3, incidents=0)
     ready = readiness_evaluate(stage="approval", config=CONFIG, approval=approval)
     assert ready.ready and ready.next_stage == "supervised"
     assert ready.summary.startswith("Every gate is met")
     unknown = readiness_evaluate(
         stage="approval",
         config=CONFIG,
-        approval=ApprovalEvidence(days=days([1.0] * 30), modified=0, cosmetic=0),
+        approval=ApprovalEvidence(days=days([1.0] * 30), modified=0, cosmetic=0, incidents=0),
     )
-    assert not unknown.ready
+    assert not unknown.ready  # no modifications at all: no data, not met
     assert unknown.summary == "Not ready for supervised: 1 without data yet."
     last = readiness_evaluate(stage="autonomous", config=CONFIG)
     assert last.next_stage is None and last.gates == [] and not last.ready
@@ -249,14 +282,15 @@ def test_approval_evidence_reads_the_last_whole_days(world):
     readiness = readiness_for(queue=world.queue, now=NOW)
     rate, cosmetic, incidents = readiness.gates
     assert rate.status == UNMET
-    assert rate.evidence == "2 of 3 days met; lowest 0.9048 on 2026-11-18."  # 19 of 21
+    assert rate.evidence == "2 of 3 days met; lowest 90.48% on 2026-11-18."  # 19 of 21
+    assert rate.window == "last 3 full days (UTC), 2026-11-17 to 2026-11-19, today excluded"
     assert cosmetic.status == MET and cosmetic.numbers == {
         "modified": 2,
         "cosmetic": 1,
         "threshold": 0.5,
         "share": 0.5,
     }
-    assert incidents.status == NO_DATA
+    assert incidents.status == MET and incidents.numbers == {"incidents": 0}
     world.queue.readiness = {"approval_days": 3, "approval_min_rate": 0.9}
     assert readiness_for(queue=world.queue, now=NOW).gates[0].status == MET
 
@@ -309,3 +343,34 @@ def test_supervised_evidence_counts_failures_and_interventions(world):
     assert interventions.numbers == {"interventions": 1} and interventions.status == UNMET
     assert old.decided_at < NOW - timedelta(days=90)
     assert datetime(2026, 1, 1, tzinfo=UTC) < NOW
+
+
+def test_incidents_gate_reads_high_incidents_from_the_window_start_through_today(world):
+    from reviewqueue.models import Incident
+
+    admin = UserFactory(username="ada", role="admin")
+    world.queue.readiness = {"approval_days": 3}
+    world.queue.save(update_fields=["readiness"])
+
+    def record(severity, when):
+        Incident.objects.create(
+            queue=world.queue, severity=severity, summary="x", reported_by=admin, reported_at=when
+        )
+
+    record("high", at("2026-11-16T23:00:00"))  # before the window
+    record("medium", at("2026-11-18T10:00:00"))  # not high
+    record("low", at("2026-11-20T09:00:00"))
+    incidents = readiness_for(queue=world.queue, now=NOW).gates[2]
+    assert incidents.status == MET
+    record("high", at("2026-11-20T09:00:00"))  # today counts: a fresh incident is not hidden
+    incidents = readiness_for(queue=world.queue, now=NOW).gates[2]
+    assert incidents.status == UNMET and incidents.numbers == {"incidents": 1}
+
+
+def test_supervised_window_excludes_today(world):
+    world.queue.stage = "supervised"
+    world.queue.save(update_fields=["stage"])
+    decide(world, decided_at=at("2026-11-20T09:00:00"), kind="policy", review_seconds=None)
+    error_rate, interventions = readiness_for(queue=world.queue, now=NOW).gates
+    assert error_rate.status == NO_DATA and interventions.status == NO_DATA
+    assert error_rate.window.endswith("2026-08-22 to 2026-11-19, today excluded")

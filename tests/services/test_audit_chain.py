@@ -331,3 +331,68 @@ def test_lease_sweep_across_queues_writes_chain_order(world):
     expired = AuditEvent.objects.filter(action="lease.expired").order_by("id")
     assert [e.chain for e in expired] == sorted([world.queue.pk, world.other_queue.pk])
     assert verify()[0] == 0
+
+
+# --- verify_audit checks coverage ---------------------------------------------------------------
+
+
+def test_coverage_passes_when_every_decided_item_has_its_events(world, reviewer):
+    from reviewqueue.services.review import recommendation_claim, recommendation_decide
+
+    rec, _ = recommendation_ingest(source=world.source, data=item(external_id="c-1"))
+    recommendation_claim(user=reviewer, queue=world.queue)
+    recommendation_decide(user=reviewer, recommendation_id=rec.pk, outcome="approve")
+    code, out = verify()
+    assert code == 0, out
+    assert "coverage: 1 decided item(s): every one has its events" in out
+
+
+def test_coverage_names_decided_items_without_events(world, reviewer):
+    from django.utils import timezone
+
+    from reviewqueue.models import Decision, Recommendation
+    from reviewqueue.services.rows import decision_row
+
+    rec, _ = recommendation_ingest(source=world.source, data=item(external_id="c-2"))
+    # Decided around the services (as an import would): no decided event.
+    Recommendation.objects.filter(pk=rec.pk).update(status="decided")
+    decision_row(
+        rec,
+        kind="human",
+        outcome="approve",
+        payload=rec.payload,
+        payload_hash="",
+        now=timezone.now(),
+        reviewer=reviewer,
+    ).save()
+    assert Decision.objects.count() == 1
+    code, out = verify()
+    assert code == 1
+    assert f"item {rec.pk} (refunds, c-2): no recommendation.decided" in out
+    assert "coverage: 1 decided item(s): 1 lack events" in out
+
+
+def test_seeded_demo_history_is_on_the_record(db, settings, monkeypatch):
+    from django.core.management import call_command
+
+    from reviewqueue.models import Decision, Recommendation
+
+    monkeypatch.setenv("DEMO_WEBHOOK_SECRET", "demo-secret")
+    settings.REVIEWQUEUE_OUTBOUND_ALLOWLIST = ["127.0.0.1:9100"]
+    call_command("seed_demo", count=3, history_days=2, stdout=StringIO())
+    history = Recommendation.objects.filter(external_id__startswith="demo-")
+    decided = history.filter(decision__isnull=False)
+    assert decided.exists()
+    shadow = decided.filter(route="shadow").first()
+    assert shadow is not None
+    events = list(AuditEvent.objects.filter(recommendation=shadow).order_by("occurred_at", "id"))
+    assert [e.action for e in events] == [
+        "recommendation.created",
+        "recommendation.claimed",
+        "recommendation.blind_reviewed",
+    ]
+    decision = Decision.objects.get(recommendation=shadow)
+    assert events[0].occurred_at == shadow.created_at
+    assert events[2].occurred_at == decision.decided_at
+    code, out = verify()
+    assert code == 0, out

@@ -87,3 +87,26 @@ def test_only_admins_move_stages(world):
 def test_unknown_stage_is_a_validation_error(world, admin):
     with pytest.raises(ValidationFailed):
         stage_change(queue=world.queue, to_stage="yolo", user=admin)
+
+
+def test_a_refused_move_speaks_of_the_queue_not_an_item(world, admin):
+    from reviewqueue.services.stages import StageMoveRefused
+
+    with pytest.raises(StageMoveRefused) as refused:
+        stage_change(queue=world.queue, to_stage="autonomous", user=admin)
+    assert "item" not in refused.value.title and "queue" in refused.value.title
+    assert "item" not in refused.value.detail
+    assert "this queue is at approval" in refused.value.detail
+
+
+def test_the_api_says_queue_when_a_stage_move_is_refused(world, admin):
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.force_authenticate(admin)
+    response = client.post(
+        "/api/v1/queues/refunds/stage", {"to_stage": "autonomous"}, format="json"
+    )
+    assert response.status_code == 409
+    body = response.json()
+    assert "queue" in body["title"] and "item" not in body["title"]

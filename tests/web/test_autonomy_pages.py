@@ -180,3 +180,70 @@ def test_queue_list_shows_expired_apart(world, reviewer, client):
     html = client.get("/queues/").content.decode()
     row = html[html.index('data-queue="refunds"') :]
     assert 'data-expired><span class="tag">1</span>' in row
+
+
+def test_shadow_items_of_a_blind_queue_count_as_waiting(blind, reviewer, client):
+    from reviewqueue.selectors.gauges import gauges_read
+    from reviewqueue.selectors.queues import queue_rows_for
+
+    for n in range(3):
+        add(blind, external_id=f"s-{n}")
+    client.force_login(reviewer)
+    (row,) = queue_rows_for(user=reviewer)
+    assert row.waiting == 3 and row.oldest_waiting_at is not None
+    html = client.get("/queues/").content.decode()
+    assert "<strong>3</strong>" in html
+    html = client.get("/queues/refunds/review/").content.decode()  # claims one
+    assert "2 more waiting" in html
+    depth = next(q for q in gauges_read().queues if q.slug == "refunds").depth
+    assert depth["shadow"] == 2 and depth["in_review"] == 1
+
+
+def test_shadow_items_without_blind_review_wait_for_the_source_not_a_reviewer(
+    world, reviewer, client
+):
+    from reviewqueue.selectors.queues import queue_rows_for
+
+    Queue.objects.filter(pk=world.queue.pk).update(stage="shadow", blind_review=False)
+    recommendation_ingest(source=world.source, data=item(external_id="s-1"))
+    (row,) = queue_rows_for(user=reviewer)
+    assert row.waiting == 0  # nobody here can claim it: the source reports the outcome
+
+
+def test_a_lease_lost_to_the_sweep_says_it_expired_and_who_returned_it(world, reviewer, client):
+    from reviewqueue.exceptions import LeaseLost
+    from reviewqueue.models import Recommendation
+    from reviewqueue.services.review import leases_return_expired
+
+    rec, _ = recommendation_ingest(source=world.source, data=item(external_id="lease-1"))
+    client.force_login(reviewer)
+    client.get("/queues/refunds/review/")  # claims it
+    Recommendation.objects.filter(pk=rec.pk).update(
+        lease_expires_at=timezone.now() - timedelta(seconds=1)
+    )
+    assert leases_return_expired() == 1
+    with pytest.raises(LeaseLost) as lost:
+        recommendation_decide(user=reviewer, recommendation_id=rec.pk, outcome="approve")
+    assert lost.value.extra == {"reason": "lease_expired", "released_by": "lease-sweep"}
+    response = client.post(f"/queues/refunds/review/{rec.pk}/decide", {"outcome": "approve"}, **HX)
+    assert response.status_code == 409
+    html = response.content.decode()
+    assert "lease on this item expired" in html and "lease sweep" in html
+    assert "have not claimed" not in html
+
+
+def test_a_lease_lost_to_your_own_release_says_so(world, reviewer):
+    from reviewqueue.exceptions import LeaseLost
+    from reviewqueue.services.review import recommendation_release
+
+    rec, _ = recommendation_ingest(source=world.source, data=item(external_id="lease-2"))
+    recommendation_claim(user=reviewer, queue=world.queue)
+    recommendation_release(user=reviewer, recommendation_id=rec.pk)
+    with pytest.raises(LeaseLost) as lost:
+        recommendation_decide(user=reviewer, recommendation_id=rec.pk, outcome="approve")
+    assert lost.value.extra == {"reason": "released", "released_by": "bob"}
+    other = UserFactory(username="carol")
+    member(other, world.queue)
+    with pytest.raises(LeaseLost) as never:
+        recommendation_decide(user=other, recommendation_id=rec.pk, outcome="approve")
+    assert never.value.extra == {"reason": "not_claimed"}

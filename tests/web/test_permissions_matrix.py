@@ -65,6 +65,7 @@ from reviewqueue.models import (
     User,
 )
 from reviewqueue.services.audit import Actor
+from reviewqueue.services.incidents import incident_record
 from reviewqueue.services.ingest import recommendation_ingest
 from reviewqueue.services.review import recommendation_claim, recommendation_decide
 from reviewqueue.services.setup import personal_token_create
@@ -149,6 +150,7 @@ DECISION = {"outcome": "approve"}
 ESCALATE = {"comment": "needs a senior"}
 STAGE = {"to_stage": "shadow", "comment": "matrix"}
 QA = {"verdict": "correct"}
+INCIDENT = {"severity": "low", "summary": "matrix"}
 BAD_LOGIN = {"username": "nobody", "password": "wrong"}
 
 # fmt: off
@@ -182,6 +184,10 @@ ROWS: list[Row] = [
     R(POST, "/queues/{a}/qa/{b_item}",                     LOGIN,  LOGIN,  LOGIN,  404,    404,    404,    404,    404,
       data=QA, note="an item of another queue under queue A's URL"),
     R(POST, "/queues/{a}/resume",                          LOGIN,  LOGIN,  LOGIN,  404,    403,    403,    403,    GO),
+    R(GET,  "/queues/{a}/incidents/",                      LOGIN,  LOGIN,  LOGIN,  404,    403,    403,    200,    200),
+    R(POST, "/queues/{a}/incidents/",                      LOGIN,  LOGIN,  LOGIN,  404,    403,    403,    403,    GO,
+      data=INCIDENT),
+    R(POST, "/queues/{a}/incidents/{incident}/resolve",    LOGIN,  LOGIN,  LOGIN,  404,    403,    403,    403,    GO),
     R(GET,  "/executions/dead/",                           LOGIN,  LOGIN,  LOGIN,  404,    404,    404,    200,    200),
     R(POST, "/executions/{dead}/retry",                    LOGIN,  LOGIN,  LOGIN,  404,    404,    404,    403,    GO),
     R(GET,  "/queues/{a}/review/",                         LOGIN,  LOGIN,  LOGIN,  403,    200,    200,    403,    403),
@@ -234,6 +240,12 @@ ROWS: list[Row] = [
       data=QA),
     R(POST, "/api/v1/queues/{a}/stage",                    401,    401,    401,    403,    403,    403,    403,    200,
       data=STAGE),
+    R(GET,  "/api/v1/queues/{a}/incidents",                401,    403,    403,    403,    403,    403,    200,    200,
+      note="a source's key is recognised and refused"),
+    R(POST, "/api/v1/queues/{a}/incidents",                401,    403,    403,    403,    403,    403,    403,    201,
+      data=INCIDENT),
+    R(POST, "/api/v1/queues/{a}/incidents/{incident}/resolve", 401, 403,   403,    403,    403,    403,    403,    200,
+      data={}),
     R(GET,  "/api/v1/queues/{a}/claim",                    401,    401,    401,    405,    405,    405,    405,    405,
       note="who you are is settled before the method"),
 
@@ -377,6 +389,9 @@ def build_world() -> tuple[dict[str, Any], dict[str, User], dict[str, str]]:
     b_item = _add(other_source, "b-item", queue="other")
 
     execution = Execution.objects.get(recommendation=decided)
+    incident = incident_record(
+        queue=a, user=people["adm"], severity="high", summary="matrix incident"
+    )
     spare_key_pk = ApiKey.objects.get(prefix=spare_key.split("_")[1]).pk  # revoked by a row
     ids = {
         "a": a.slug,
@@ -389,6 +404,7 @@ def build_world() -> tuple[dict[str, Any], dict[str, User], dict[str, str]]:
         "shadow": shadow.pk,
         "b_item": b_item.pk,
         "dead": execution.pk,
+        "incident": incident.pk,
         "rev_pk": people["rev"].pk,
         "queue_ct": ContentType.objects.get_for_model(Queue).pk,
         # one object per admin model

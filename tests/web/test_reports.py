@@ -293,12 +293,32 @@ def test_backlog_counts_open_items_and_overdue(client, world, people):
     assert rows["Refunds"][5].startswith("3")  # hours
 
 
+def test_shadow_items_of_a_blind_queue_are_waiting_in_the_backlog(client, world, people):
+    from reviewqueue.models import Queue
+
+    shadow = [ingest(world.source, world.queue) for _ in range(3)]
+    Recommendation.objects.filter(pk__in=[r.pk for r in shadow]).update(status="shadow")
+    client.force_login(people["admin"])
+    Queue.objects.filter(pk=world.queue.pk).update(blind_review=False)
+    rows = {r[0]: r for r in read_csv(client.get("/reports/backlog.csv"))}
+    assert rows["refunds"][1:4] == ["0", "0", "0"]  # they wait for the source, not a reviewer
+
+    Queue.objects.filter(pk=world.queue.pk).update(blind_review=True)
+    rows = {r[0]: r for r in read_csv(client.get("/reports/backlog.csv"))}
+    assert rows["queue"][1:4] == ["open", "pending", "shadow"]
+    assert rows["refunds"][1:4] == ["3", "0", "3"]
+    html = page(client, people["admin"]).content.decode()
+    assert {r[0].split()[0]: r for r in table_rows(html, "backlog")}["Refunds"][1:3] == ["3", "3"]
+
+
 def test_readiness_shows_each_gate_with_its_numbers(client, world, people):
     now = timezone.now()
     html = page(client, people["admin"]).content.decode()
     refunds = html.split('data-readiness="refunds"', 1)[1].split("</table>", 1)[0]
-    assert 'data-gate="approval_rate"' in refunds and "No decisions in the last 30 days." in refunds
-    assert 'data-gate="incidents"' in refunds and "No data yet" in refunds
+    assert 'data-gate="approval_rate"' in refunds
+    assert "No decisions in the last 30 full days." in refunds
+    assert 'data-gate="incidents"' in refunds
+    assert "No high-severity incidents recorded." in refunds
     del now
 
 

@@ -11,8 +11,8 @@ from django.utils import timezone
 
 from reviewqueue.lib.canonical import content_hash
 from reviewqueue.lib.diff import is_cosmetic, json_diff
-from reviewqueue.models import Decision, Queue, Recommendation, Source, User
-from reviewqueue.services.audit import Actor
+from reviewqueue.models import AuditEvent, Decision, Queue, Recommendation, Source, User
+from reviewqueue.services.audit import Actor, audit_chain_order, audit_event
 from reviewqueue.services.ingest import recommendation_ingest_batch
 from reviewqueue.services.rows import decision_row
 from reviewqueue.services.setup import api_key_create, config_apply, user_create
@@ -208,6 +208,72 @@ def _human_decision(
     )
 
 
+def _history_audit(source: Source, recs: list[Recommendation], decisions: list[Decision]) -> None:
+    """The events a real run would have written for each history item, at their historical
+    times: created (by the source), claimed and decided (or blind-reviewed) by the person.
+    Built by the one audit writer's `audit_event`; the database chains them on insert.
+    Inserted oldest first, so each chain's order follows the history's."""
+    events = []
+    by_source = Actor.of_source(source)
+    for rec, decision in zip(recs, decisions, strict=True):
+        assert decision.reviewer is not None and rec.claimed_at is not None  # a person decided
+        person = Actor.of_user(decision.reviewer)
+        decided_action = (
+            "recommendation.blind_reviewed" if rec.route == "shadow" else "recommendation.decided"
+        )
+        stamped = [
+            (
+                rec.created_at,
+                audit_event(
+                    action="recommendation.created",
+                    actor=by_source,
+                    recommendation=rec,
+                    data={
+                        "external_id": rec.external_id,
+                        "route": rec.route,
+                        "status": "shadow" if rec.route == "shadow" else "pending",
+                        "content_hash": rec.content_hash,
+                        "confidence": rec.confidence,
+                        "risk_score": rec.risk_score,
+                        "qa_sampled": False,
+                        "seeded": True,
+                    },
+                ),
+            ),
+            (
+                rec.claimed_at,
+                audit_event(
+                    action="recommendation.claimed",
+                    actor=person,
+                    recommendation=rec,
+                    data={"escalated": False, "seeded": True},
+                ),
+            ),
+            (
+                decision.decided_at,
+                audit_event(
+                    action=decided_action,
+                    actor=person,
+                    recommendation=rec,
+                    data={
+                        "outcome": decision.outcome,
+                        "reason_code": decision.reason_code,
+                        "comment": decision.comment,
+                        "payload_hash": decision.payload_hash,
+                        "diff": decision.diff,
+                        "is_cosmetic": decision.is_cosmetic,
+                        "seeded": True,
+                    },
+                ),
+            ),
+        ]
+        for when, event in stamped:
+            event.occurred_at = when
+            events.append(event)
+    events.sort(key=lambda e: e.occurred_at)
+    AuditEvent.objects.bulk_create(audit_chain_order(events), batch_size=1000)
+
+
 def _history(source: Source, days: int, rng: random.Random) -> int:
     """Decided items for the reports: written directly, as an import would, with a slowly
     rising approval rate and a newer model version in the second half."""
@@ -284,6 +350,7 @@ def _history(source: Source, days: int, rng: random.Random) -> int:
                 )
     Recommendation.objects.bulk_create(recs, batch_size=1000)
     Decision.objects.bulk_create(decisions, batch_size=1000)
+    _history_audit(source, recs, decisions)
     return len(decisions)
 
 
@@ -346,4 +413,5 @@ def _shadow_history(source: Source, days: int, rng: random.Random) -> int:
             )
     Recommendation.objects.bulk_create(recs, batch_size=1000)
     Decision.objects.bulk_create(decisions, batch_size=1000)
+    _history_audit(source, recs, decisions)
     return len(decisions)

@@ -4,14 +4,15 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from reviewqueue.models import Queue
-from reviewqueue.selectors.audit_verify import audit_verify
+from reviewqueue.selectors.audit_verify import audit_coverage, audit_verify
 
 
 class Command(BaseCommand):
     help = (
         "Check the audit trail: recompute every chain's hashes, look for missing, reordered "
-        "and edited events and a removed tail. Prints each chain's head (record it elsewhere "
-        "as an anchor) and every problem; exits 1 if there is any."
+        "and edited events and a removed tail; check that every decided item has its events "
+        "(created, decided). Prints each chain's head (record it elsewhere as an anchor) and "
+        "every problem; exits 1 if there is any."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -47,6 +48,23 @@ class Command(BaseCommand):
                 self.stdout.write(f"  chain {p.chain} {where}: {p.kind}: {p.detail}")
             if report.problem_count > len(report.problems):
                 self.stdout.write(f"  ... and {report.problem_count - len(report.problems)} more")
+        coverage = audit_coverage(chain=chain)
+        problems += coverage.uncovered_count
+        verdict = (
+            "every one has its events"
+            if not coverage.uncovered_count
+            else f"{coverage.uncovered_count} lack events"
+        )
+        self.stdout.write(f"coverage: {coverage.decided} decided item(s): {verdict}")
+        for u in coverage.uncovered:
+            self.stdout.write(
+                f"  item {u.recommendation_id} ({u.queue}, {u.external_id}): "
+                f"no {', no '.join(u.missing)}"
+            )
+        if coverage.uncovered_count > len(coverage.uncovered):
+            self.stdout.write(
+                f"  ... and {coverage.uncovered_count - len(coverage.uncovered)} more"
+            )
         elapsed = time.monotonic() - started
         summary = f"{chains} chain(s), {events} event(s) checked in {elapsed:.1f} s"
         if problems:
