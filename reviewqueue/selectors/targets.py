@@ -1,18 +1,45 @@
-"""Where a source may post: its (queue slug, action type name) pairs with their rows.
+"""Where a source may post, and how each queue routes right now.
 
-Read on every ingest request, changed rarely, so each process keeps a source's targets for
-REVIEWQUEUE_CONFIG_CACHE_SECONDS (default 2 s). A change made in this process (apply_config,
-a breaker tripping or resuming) forgets them at once; other processes see it within the TTL.
+Two reads with two freshness rules:
+
+- `targets_for(source)`: the (queue slug, action type name) pairs a source may post to, with
+  their rows. Cached per process for REVIEWQUEUE_CONFIG_CACHE_SECONDS (default 2 s); a change
+  made in this process (apply_config, the admin) forgets it at once. What may be stale, for
+  at most that long, in other processes: names (a renamed slug or action type, a source
+  added to or removed from a queue) and action types' payload schemas and executors. Nothing
+  that decides where an item goes is taken from it: the queue rows it holds are only used
+  for their id and slug.
+- `routing_lock(queue_ids)`: the stage, breaker state, thresholds and SLA of the queues an
+  ingest writes to, read in the ingest's transaction with `FOR SHARE` on the queue rows. A
+  breaker trip, a resume or a stage change updates the queue row, which waits for the
+  share locks of ingests in flight, and every ingest that locks after the update commits
+  reads the new state: the very next item after a trip is routed to review, in every
+  process, with no cache window.
 """
 
+import copy
 import time
 
 from django.conf import settings
+from django.db import connection
 
 from reviewqueue.models import ActionType, Queue, QueueActionType, Source
 
 Targets = dict[tuple[str, str], tuple[Queue, ActionType]]
 _cache: dict[int, tuple[float, Targets]] = {}
+
+# Every Queue column routing and the new item's timing depend on (services/routing.py,
+# services/ingest.py). Read fresh on each ingest; never from the targets cache.
+ROUTING_FIELDS = (
+    "stage",
+    "breaker_tripped_at",
+    "auto_max_risk",
+    "auto_min_confidence",
+    "escalate_min_risk",
+    "qa_sample_rate",
+    "hard_risk_ceiling",
+    "sla_minutes",
+)
 
 
 def targets_for(source: Source) -> Targets:
@@ -26,6 +53,33 @@ def targets_for(source: Source) -> Targets:
     targets = {(r.queue.slug, r.action_type.name): (r.queue, r.action_type) for r in rows}
     _cache[source.pk] = (now + settings.REVIEWQUEUE_CONFIG_CACHE_SECONDS, targets)
     return targets
+
+
+def routing_lock(queues: list[Queue]) -> dict[int, Queue]:
+    """Fresh copies of `queues` with their routing columns as committed now, share-locked
+    until the caller's transaction ends. Call inside the ingest's transaction, before its
+    inserts. One statement on the primary key; rows locked in id order, as every writer
+    that locks several queues does."""
+    assert connection.in_atomic_block, "routing_lock must run inside the ingest transaction"
+    by_id = {q.pk: q for q in queues}
+    columns = ", ".join(connection.ops.quote_name(f) for f in ROUTING_FIELDS)
+    table = connection.ops.quote_name(Queue._meta.db_table)
+    # Names from ROUTING_FIELDS and the model, never from input.
+    sql = f"SELECT id, {columns} FROM {table} WHERE id = ANY(%s) ORDER BY id FOR SHARE"  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql,
+            [sorted(by_id)],
+        )
+        rows = cursor.fetchall()
+    fresh: dict[int, Queue] = {}
+    for pk, *values in rows:
+        # A copy: the cached row is shared by every request of this process.
+        queue = copy.copy(by_id[pk])
+        for name, value in zip(ROUTING_FIELDS, values, strict=True):
+            setattr(queue, name, value)
+        fresh[pk] = queue
+    return fresh
 
 
 def targets_forget() -> None:

@@ -1,16 +1,21 @@
 """The circuit breaker: a supervised or autonomous queue whose auto-executed items fail too
 often, or whose QA reviewers reject too many of them, stops auto-executing (it behaves as
 `approval`) until an admin resumes it. A trip and a resume are stage moves in the queue's
-history (StageChange kinds `breaker` and `resume`), with the numbers as their evidence."""
+history (StageChange kinds `breaker` and `resume`), with the numbers as their evidence.
 
+Each resume starts a fresh window: the breaker counts only outcomes after the queue's last
+resume (the `resume` row's time), so an admin can resume and retry the dead executions
+without the old failures tripping it again. Ingest reads the breaker state from the queue
+row in its own transaction (selectors/targets.routing_lock): no cache to forget."""
+
+from datetime import datetime
 from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
-from reviewqueue.exceptions import Forbidden, IllegalMove
-from reviewqueue.models import Execution, QaReview, Queue, User
-from reviewqueue.selectors.targets import targets_changed
+from reviewqueue.exceptions import Forbidden, IllegalMove, ValidationFailed
+from reviewqueue.models import Execution, QaReview, Queue, StageChange, User
 from reviewqueue.services.audit import Actor, audit_record
 from reviewqueue.states import DecisionKind, ExecutionStatus, QaVerdict, Stage
 
@@ -23,9 +28,20 @@ def _armed(queue: Queue) -> bool:
     return queue.stage in (Stage.SUPERVISED, Stage.AUTONOMOUS) and not queue.breaker_tripped_at
 
 
+def _window_start(queue: Queue) -> datetime | None:
+    """The moment of the queue's last resume: outcomes before it are not counted."""
+    return (
+        StageChange.objects.filter(queue=queue, kind="resume")
+        .order_by("-changed_at")
+        .values_list("changed_at", flat=True)
+        .first()
+    )
+
+
 def _trip(*, queue: Queue, reason: str, data: dict[str, Any]) -> bool:
-    """Trip once (a filtered update: two evaluations racing trip it once), forget cached
-    routing targets, record the step back in the stage history, audit the numbers."""
+    """Trip once (a filtered update: two evaluations racing trip it once; it waits for the
+    share locks of ingests in flight, and every later ingest reads it), record the step back
+    in the stage history, audit the numbers."""
     from reviewqueue.services.stages import stage_history_record
 
     with transaction.atomic():
@@ -33,7 +49,6 @@ def _trip(*, queue: Queue, reason: str, data: dict[str, Any]) -> bool:
             breaker_tripped_at=timezone.now(), breaker_reason=reason, updated_at=timezone.now()
         )
         if changed:
-            targets_changed()  # ingest routes by the breaker: stop using the old state
             actor = Actor.system("breaker")
             stage_history_record(
                 queue=queue,
@@ -49,19 +64,21 @@ def _trip(*, queue: Queue, reason: str, data: dict[str, Any]) -> bool:
 
 
 def breaker_evaluate(*, queue: Queue) -> bool:
-    """Trip when the failure rate over the last `breaker_window` finished auto-executions
-    passes the queue's threshold (needs at least min(window, 10) of them). Returns whether
-    it tripped now. Audited: `breaker.tripped` with the numbers."""
+    """Trip when the failure rate over the last `breaker_window` auto-executions finished
+    since the last resume passes the queue's threshold (needs at least min(window, 10) of
+    them). Returns whether it tripped now. Audited: `breaker.tripped` with the numbers."""
     if not _armed(queue):
         return False
+    finished = Execution.objects.filter(
+        recommendation__queue=queue,
+        recommendation__decision__kind=DecisionKind.POLICY,
+        status__in=_FINISHED,
+    )
+    since = _window_start(queue)
+    if since is not None:
+        finished = finished.filter(finished_at__gt=since)
     statuses = list(
-        Execution.objects.filter(
-            recommendation__queue=queue,
-            recommendation__decision__kind=DecisionKind.POLICY,
-            status__in=_FINISHED,
-        )
-        .order_by("-finished_at")
-        .values_list("status", flat=True)[: queue.breaker_window]
+        finished.order_by("-finished_at").values_list("status", flat=True)[: queue.breaker_window]
     )
     if len(statuses) < min(queue.breaker_window, _MIN_SAMPLE):
         return False
@@ -88,14 +105,18 @@ def breaker_evaluate(*, queue: Queue) -> bool:
 
 def breaker_evaluate_qa(*, queue: Queue) -> bool:
     """Trip when the share of `incorrect` verdicts over the queue's last `breaker_window` QA
-    reviews passes `breaker_max_qa_rejection_rate` (needs at least min(window, 10) of them).
-    Returns whether it tripped now. Audited: `breaker.tripped` with the numbers."""
+    reviews since the last resume passes `breaker_max_qa_rejection_rate` (needs at least
+    min(window, 10) of them). Returns whether it tripped now. Audited: `breaker.tripped`."""
     if not _armed(queue):
         return False
+    reviews = QaReview.objects.filter(queue=queue)
+    since = _window_start(queue)
+    if since is not None:
+        reviews = reviews.filter(reviewed_at__gt=since)
     verdicts = list(
-        QaReview.objects.filter(queue=queue)
-        .order_by("-reviewed_at", "-id")
-        .values_list("verdict", flat=True)[: queue.breaker_window]
+        reviews.order_by("-reviewed_at", "-id").values_list("verdict", flat=True)[
+            : queue.breaker_window
+        ]
     )
     if len(verdicts) < min(queue.breaker_window, _MIN_SAMPLE):
         return False
@@ -121,13 +142,22 @@ def breaker_evaluate_qa(*, queue: Queue) -> bool:
     )
 
 
-def breaker_resume(*, queue: Queue, user: User, comment: str = "") -> Queue:
-    """An admin resumes auto-execution. Audited: `breaker.resumed`; recorded in the stage
-    history as a `resume` back to the queue's stage."""
+def breaker_resume(*, queue: Queue, user: User, comment: str) -> Queue:
+    """An admin resumes auto-execution, saying why (a comment is required, 400 without one).
+
+    Preconditions: an admin (403); the breaker is tripped (409). Records the moment as a
+    `resume` in the stage history: the breaker counts only outcomes after it (a fresh
+    window). Audited: `breaker.resumed` with the previous reason and the comment."""
     from reviewqueue.services.stages import stage_history_record
 
     if not user.is_admin_role:
         raise Forbidden("Only admins may resume a queue.")
+    comment = comment.strip()
+    if not comment or len(comment) > 5000:
+        raise ValidationFailed(
+            "Say why auto-execution may resume.",
+            errors={"comment": "Required, at most 5000 characters."},
+        )
     with transaction.atomic():
         locked = Queue.objects.select_for_update().get(pk=queue.pk)
         if locked.breaker_tripped_at is None:
@@ -136,18 +166,17 @@ def breaker_resume(*, queue: Queue, user: User, comment: str = "") -> Queue:
         locked.breaker_tripped_at = None
         locked.breaker_reason = ""
         locked.save(update_fields=["breaker_tripped_at", "breaker_reason", "updated_at"])
-        targets_changed()  # ingest routes by the breaker: stop using the old state
         actor = Actor.of_user(user)
-        if locked.stage in (Stage.SUPERVISED, Stage.AUTONOMOUS):
-            stage_history_record(
-                queue=locked,
-                from_stage=Stage.APPROVAL,
-                to_stage=locked.stage,
-                kind="resume",
-                actor=actor,
-                comment=comment,
-                evidence={"previous_reason": previous},
-            )
+        # Always recorded, whatever the stage now: the row is the fresh window's start.
+        stage_history_record(
+            queue=locked,
+            from_stage=Stage.APPROVAL,
+            to_stage=locked.stage,
+            kind="resume",
+            actor=actor,
+            comment=comment,
+            evidence={"previous_reason": previous},
+        )
         audit_record(
             action="breaker.resumed",
             actor=actor,

@@ -1,9 +1,10 @@
 """Ingest: validate, route and store recommendations, one or a batch, each judged alone.
 
-The only code that creates a Recommendation. A single create is four SQL statements
-(key lookup, INSERT recommendation, INSERT audit event, and a target lookup at most
-once per source every few seconds: selectors/targets.py); an auto-routed item
-adds its policy decision and execution row (the outbox) in the same transaction. Replays
+The only code that creates a Recommendation. A single create is one transaction: the
+queue's routing state read share-locked (so a breaker trip or a stage move applies from the
+very next item, selectors/targets.py), then the recommendation and its audit event in one
+INSERT; plus the key lookup and a target lookup at most once per source every few seconds.
+An auto-routed item adds its policy decision and execution row (the outbox). Replays
 are settled by the unique (source, external_id) constraint, so concurrent posts of one
 external_id create one row whatever the timing.
 """
@@ -34,7 +35,7 @@ from reviewqueue.models import (
 )
 from reviewqueue.observability import metrics
 from reviewqueue.observability.context import bind_recommendation
-from reviewqueue.selectors.targets import Targets, targets_for
+from reviewqueue.selectors.targets import Targets, routing_lock, targets_for
 from reviewqueue.services.audit import Actor, audit_chain_order, audit_event
 from reviewqueue.services.callbacks import callback_event
 from reviewqueue.services.outbox import publish_on_commit
@@ -106,42 +107,86 @@ def _parse_expiry(value: Any) -> tuple[datetime | None, str | None]:
     return parsed, None
 
 
-def _prepare(
+@dataclass
+class Checked:
+    """An item that passed validation; routed and built into rows inside the store's
+    transaction, where the queue's routing state is read (selectors/targets.routing_lock)."""
+
+    index: int
+    data: dict[str, Any]
+    queue: Queue
+    action_type: ActionType
+    expires_at: datetime | None
+    content_hash: str
+
+
+def _check(
     *,
     index: int,
     source: Source,
     data: Any,
     targets: Targets,
     target_errors: dict[tuple[str, str], DomainError],
-    now: datetime,
-) -> Prepared | DomainError:
+) -> Checked | DomainError:
+    """Every field error at once: the envelope, the target and the payload against its
+    action type's schema are all judged, whichever fails first."""
     if not isinstance(data, dict):
         return ValidationFailed(
             "Each item must be a JSON object.", errors={"body": "Must be an object."}
         )
     errors = _ITEM_VALIDATOR.errors(data)
+    action = data.get("action")
+    slug = data.get("queue")
+    name = action.get("type") if isinstance(action, dict) else None
+    payload = action.get("payload") if isinstance(action, dict) else None
+    target = None
+    # The target is looked up only when its names passed the envelope (e.g. not too long).
+    names_valid = not {"queue", "action", "action.type"} & errors.keys()
+    if names_valid and isinstance(slug, str) and isinstance(name, str):
+        key = (slug, name)
+        target = targets.get(key)
+        if target is None:
+            if key not in target_errors:
+                target_errors[key] = _target_error(source, *key)
+            refusal = target_errors[key]
+            if not isinstance(refusal, ValidationFailed):
+                # Forbidden: the source learns nothing about that queue's schema.
+                if errors:
+                    return ValidationFailed("The recommendation is not valid.", errors=errors)
+                return refusal
+            errors.update(refusal.errors or {})
+    if target is not None and isinstance(payload, dict):
+        errors.update(_payload_validator(target[1]).errors(payload, prefix="action.payload"))
+    expires_at = None
+    raw_expiry = data.get("expires_at")
+    if isinstance(raw_expiry, str) and "expires_at" not in errors:
+        expires_at, expiry_error = _parse_expiry(raw_expiry)
+        if expiry_error:
+            errors["expires_at"] = expiry_error
     if errors:
-        return ValidationFailed("The recommendation is not valid.", errors=errors)
-    key = (data["queue"], data["action"]["type"])
-    target = targets.get(key)
-    if target is None:
-        if key not in target_errors:
-            target_errors[key] = _target_error(source, *key)
-        return target_errors[key]
-    queue, action_type = target
-    payload = data["action"]["payload"]
-    errors = _payload_validator(action_type).errors(payload, prefix="action.payload")
-    expires_at, expiry_error = _parse_expiry(data.get("expires_at"))
-    if expiry_error:
-        errors["expires_at"] = expiry_error
-    if errors:
+        only_payload = all(path.startswith("action.payload") for path in errors)
         return ValidationFailed(
             "The recommendation does not match its action type's schema."
-            if "expires_at" not in errors
+            if only_payload
             else "The recommendation is not valid.",
             errors=errors,
         )
+    assert target is not None  # a valid envelope names a target, or an error was returned
+    return Checked(
+        index=index,
+        data=data,
+        queue=target[0],
+        action_type=target[1],
+        expires_at=expires_at,
+        content_hash=content_hash(data),
+    )
 
+
+def _build(checked: Checked, queue: Queue, source: Source, now: datetime) -> Prepared:
+    """Route one checked item by `queue` (its routing state as read in this transaction) and
+    build its rows."""
+    data, action_type = checked.data, checked.action_type
+    payload = data["action"]["payload"]
     confidence, risk = float(data["confidence"]), float(data["risk_score"])
     route = route_for(queue=queue, action_type=action_type, confidence=confidence, risk=risk)
     waits_for_people = route in (Route.REVIEW, Route.ESCALATED)
@@ -151,7 +196,7 @@ def _prepare(
         queue=queue,
         action_type=action_type,
         external_id=data["external_id"],
-        content_hash=content_hash(data),
+        content_hash=checked.content_hash,
         payload=payload,
         confidence=confidence,
         risk_score=risk,
@@ -161,7 +206,7 @@ def _prepare(
         model_version=data["model"]["version"],
         prompt_version=data.get("prompt_version", ""),
         priority=data.get("priority", 0),
-        expires_at=expires_at,
+        expires_at=checked.expires_at,
         metadata=data.get("metadata", {}),
         route=route,
         status=INITIAL_STATUS[route],
@@ -187,7 +232,7 @@ def _prepare(
             now=now,
         )
         execution = execution_row(rec, payload=payload, payload_hash=payload_hash, now=now)
-    return Prepared(index=index, recommendation=rec, decision=decision, execution=execution)
+    return Prepared(index=checked.index, recommendation=rec, decision=decision, execution=execution)
 
 
 def _audit_created(p: Prepared, actor: Actor) -> AuditEvent:
@@ -208,21 +253,26 @@ def _audit_created(p: Prepared, actor: Actor) -> AuditEvent:
     )
 
 
-def _store(prepared: list[Prepared], source: Source) -> None:
-    """Write the rows of freshly prepared items in one transaction.
+def _store(checked: list[Checked], source: Source, now: datetime) -> list[Prepared]:
+    """Route and write freshly checked items in one transaction.
 
-    The common single item (no policy decision) is one statement: the recommendation and
-    its audit event together (lib/bulk.insert_together). Batches go by COPY.
+    The queues' routing state is read first, share-locked (selectors/targets.routing_lock):
+    a breaker trip or a stage move waits for this transaction, and this one for theirs, so
+    no item is routed by a state that was already replaced when it commits. The common
+    single item (no policy decision) is then one statement: the recommendation and its audit
+    event together (lib/bulk.insert_together). Batches go by COPY.
     """
     from reviewqueue.tasks import execute_action
 
-    if not prepared:
-        return
+    if not checked:
+        return []
     actor = Actor.of_source(source)
-    if len(prepared) == 1 and prepared[0].decision is None:
-        insert_together([prepared[0].recommendation, _audit_created(prepared[0], actor)])
-        return
     with transaction.atomic():
+        queues = routing_lock(list({c.queue.pk: c.queue for c in checked}.values()))
+        prepared = [_build(c, queues[c.queue.pk], source, now) for c in checked]
+        if len(prepared) == 1 and prepared[0].decision is None:
+            insert_together([prepared[0].recommendation, _audit_created(prepared[0], actor)])
+            return prepared
         insert = bulk_insert if len(prepared) > 1 else _insert_one
         insert(Recommendation, [p.recommendation for p in prepared])
         decisions = [p.decision for p in prepared if p.decision is not None]
@@ -246,6 +296,7 @@ def _store(prepared: list[Prepared], source: Source) -> None:
                     )
         # Items may span queues: chain order, as every multi-queue audit writer.
         insert(AuditEvent, audit_chain_order(_audit_created(p, actor) for p in prepared))
+    return prepared
 
 
 def _insert_one(model: type[Model], objs: list[Any]) -> None:
@@ -261,39 +312,39 @@ def _prime(rec: Recommendation, decision: Decision | None, execution: Execution 
 def recommendation_ingest(*, source: Source, data: Any) -> tuple[Recommendation, bool]:
     """Create one recommendation, or return the stored one for an identical replay.
 
-    Returns (recommendation, created). Raises ValidationFailed (400, nothing stored),
-    Forbidden (403, queue not allowed for the source) or IdempotencyConflict (409, the
-    external_id was used with different content). Audited: `recommendation.created`.
+    Returns (recommendation, created). Raises ValidationFailed (400, nothing stored, every
+    field error at once), Forbidden (403, queue not allowed for the source) or
+    IdempotencyConflict (409, the external_id was used with different content).
+    Audited: `recommendation.created`.
     """
     now = timezone.now()
     targets = targets_for(source)
-    prepared = _prepare(
-        index=0, source=source, data=data, targets=targets, target_errors={}, now=now
-    )
-    if isinstance(prepared, DomainError):
-        metrics.ingest_refused(data, targets, prepared)
-        raise prepared
-    rec = prepared.recommendation
+    checked = _check(index=0, source=source, data=data, targets=targets, target_errors={})
+    if isinstance(checked, DomainError):
+        metrics.ingest_refused(data, targets, checked)
+        raise checked
     try:
-        _store([prepared], source)
+        (prepared,) = _store([checked], source, now)
     except IntegrityError:
         existing = (
             Recommendation.objects.select_related(
                 "queue", "action_type", "decision__reviewer", "execution"
             )
-            .filter(source=source, external_id=rec.external_id)
+            .filter(source=source, external_id=checked.data["external_id"])
             .first()
         )
         if existing is None:
             raise
-        if existing.content_hash != rec.content_hash:
-            metrics.ingested(rec.queue.slug, "conflict")
+        slug = checked.queue.slug
+        if existing.content_hash != checked.content_hash:
+            metrics.ingested(slug, "conflict")
             raise IdempotencyConflict(
-                f"external_id '{rec.external_id}' was already used with different content.",
+                f"external_id '{existing.external_id}' was already used with different content.",
                 id=str(existing.id),
             ) from None
-        metrics.ingested(rec.queue.slug, "replayed")
+        metrics.ingested(slug, "replayed")
         return existing, False
+    rec = prepared.recommendation
     metrics.ingested(rec.queue.slug, "created")
     bind_recommendation(rec.pk)
     _prime(rec, prepared.decision, prepared.execution)
@@ -310,67 +361,55 @@ def recommendation_ingest_batch(*, source: Source, items: list[Any]) -> list[Ite
     targets = targets_for(source)
     target_errors: dict[tuple[str, str], DomainError] = {}
     results: list[ItemResult | None] = [None] * len(items)
-    valid: list[Prepared] = []
+    valid: list[Checked] = []
     for index, data in enumerate(items):
-        prepared = _prepare(
-            index=index,
-            source=source,
-            data=data,
-            targets=targets,
-            target_errors=target_errors,
-            now=now,
+        checked = _check(
+            index=index, source=source, data=data, targets=targets, target_errors=target_errors
         )
-        if isinstance(prepared, DomainError):
+        if isinstance(checked, DomainError):
             results[index] = ItemResult(
                 index=index,
-                status=prepared.status_code,
-                errors=prepared.errors,
-                detail=prepared.detail,
+                status=checked.status_code,
+                errors=checked.errors,
+                detail=checked.detail,
             )
         else:
-            valid.append(prepared)
+            valid.append(checked)
 
     for _attempt in range(5):
         existing = {
             ext: (str(pk), digest, route)
             for ext, pk, digest, route in Recommendation.objects.filter(
-                source=source, external_id__in=[p.recommendation.external_id for p in valid]
+                source=source, external_id__in=[c.data["external_id"] for c in valid]
             ).values_list("external_id", "id", "content_hash", "route")
         }
         settled: dict[int, ItemResult] = {}
-        fresh: list[Prepared] = []
-        first_seen: dict[str, Prepared] = {}
-        for p in valid:
-            rec = p.recommendation
-            if rec.external_id in existing:
-                pk, digest, route = existing[rec.external_id]
-            elif rec.external_id in first_seen:
-                first = first_seen[rec.external_id].recommendation
-                pk, digest, route = str(first.id), first.content_hash, first.route
+        fresh: list[Checked] = []
+        repeats: list[tuple[Checked, Checked]] = []  # (repeat, its first occurrence)
+        first_seen: dict[str, Checked] = {}
+        for c in valid:
+            ext = c.data["external_id"]
+            if ext in existing:
+                pk, digest, route = existing[ext]
+                settled[c.index] = _replay_result(c, pk, digest, route)
+            elif ext in first_seen:
+                repeats.append((c, first_seen[ext]))
             else:
-                first_seen[rec.external_id] = p
-                fresh.append(p)
-                continue
-            if digest == rec.content_hash:
-                settled[p.index] = ItemResult(
-                    index=p.index, status=200, recommendation_id=pk, route=route
-                )
-            else:
-                settled[p.index] = ItemResult(
-                    index=p.index,
-                    status=409,
-                    recommendation_id=pk,
-                    detail=f"external_id '{rec.external_id}' was already used with different content.",
-                )
+                first_seen[ext] = c
+                fresh.append(c)
         try:
-            _store(fresh, source)
+            stored = _store(fresh, source, now)
         except IntegrityError:
             continue
-        for p in fresh:
+        by_index = {p.index: p.recommendation for p in stored}
+        for p in stored:
             rec = p.recommendation
             settled[p.index] = ItemResult(
                 index=p.index, status=201, recommendation_id=str(rec.id), route=rec.route
             )
+        for c, first in repeats:
+            rec = by_index[first.index]
+            settled[c.index] = _replay_result(c, str(rec.id), rec.content_hash, rec.route)
         for index, result in settled.items():
             results[index] = result
         break
@@ -378,3 +417,14 @@ def recommendation_ingest_batch(*, source: Source, items: list[Any]) -> list[Ite
         raise IdempotencyConflict("The batch kept racing with concurrent writers; post it again.")
     metrics.batch_ingested(items, results, targets)
     return [r for r in results if r is not None]
+
+
+def _replay_result(c: Checked, pk: str, digest: str, route: str) -> ItemResult:
+    if digest == c.content_hash:
+        return ItemResult(index=c.index, status=200, recommendation_id=pk, route=route)
+    return ItemResult(
+        index=c.index,
+        status=409,
+        recommendation_id=pk,
+        detail=f"external_id '{c.data['external_id']}' was already used with different content.",
+    )

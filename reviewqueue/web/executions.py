@@ -1,4 +1,4 @@
-"""Operations pages: dead executions with a Retry button, and resuming a tripped breaker."""
+"""Operations pages: dead executions with a Retry button."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -8,9 +8,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from reviewqueue.exceptions import DomainError, Forbidden, NotFound
-from reviewqueue.selectors.autonomy import queue_for_reader
 from reviewqueue.selectors.executions import dead_executions
-from reviewqueue.services.breaker import breaker_resume
 from reviewqueue.services.execution import execution_retry
 from reviewqueue.web.pages import current_user
 
@@ -44,17 +42,3 @@ def retry(request: HttpRequest, execution_id: int) -> HttpResponse:
     return redirect("executions-dead")
 
 
-@login_required
-@require_POST
-def resume(request: HttpRequest, slug: str) -> HttpResponse:
-    try:
-        queue = queue_for_reader(user=current_user(request), slug=slug)
-        breaker_resume(queue=queue, user=current_user(request), comment="from the queue page")
-        messages.success(request, f"Auto-execution resumed on {queue.name}.")
-    except NotFound:
-        raise Http404("No such queue.") from None
-    except Forbidden as exc:
-        raise PermissionDenied(exc.detail) from None
-    except DomainError as exc:
-        messages.error(request, exc.detail)
-    return redirect("queues")

@@ -23,7 +23,7 @@ urlpatterns = [
     path(
         "queues/<slug:slug>/qa/<uuid:recommendation_id>", stages.qa_verdict, name="queue-qa-verdict"
     ),
-    path("queues/<slug:slug>/resume", executions.resume, name="queue-resume"),
+    path("queues/<slug:slug>/resume", stages.queue_resume, name="queue-resume"),
     path("queues/<slug:slug>/incidents/", stages.incidents_page, name="queue-incidents"),
     path(
         "queues/<slug:slug>/incidents/<int:incident_id>/resolve",

@@ -125,6 +125,36 @@ class TestValidation:
         }
         assert Recommendation.objects.count() == 0
 
+    def test_envelope_and_payload_errors_come_together_in_one_400(self, world):
+        bad = item(
+            confidence=1.5,
+            action={"type": "refund.issue", "payload": {"order_id": 7, "amount": -1}},
+            expires_at="tomorrow",
+        )
+        del bad["model"]
+        body = assert_problem(post(world.client(), bad), 400)
+        assert body["errors"] == {
+            "confidence": "Must be at most 1.",
+            "model": "This field is required.",
+            "action.payload.order_id": "Must be of type string.",
+            "action.payload.amount": "Must be at least 0.",
+            "expires_at": "Must be an ISO 8601 date-time, e.g. 2026-11-23T12:00:00Z.",
+        }
+        assert Recommendation.objects.count() == 0
+
+    def test_an_unknown_queue_is_named_beside_the_envelope_errors(self, world):
+        body = assert_problem(post(world.client(), item(queue="nope", risk_score=-1)), 400)
+        assert body["errors"] == {
+            "queue": "Unknown queue 'nope'.",
+            "risk_score": "Must be at least 0.",
+        }
+
+    def test_a_forbidden_queue_reveals_no_payload_errors(self, world):
+        bad = item(queue="other", action={"type": "refund.issue", "payload": {"amount": -1}})
+        assert_problem(post(world.client(), bad), 403)
+        body = assert_problem(post(world.client(), {**bad, "confidence": 2}), 400)
+        assert body["errors"] == {"confidence": "Must be at most 1."}
+
     def test_unknown_queue_is_400(self, world):
         body = assert_problem(post(world.client(), item(queue="nope")), 400)
         assert body["errors"] == {"queue": "Unknown queue 'nope'."}
@@ -321,7 +351,7 @@ class TestCost:
     # Transactional, so the service's atomic block is a real BEGIN/COMMIT (not a savepoint
     # inside the test's transaction) and the count is what production runs.
     @pytest.mark.django_db(transaction=True)
-    def test_a_single_create_is_at_most_four_statements_whatever_the_table_size(self, world):
+    def test_a_single_create_costs_the_same_statements_whatever_the_table_size(self, world):
         client = world.client()
         post(client, item(external_id="warm-up"))  # the key's last-used time is written once
         with CaptureQueriesContext(connection) as captured:
@@ -354,11 +384,14 @@ class TestCost:
             assert post(client, item(external_id="c")).status_code == 201
         cold = work(captured)
         # Key lookup, the key's rate-limit count (INSERT ... ON CONFLICT, an unlogged table:
-        # services/ratelimit.py), then one statement inserting the recommendation and its
-        # audit event (WITH ... INSERT, atomic by itself: no BEGIN/COMMIT); plus the target
-        # lookup when the per-process cache is cold.
-        assert small == large == ["SELECT", "INSERT", "WITH"], (small, large)
-        assert cold == ["SELECT", "INSERT", "SELECT", "WITH"], cold
+        # services/ratelimit.py), then one transaction: the queue's routing state read
+        # share-locked (SELECT ... FOR SHARE: a breaker trip applies from the very next item),
+        # and one statement inserting the recommendation and its audit event (WITH ...
+        # INSERT, in a savepoint of lib/bulk.insert_together); plus the target lookup when the
+        # per-process cache is cold. Nothing grows with the table.
+        routed = ["SELECT", "SAVEPOINT", "WITH", "RELEASE"]
+        assert small == large == ["SELECT", "INSERT", *routed], (small, large)
+        assert cold == ["SELECT", "INSERT", "SELECT", *routed], cold
 
 
 def _nested(depth):

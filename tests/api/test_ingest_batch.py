@@ -41,6 +41,23 @@ def test_each_item_gets_its_own_status(world):
     assert AuditEvent.objects.filter(action="recommendation.created").count() == 2
 
 
+def test_each_items_envelope_and_payload_errors_come_together(world):
+    bad = item(
+        external_id="bad",
+        confidence=1.5,
+        action={"type": "refund.issue", "payload": {"order_id": "A-1", "amount": -1}},
+    )
+    del bad["model"]
+    results = post_batch(world.client(), [item(external_id="good"), bad]).json()["results"]
+    assert [r["status"] for r in results] == [201, 400]
+    assert results[1]["errors"] == {
+        "confidence": "Must be at most 1.",
+        "model": "This field is required.",
+        "action.payload.amount": "Must be at least 0.",
+    }
+    assert Recommendation.objects.count() == 1
+
+
 def test_a_full_batch_of_1000_is_stored_with_one_audit_event_each(world):
     items = [item(external_id=f"b-{i}") for i in range(1000)]
     results = post_batch(world.client(), items).json()["results"]

@@ -77,7 +77,7 @@ def test_a_tripped_breaker_shows_a_banner_and_an_admin_resumes(client, world):
     member(admin, world.queue, role="senior")
     client.force_login(admin)
     assert "Resume auto-execution" in client.get("/queues/").content.decode()
-    client.post("/queues/refunds/resume")
+    client.post("/queues/refunds/resume", {"comment": "the target is fixed"})
     assert Queue.objects.get(pk=world.queue.pk).breaker_tripped_at is None
     assert "Auto-execution stopped" not in client.get("/queues/").content.decode()
     assert AuditEvent.objects.filter(action="breaker.resumed", actor_label="root").exists()
