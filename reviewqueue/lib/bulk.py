@@ -10,7 +10,7 @@ the database generates are not read back: use it for rows nobody needs the id of
 from collections.abc import Sequence
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import connection
 from django.db.models import AutoField, BigAutoField, Model
 from django.db.models.expressions import DatabaseDefault
 from django.db.models.sql import InsertQuery
@@ -40,32 +40,46 @@ def bulk_insert(model: type[Model], objs: Sequence[Model]) -> None:
 
 
 def insert_together(objs: Sequence[Model]) -> None:
-    """INSERT several new rows atomically in one round trip.
+    """INSERT several new rows in one statement and one round trip, each row only once the
+    one before it is in:
 
-    The rows go in one statement (`WITH s0 AS (INSERT ...) INSERT ...`), atomic by itself,
-    so there is no transaction to begin and commit. Database-generated primary keys are not
-    read back.
+        WITH s0 AS (INSERT INTO a ... RETURNING 1) INSERT INTO b (...) SELECT ... FROM s0
+
+    The order matters for locks. A data-modifying WITH runs its parts in no set order, so
+    with plain VALUES a later row's triggers (the audit chain head's row lock) could run
+    before an earlier row's unique check, which waits for a concurrent writer of the same
+    key: two transactions waiting on each other, a deadlock. Chained, a later row takes its
+    locks only after the earlier one passed its constraints. Columns left to the database
+    (db_default) are left out. Database-generated primary keys are not read back. The
+    statement is atomic by itself; inside a caller's transaction a failure aborts that
+    transaction, so let the error leave its atomic block (ingest reads the winner after).
     """
-    statements: list[tuple[str, tuple[Any, ...]]] = []
+    statements: list[tuple[str, list[Any]]] = []
     for obj in objs:
         model = type(obj)
         fields = [
             f
             for f in model._meta.concrete_fields
             if not (f.primary_key and isinstance(f, AutoField | BigAutoField))
+            and not isinstance(getattr(obj, f.attname), DatabaseDefault)
         ]
         query = InsertQuery(model)
         query.insert_values(fields, [obj])
         ((sql, params),) = query.get_compiler(connection=connection).as_sql()
-        statements.append((sql, tuple(params)))
-    *head, (last_sql, last_params) = statements
-    prefix = ", ".join(f"s{i} AS ({sql})" for i, (sql, _) in enumerate(head))
-    sql = f"WITH {prefix} {last_sql}" if head else last_sql
-    params = [p for _, ps in head for p in ps] + list(last_params)
-    if connection.in_atomic_block:
-        # Inside a caller's transaction a failed statement must not poison it: savepoint.
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(sql, params)
-    else:
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
+        statements.append((sql, list(params)))
+    parts: list[str] = []
+    params: list[Any] = []
+    for i, (sql, ps) in enumerate(statements):
+        if i:
+            head, values = sql.split(" VALUES (", 1)
+            assert values.endswith(")"), sql
+            # Django's own compiled SQL with placeholders; the values stay parameters.
+            sql = f"{head} SELECT {values[:-1]} FROM s{i - 1}"  # noqa: S608
+        if i < len(statements) - 1:
+            sql = f"s{i} AS ({sql} RETURNING 1)"
+        parts.append(sql)
+        params += ps
+    *ctes, last = parts
+    sql = f"WITH {', '.join(ctes)} {last}" if ctes else last
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
