@@ -121,6 +121,7 @@ MIDDLEWARE = [
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "reviewqueue.observability.middleware.RequestLogMiddleware",  # request ids, logs
+    "reviewqueue.web.badinput.BadInputMiddleware",  # NUL, oversized bodies: 400/413
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

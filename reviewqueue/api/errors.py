@@ -17,6 +17,7 @@ import logging
 from typing import Any
 
 from django.db import InterfaceError, OperationalError
+from django.http import JsonResponse
 from drf_standardized_errors.formatter import ExceptionFormatter, flatten_errors
 from drf_standardized_errors.handler import ExceptionHandler
 from rest_framework import exceptions, status
@@ -97,6 +98,23 @@ def problem_response(status_code: int, detail: str, **kwargs: Any) -> Response:
     )
 
 
+def domain_problem(error: DomainError) -> dict[str, Any]:
+    """The problem+json body of a domain error, the same inside DRF and outside it."""
+    return problem(
+        error.status_code,
+        error.detail,
+        code=error.code,
+        title=error.title,
+        errors=error.errors,
+        **{k: v for k, v in error.extra.items() if v is not None},
+    )
+
+
+def problem_json(body: dict[str, Any]) -> JsonResponse:
+    """A problem body answered outside DRF (middleware, Django's error handlers)."""
+    return JsonResponse(body, status=body["status"], content_type=PROBLEM_CONTENT_TYPE)
+
+
 class ProblemExceptionHandler(ExceptionHandler):
     def convert_known_exceptions(self, exc: Exception) -> Exception:
         if isinstance(exc, DomainError):
@@ -134,15 +152,7 @@ class ProblemFormatter(ExceptionFormatter):
         exc = self.exc
         status_code = exc.status_code
         if isinstance(exc, DomainAPIException):
-            err = exc.error
-            return problem(
-                status_code,
-                err.detail,
-                code=err.code,
-                title=err.title,
-                errors=err.errors,
-                **{k: v for k, v in err.extra.items() if v is not None},
-            )
+            return domain_problem(exc.error)
         if isinstance(exc, exceptions.ValidationError):
             errors: dict[str, str] = {}
             for item in flatten_errors(exc.detail):

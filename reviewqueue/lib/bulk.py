@@ -65,8 +65,8 @@ def insert_together(objs: Sequence[Model]) -> None:
         ]
         query = InsertQuery(model)
         query.insert_values(fields, [obj])
-        ((sql, params),) = query.get_compiler(connection=connection).as_sql()
-        statements.append((sql, list(params)))
+        ((compiled, compiled_params),) = query.get_compiler(connection=connection).as_sql()
+        statements.append((compiled, list(compiled_params)))
     parts: list[str] = []
     params: list[Any] = []
     for i, (sql, ps) in enumerate(statements):

@@ -8,6 +8,11 @@ operations authenticate with a real API key of `refund-bot` (queue `refunds`), t
 a personal token of an admin who is a member of `refunds`. Path parameters are sometimes the
 real queue and a real item, so decisions, claims and stage moves reach the services, not only
 the 404 branch.
+
+NUL characters, which PostgreSQL's text and jsonb refuse, are in every run, not left to
+chance: half of the examples with string query parameters carry one in each of them (always a
+400 naming them, answered by web/badinput.py), and some examples with a JSON body carry one in
+a string of it (a 400 from the API's parser wherever the view reads its body; never a 5xx).
 """
 
 from typing import Any
@@ -33,7 +38,10 @@ from reviewqueue.services.review import recommendation_claim
 from reviewqueue.services.setup import personal_token_create
 from tests.conftest import World, item
 from tests.factories import UserFactory, member
+from tests.web.test_bad_input import _first_string, _with_nul_at
 
+NUL = "\x00"
+NUL_IN_VALUE = "NUL characters are not allowed."
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
@@ -76,16 +84,42 @@ def _routable(body: Any) -> Any:
     return {**body, "queue": "refunds", "action": {"type": "refund.issue", "payload": payload}}
 
 
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return NUL in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+def _with_nul(body: Any) -> Any:
+    """The body with a NUL in its first string, or the body as it is if it has none."""
+    place = _first_string(body)
+    return body if place is None else _with_nul_at(body, place)
+
+
 @schema.hook
 def flatmap_body(context, body: Any):
     path = context.operation.path
     if path == "/api/v1/recommendations" and isinstance(body, dict):
-        return st.sampled_from([_routable(body), body])
+        routable = _routable(body)
+        return st.sampled_from([routable, body, _with_nul(routable)])
     if path == "/api/v1/recommendations/batch" and isinstance(body, dict):
         items = body.get("items")
         if isinstance(items, list):
-            return st.sampled_from([{**body, "items": [_routable(i) for i in items]}, body])
-    return st.just(body)
+            routable = {**body, "items": [_routable(i) for i in items]}
+            return st.sampled_from([routable, body, _with_nul(routable)])
+    return st.sampled_from([body, _with_nul(body)])
+
+
+@schema.hook
+def flatmap_query(context, query: dict[str, Any] | None):
+    if not query or not any(isinstance(v, str) for v in query.values()):
+        return st.just(query)
+    with_nul = {k: f"{v}{NUL}" if isinstance(v, str) else v for k, v in query.items()}
+    return st.sampled_from([query, with_nul])
 
 
 @pytest.fixture
@@ -110,6 +144,9 @@ def fuzz_world(world: World, in_process_requests) -> dict[str, str]:
     return {"Bearer": world.key, "Token": token}
 
 
+INGEST_COLLECTIONS = ("/api/v1/recommendations", "/api/v1/recommendations/batch")
+
+
 def _is_ingest(case) -> bool:
     path = case.operation.path
     return path in ("/api/v1/recommendations", "/api/v1/recommendations/batch") or path.endswith(
@@ -128,6 +165,21 @@ def _is_ingest(case) -> bool:
 )
 def test_api_answers_as_documented(case, fuzz_world):
     scheme = "Bearer" if _is_ingest(case) else "Token"
-    case.call_and_validate(
+    response = case.call_and_validate(
         headers={"Authorization": f"{scheme} {fuzz_world[scheme]}"}, checks=CHECKS
     )
+    with_nul = sorted(k for k, v in (case.query or {}).items() if isinstance(v, str) and NUL in v)
+    if with_nul:
+        assert response.status_code == 400, response.text
+        errors = response.json()["errors"]
+        assert set(with_nul) <= set(errors), errors
+        assert all(message == NUL_IN_VALUE for message in errors.values()), errors
+    elif (
+        case.operation.path in INGEST_COLLECTIONS
+        and _has_nul(case.body)
+        # Negative examples may leave the credentials out: who is asking is settled first.
+        and "Authorization" in response.request.headers
+    ):
+        assert response.status_code == 400, response.text
+        errors = response.json()["errors"].values()
+        assert any("NUL characters" in message for message in errors), response.text

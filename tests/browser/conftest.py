@@ -19,7 +19,9 @@ from tests.factories import UserFactory, member
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 
-expect.set_options(timeout=5_000)
+# Generous: expect() polls until the page shows it, so a passing test waits only as long as
+# it must, and a loaded machine (Chromium, the live server and a worker on two cores) is slow.
+expect.set_options(timeout=15_000)
 
 
 @pytest.fixture(scope="session")

@@ -39,6 +39,6 @@ def test_no_page_breaks_the_policy_and_htmx_still_swaps(page: Page, live_server,
         page.goto(f"{live_server.url}{path}")
         page.wait_for_load_state("networkidle")
     page.goto(f"{live_server.url}/api/v1/docs/")
-    expect(page.get_by_text("Review Queue API").first).to_be_visible(timeout=10_000)
+    expect(page.get_by_text("Review Queue API").first).to_be_visible(timeout=30_000)
     shot("csp-api-docs")
     assert violations == []

@@ -9,11 +9,10 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
 
 import pytest
 from django.db import connection
@@ -22,13 +21,12 @@ from config.celery import app as celery_app
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "sink-secret-for-tests"
-T = TypeVar("T")
 # How long a test waits for what a real worker (or server) brings about. Generous: a loaded
 # two-core machine runs them slowly, and a passing test waits only as long as it must.
 WAIT_SECONDS = 120.0
 
 
-def wait_until(condition: Callable[[], T], what: str, timeout: float = WAIT_SECONDS) -> T:
+def wait_until[T](condition: Callable[[], T], what: str, timeout: float = WAIT_SECONDS) -> T:
     """Poll `condition` until it returns something truthy, and return that."""
     deadline = time.monotonic() + timeout
     while not (value := condition()):

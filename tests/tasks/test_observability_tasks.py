@@ -1,8 +1,10 @@
 """A real Celery worker logs each task with the request id of the request that queued it and
-the recommendation it works on, and its counters show up in the web process's scrape."""
+the recommendation it works on, and its counters show up in the web process's scrape.
+
+Every wait is for a condition (a log line, a status, a count) with conftest's generous
+deadline, never a fixed sleep: the worker is slow on a loaded machine."""
 
 import json
-import time
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -14,6 +16,7 @@ from tests.api.test_review import as_user, decide
 from tests.conftest import item
 from tests.factories import UserFactory, member
 from tests.metrics_dir import private_metrics_dir
+from tests.tasks.conftest import WAIT_SECONDS, wait_until
 from tests.tasks.test_execution import wait_status
 
 METRICS_DIR = private_metrics_dir()  # before any test counts (see tests/metrics_dir.py)
@@ -33,21 +36,23 @@ def json_worker(start_worker, monkeypatch):
     return start_worker()
 
 
-def task_lines(worker, task_event: str, timeout: float = 10.0, **match: str) -> list[dict]:
-    """The worker's JSON log lines with this event and these fields, waiting for them."""
-    deadline = time.monotonic() + timeout
-    while True:
-        found = []
-        for raw in list(worker.log_lines):
-            try:
-                line = json.loads(raw)
-            except ValueError:
-                continue  # Celery's start-up banner
-            if line.get("event") == task_event and all(line.get(k) == v for k, v in match.items()):
-                found.append(line)
-        if found or time.monotonic() > deadline:
-            return found
-        time.sleep(0.05)
+def _lines(worker, task_event: str, match: dict[str, str]) -> list[dict]:
+    found = []
+    for raw in list(worker.log_lines):
+        try:
+            line = json.loads(raw)
+        except ValueError:
+            continue  # Celery's start-up banner
+        if line.get("event") == task_event and all(line.get(k) == v for k, v in match.items()):
+            found.append(line)
+    return found
+
+
+def task_lines(worker, task_event: str, **match: str) -> list[dict]:
+    """The worker's JSON log lines with this event and these fields, once there is one."""
+    return wait_until(
+        lambda: _lines(worker, task_event, match), f"a {task_event} log line with {match}"
+    )
 
 
 def test_the_execution_task_logs_the_approving_request_and_the_item(world, reviewer, json_worker):
@@ -57,7 +62,7 @@ def test_the_execution_task_logs_the_approving_request_and_the_item(world, revie
     response = decide(person, rec.pk, outcome="approve")
     assert response.status_code == 200
     request_id = response["X-Request-ID"]
-    wait_status(rec, "succeeded")
+    wait_status(rec, "succeeded", timeout=WAIT_SECONDS)
 
     # (The broker may hold other tests' leftover messages: look for this request's.)
     (started,) = task_lines(json_worker, "task_started", request_id=request_id)
@@ -76,7 +81,7 @@ def test_a_task_queued_outside_any_request_still_names_its_item(world, reviewer,
     rec, _ = recommendation_ingest(source=world.source, data=item())
     recommendation_claim(user=reviewer, queue=world.queue)
     recommendation_decide(user=reviewer, recommendation_id=rec.pk, outcome="approve")
-    wait_status(rec, "succeeded")
+    wait_status(rec, "succeeded", timeout=WAIT_SECONDS)
     (succeeded,) = task_lines(json_worker, "task_succeeded", recommendation_id=str(rec.pk))
     (started,) = task_lines(json_worker, "task_started", task_id=succeeded["task_id"])
     assert started["task"] == "reviewqueue.execute_action"
@@ -85,13 +90,14 @@ def test_a_task_queued_outside_any_request_still_names_its_item(world, reviewer,
 
 def test_the_callback_task_names_its_item(world, reviewer, sink, json_worker):
     world.source.callback_url = f"{sink.url}/callbacks"
+    world.source.signing_secret_env = "SINK_SECRET"  # in the worker's environment: never unsigned
     world.source.save()
     rec, _ = recommendation_ingest(source=world.source, data=item())
     recommendation_claim(user=reviewer, queue=world.queue)
     recommendation_decide(
         user=reviewer, recommendation_id=rec.pk, outcome="reject", reason_code="other"
     )
-    sink.wait_for("/callbacks", 1)
+    sink.wait_for("/callbacks", 1)  # conftest's generous deadline
     (succeeded,) = task_lines(json_worker, "task_succeeded", recommendation_id=str(rec.pk))
     (started,) = task_lines(json_worker, "task_started", task_id=succeeded["task_id"])
     assert started["task"] == "reviewqueue.deliver_callback"
@@ -124,11 +130,9 @@ def test_the_worker_counts_show_up_in_the_web_scrape(
         recommendation_decide(user=reviewer, recommendation_id=rec.pk, outcome="approve")
         recs.append(rec)
     for rec in recs:
-        wait_status(rec, "succeeded")
-    # The children count after their commit; give the last one a moment.
-    deadline = time.monotonic() + 10
-    while executions_succeeded(client) - before < 3 and time.monotonic() < deadline:
-        time.sleep(0.05)
+        wait_status(rec, "succeeded", timeout=WAIT_SECONDS)
+    # The children count after their commit: wait for the last one's.
+    wait_until(lambda: executions_succeeded(client) - before >= 3, "3 executions in the web scrape")
     assert executions_succeeded(client) - before == 3
     assert Recommendation.objects.filter(execution__status="succeeded").count() == 3
     # The worker group keeps its files in its own directory under the shared root.
