@@ -304,6 +304,11 @@ REVIEWQUEUE_MAX_BATCH_ITEMS = env_int("REVIEWQUEUE_MAX_BATCH_ITEMS", 1000)
 # Requests per API key: count/period, the period in s, m, h or d with an optional multiple
 # (6000/m, 10/5m); counted in PostgreSQL (reviewqueue/services/ratelimit.py).
 REVIEWQUEUE_INGEST_RATE = os.environ.get("REVIEWQUEUE_INGEST_RATE", "6000/m")
+# Requests per person to the trend API and the report pages (same syntax).
+REVIEWQUEUE_REPORT_RATE = os.environ.get("REVIEWQUEUE_REPORT_RATE", "120/m")
+# An export whose client stops reading is ended after this long; one fetch may take as long.
+REVIEWQUEUE_EXPORT_IDLE_SECONDS = env_int("REVIEWQUEUE_EXPORT_IDLE_SECONDS", 60)
+REVIEWQUEUE_EXPORT_STATEMENT_SECONDS = env_int("REVIEWQUEUE_EXPORT_STATEMENT_SECONDS", 60)
 # Failed sign-ins (web and admin forms) allowed per username and per client address before
 # every attempt answers 429 until the window ends; the address budget also covers invalid
 # API keys and tokens. Same syntax; "10/5m" is 10 per 5 minutes.

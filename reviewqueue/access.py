@@ -10,8 +10,8 @@ Issue 16 moves the remaining checks here (item visibility, reports, stage moves,
 then they live where `grep Membership` finds them.
 """
 
-from reviewqueue.models import Membership, Queue, User
-from reviewqueue.states import MemberRole, Role
+from reviewqueue.models import Membership, PersonalToken, Queue, Recommendation, User
+from reviewqueue.states import MemberRole, Role, Route
 
 
 def may_review_anything(user: User) -> bool:
@@ -69,4 +69,35 @@ def can_administer_queues(user: User) -> bool:
 def can_read_incidents(user: User) -> bool:
     """May `user` read a queue's incidents? Admins and auditors, who read every queue;
     reviewers see the readiness gate's count, not the incidents themselves."""
+    return user.is_active and user.can_read_reports
+
+
+def sees_proposals(user: User) -> bool:
+    """May `user` see the AI's proposals of shadow items (and how blind answers compared)?
+    Admins and auditors, to study disagreements; reviewers never, before or after deciding
+    (seeing past proposals, or whether they matched, would teach what the AI tends to say)."""
+    return reads_every_queue(user)
+
+
+def proposal_hidden(user: User, rec: Recommendation) -> bool:
+    """Blind review: is the proposal of `rec` (and the outcome of a blind decision on it,
+    approve vs modify, which says whether the answer matched it) hidden from `user`?"""
+    return rec.route == Route.SHADOW and not sees_proposals(user)
+
+
+def may_see_blind_answer(user: User, reviewer_id: int | None) -> bool:
+    """A blind decision's payload is the reviewer's own answer: they see it (and so do those
+    who see proposals); other reviewers of the queue do not."""
+    return sees_proposals(user) or (reviewer_id is not None and reviewer_id == user.pk)
+
+
+def may_revoke_token(user: User, token: PersonalToken) -> bool:
+    """A personal token is revoked by its owner (the settings page) or an admin (the Django
+    admin, revoke_token); nobody else learns that it exists."""
+    return user.is_active and (token.user_id == user.pk or user.is_admin_role)
+
+
+def reads_every_queue(user: User) -> bool:
+    """Admins and auditors read every queue's items and reports (and so may learn which
+    queues exist); anyone else reads only the queues they are a member of."""
     return user.is_active and user.can_read_reports

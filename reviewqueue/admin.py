@@ -30,6 +30,7 @@ from reviewqueue.models import (
     Decision,
     Execution,
     Membership,
+    PersonalToken,
     Queue,
     Recommendation,
     Source,
@@ -47,6 +48,7 @@ from reviewqueue.services.setup import (
     user_password_recorded,
     user_update,
 )
+from reviewqueue.services.tokens import personal_token_revoke
 
 
 def _user(request: HttpRequest) -> User:
@@ -386,6 +388,35 @@ class ApiKeyAdmin(ReadOnlyAdmin):
     def revoke(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
         for key in queryset.select_related("source"):
             api_key_revoke(key=key, actor=_actor(request))
+        self.message_user(request, "Revoked.", messages.SUCCESS)
+
+
+@admin.register(PersonalToken)
+class PersonalTokenAdmin(ReadOnlyAdmin):
+    """People's API tokens: read-only (never the hash), revoked by the action, which goes
+    through the same service (and audit) as the owner's settings page and revoke_token."""
+
+    list_display = (
+        "user",
+        "prefix",
+        "name",
+        "created_at",
+        "last_used_at",
+        "expires_at",
+        "revoked_at",
+    )
+    list_filter = ("revoked_at",)
+    search_fields = ("prefix", "user__username")
+    exclude = ("key_hash",)
+    actions = ["revoke"]
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return obj is None  # actions need it; the form stays read-only
+
+    @admin.action(description="Revoke the selected tokens")
+    def revoke(self, request: HttpRequest, queryset: QuerySet[PersonalToken]) -> None:
+        for token in queryset:
+            personal_token_revoke(token_id=token.pk, user=_user(request), actor=_actor(request))
         self.message_user(request, "Revoked.", messages.SUCCESS)
 
 

@@ -5,18 +5,17 @@ from typing import Any
 
 from django.core.exceptions import ObjectDoesNotExist
 
+from reviewqueue import access
 from reviewqueue.models import Decision, Execution, Recommendation, User
-from reviewqueue.states import Route
 
 # What a blind reviewer must not see: the proposal and what would give it away.
 BLIND_HIDDEN = ("confidence", "risk_score", "rationale")
 
 
 def proposal_hidden(rec: Recommendation, user: User) -> bool:
-    """Blind review: a reviewer never sees the AI's proposal of a shadow item, before or
-    after deciding it (seeing past proposals would teach what the AI tends to say). Admins
-    and auditors see it, to study disagreements; the source always sees its own items."""
-    return rec.route == Route.SHADOW and not user.can_read_reports
+    """The rule lives in access.py (`access.proposal_hidden`); kept for existing callers.
+    The source always sees its own items (it never asks)."""
+    return access.proposal_hidden(user, rec)
 
 
 def iso(value: datetime | None) -> str | None:
@@ -49,6 +48,28 @@ def decision_repr(decision: Decision | None) -> dict[str, Any] | None:
     }
 
 
+# A blind decision is shown as "recorded": its outcome (approve vs modify) says whether the
+# answer matched the hidden proposal, and for an approve its payload and hash *are* the
+# proposal. The reviewer sees their own answer; nobody else who cannot see proposals does.
+BLIND_OUTCOME = "recorded"
+
+
+def blind_decision_repr(decision: Decision | None, viewer: User | None) -> dict[str, Any] | None:
+    if decision is None:
+        return None
+    data: dict[str, Any] = {
+        "kind": decision.kind,
+        "outcome": BLIND_OUTCOME,
+        "reason_code": decision.reason_code,
+        "comment": decision.comment,
+        "decided_at": iso(decision.decided_at),
+        "reviewer": decision.reviewer.get_username() if decision.reviewer else None,
+    }
+    if viewer is not None and access.may_see_blind_answer(viewer, decision.reviewer_id):
+        data["payload"] = decision.payload
+    return data
+
+
 def execution_repr(execution: Execution | None) -> dict[str, Any] | None:
     if execution is None:
         return None
@@ -61,10 +82,15 @@ def execution_repr(execution: Execution | None) -> dict[str, Any] | None:
     }
 
 
-def recommendation_repr(rec: Recommendation, *, blind: bool = False) -> dict[str, Any]:
-    """The item as the API shows it. `blind` (see proposal_hidden) leaves out the proposed
-    payload, confidence, risk score and rationale, and the decision's diff (its old values
-    are the proposal); the inputs (evidence, metadata) stay."""
+def recommendation_repr(
+    rec: Recommendation, *, blind: bool = False, viewer: User | None = None
+) -> dict[str, Any]:
+    """The item as the API shows it. `blind` (see access.proposal_hidden; implied when a
+    `viewer` is given who may not see the proposal) leaves out the proposed payload,
+    confidence, risk score and rationale, and shows the decision as "recorded" (see
+    blind_decision_repr: the viewer's own answer only); the inputs (evidence, metadata) stay."""
+    if viewer is not None:
+        blind = blind or access.proposal_hidden(viewer, rec)
     data = {
         "id": str(rec.id),
         "queue": rec.queue.slug,
@@ -91,7 +117,6 @@ def recommendation_repr(rec: Recommendation, *, blind: bool = False) -> dict[str
         data["action"] = {"type": rec.action_type.name}
         for key in BLIND_HIDDEN:
             del data[key]
-        if data["decision"] is not None:
-            del data["decision"]["diff"]
+        data["decision"] = blind_decision_repr(_related(rec, "decision"), viewer)
         data["blind"] = True
     return data

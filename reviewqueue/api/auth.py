@@ -112,6 +112,8 @@ class PersonalTokenAuthentication(authentication.BaseAuthentication):
         token: PersonalToken = found[1]
         if token.revoked_at is not None:
             raise exceptions.AuthenticationFailed("This token has been revoked.")
+        if token.expires_at <= timezone.now():
+            raise exceptions.AuthenticationFailed("This token has expired.")
         if not token.user.is_active:
             raise exceptions.AuthenticationFailed("This user is disabled.")
         _touch(PersonalToken, token)

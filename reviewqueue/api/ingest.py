@@ -176,7 +176,7 @@ class RecommendationDetail(APIView):
         else:
             user = cast(User, request.user)
             rec = recommendation_get_for_user(user=user, recommendation_id=recommendation_id)
-            return Response(recommendation_repr(rec, blind=proposal_hidden(rec, user)))
+            return Response(recommendation_repr(rec, blind=proposal_hidden(rec, user), viewer=user))
         return Response(recommendation_repr(rec))
 
 

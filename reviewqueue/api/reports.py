@@ -6,6 +6,7 @@ from typing import Any, cast
 
 from django.http import StreamingHttpResponse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import exceptions
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -21,6 +22,7 @@ from reviewqueue.selectors.metrics import (
     trend_for,
 )
 from reviewqueue.selectors.metrics_export import export_lines, parse_export_request
+from reviewqueue.services.report_limits import report_request_counted
 
 _RATE = {"type": ["number", "null"], "minimum": 0, "maximum": 1}
 _SECONDS = {"type": ["number", "null"], "minimum": 0}
@@ -69,10 +71,13 @@ rejection = rejected / decisions, acceptance = (approved + modified) / decisions
 p90 interpolate linearly (PostgreSQL `percentile_cont`), rounded to the millisecond.
 
 Admins and auditors see every queue. Anyone else sees only their own decisions in the queues
-they are a member of: `reviewer` is set to them, and asking for another reviewer or a queue
-they are not a member of is `403`. Invalid parameters are `400` with an `errors` object keyed
-by parameter: a malformed date, `from` not before `to`, an unknown `bucket`, `tz`, `queue`,
-`action_type`, `source` or `reviewer`, or more than {MAX_BUCKETS} buckets."""
+they are a member of: `reviewer` is set to them, asking for another reviewer is `403`, and
+a queue they are not a member of is `404`, the same as a queue that does not exist. Over
+the per-person report rate (REVIEWQUEUE_REPORT_RATE, default 120/m): `429` with
+`Retry-After`. Invalid
+parameters are `400` with an `errors` object keyed by parameter: a malformed date, `from` not
+before `to`, an unknown `bucket`, `tz`, `action_type`, `source` or `reviewer` (or, for admins
+and auditors, `queue`), or more than {MAX_BUCKETS} buckets."""
 
 _TREND_PARAMETERS = [
     OpenApiParameter("queue", str, description="Queue slug; default: every queue you may see"),
@@ -94,10 +99,13 @@ class MetricsTrend(ReviewerAPIView):
         operation_id="metrics_trend",
         description=_TREND_DESCRIPTION,
         parameters=_TREND_PARAMETERS,
-        responses={200: OpenApiResponse(TREND), **problems(400, 403)},
+        responses={200: OpenApiResponse(TREND), **problems(400, 403, 404, 429)},
         tags=["reports"],
     )
     def get(self, request: Request) -> Response:
+        wait = report_request_counted(user=cast(User, request.user))
+        if wait is not None:
+            raise exceptions.Throttled(wait=wait, detail="Too many report requests.")
         trend = parse_trend_request(request.query_params)
         points = trend_for(user=cast(User, request.user), request=trend)
         return Response({"buckets": [p.as_json() for p in points]})

@@ -126,7 +126,8 @@ class RecommendationEscalate(ReviewerAPIView):
 
 
 def _item(request: Request, rec: Recommendation) -> Response:
-    return Response(recommendation_repr(rec, blind=proposal_hidden(rec, _person(request))))
+    person = _person(request)
+    return Response(recommendation_repr(rec, blind=proposal_hidden(rec, person), viewer=person))
 
 
 def _person(request: Request) -> User:

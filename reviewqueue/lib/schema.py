@@ -1,19 +1,130 @@
-"""JSON Schema validation (the `jsonschema` library) with errors keyed by field path."""
+"""JSON Schema validation (the `jsonschema` library) with errors keyed by field path.
+
+Regular expressions in a schema (`pattern`, `patternProperties`) come from configuration
+and run against text from AI systems, so they run on RE2, a linear-time engine: a pattern
+such as `(a+)+$` cannot make one payload take exponential time (issue 14 #11). Python's
+`re` never sees them: jsonschema's keywords that match are replaced here, and the compiled
+fast path's table of regexes is refilled with RE2 ones. RE2 has no backreferences or
+lookaround; config_check refuses such patterns (`schema_problem`), so they never reach
+ingest. With the body size limit, validating one payload takes bounded time.
+"""
 
 import json
+import re
+from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any
 
+import re2  # type: ignore[import-untyped]
 from jsonschema import Draft202012Validator, ValidationError, validators
 from jsonschema.exceptions import SchemaError
 from jsonschema.protocols import Validator
+
+# RE2's own bound on a compiled pattern's memory: a pattern like `a{1000}{1000}` is refused
+# at config time instead of taking memory at ingest.
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.max_mem = 1 << 20
+_RE2_OPTIONS.log_errors = False
+MAX_PATTERN_LENGTH = 1000
+
+
+class UnsafePattern(ValueError):
+    """A pattern the linear-time engine cannot run (or that is too big)."""
+
+
+@lru_cache(maxsize=1024)
+def safe_pattern(pattern: str) -> Any:
+    """`pattern` compiled by RE2 (linear time in the text). UnsafePattern when RE2 cannot
+    compile it (backreferences, lookaround) or it is too big."""
+    if len(pattern) > MAX_PATTERN_LENGTH:
+        raise UnsafePattern(f"longer than {MAX_PATTERN_LENGTH} characters")
+    try:
+        return re2.compile(pattern, options=_RE2_OPTIONS)
+    except re2.error as exc:
+        reason = exc.args[0] if exc.args else "not supported"
+        if isinstance(reason, bytes):
+            reason = reason.decode("utf-8", "replace")
+        raise UnsafePattern(str(reason)) from None
+
+
+def _search(pattern: str, text: str) -> bool:
+    return safe_pattern(pattern).search(text) is not None
+
+
+def _pattern(validator: Any, patrn: str, instance: Any, schema: Any) -> Iterator[ValidationError]:
+    if not validator.is_type(instance, "string"):
+        return
+    try:
+        found = _search(patrn, instance)
+    except UnsafePattern:
+        found = False  # refused at config time; an old row fails closed, never on `re`
+    if not found:
+        yield ValidationError(f"{instance!r} does not match {patrn!r}")
+
+
+def _matching(patterns: Any, key: str) -> list[str]:
+    out = []
+    for pattern in patterns:
+        try:
+            if _search(pattern, key):
+                out.append(pattern)
+        except UnsafePattern:
+            continue
+    return out
+
+
+def _pattern_properties(
+    validator: Any, pattern_properties: dict[str, Any], instance: Any, schema: Any
+) -> Iterator[ValidationError]:
+    if not validator.is_type(instance, "object"):
+        return
+    for pattern, subschema in pattern_properties.items():
+        for k, v in instance.items():
+            if _matching([pattern], k):
+                yield from validator.descend(v, subschema, path=k, schema_path=pattern)
+
+
+def _additional_properties(
+    validator: Any, additional: Any, instance: Any, schema: Any
+) -> Iterator[ValidationError]:
+    # jsonschema's own version joins the patternProperties into one `re` search.
+    if not validator.is_type(instance, "object"):
+        return
+    properties = schema.get("properties", {})
+    patterns = schema.get("patternProperties", {})
+    extras = [p for p in instance if p not in properties and not _matching(patterns, p)]
+    if validator.is_type(additional, "object"):
+        for extra in extras:
+            yield from validator.descend(instance[extra], additional, path=extra)
+    elif not additional and extras:
+        if patterns:
+            verb = "does" if len(extras) == 1 else "do"
+            joined = ", ".join(repr(e) for e in sorted(extras))
+            listed = ", ".join(repr(p) for p in sorted(patterns))
+            yield ValidationError(f"{joined} {verb} not match any of the regexes: {listed}")
+        else:
+            names = ", ".join(repr(e) for e in extras)
+            yield ValidationError(f"Additional properties are not allowed ({names} unexpected)")
+
+
+_RE2_KEYWORDS = {
+    "pattern": _pattern,
+    "patternProperties": _pattern_properties,
+    "additionalProperties": _additional_properties,
+}
+
+
+@lru_cache(maxsize=16)
+def _safe_class(cls: Any) -> Any:
+    """The validator class of a draft with the matching keywords on RE2."""
+    return validators.extend(cls, _RE2_KEYWORDS)
 
 
 @lru_cache(maxsize=256)
 def _compiled(schema_json: str) -> Validator:
     schema = json.loads(schema_json)
     cls = validators.validator_for(schema, default=Draft202012Validator)
-    return cls(schema)
+    return _safe_class(cls)(schema)  # type: ignore[no-any-return]
 
 
 def validator_for(schema: dict[str, Any]) -> Validator:
@@ -31,7 +142,59 @@ def schema_problem(schema: Any) -> str | None:
     except SchemaError as exc:
         where = ".".join(str(p) for p in exc.absolute_path)
         return f"invalid JSON Schema{' at ' + where if where else ''}: {exc.message}"
+    return _patterns_problem(schema, "")
+
+
+def _patterns_problem(node: Any, where: str) -> str | None:
+    """The first pattern in `node` that the linear-time engine refuses, said with its place;
+    `unevaluatedProperties` beside pattern properties (jsonschema matches those with `re`)."""
+    at = f" at {where}" if where else ""
+    if isinstance(node, list):
+        for i, child in enumerate(node):
+            if problem := _patterns_problem(child, f"{where}.{i}" if where else str(i)):
+                return problem
+        return None
+    if not isinstance(node, dict):
+        return None
+    patterns = []
+    if isinstance(node.get("pattern"), str):
+        patterns.append(node["pattern"])
+    if isinstance(node.get("patternProperties"), dict):
+        patterns.extend(node["patternProperties"])
+    for pattern in patterns:
+        try:
+            safe_pattern(pattern)
+        except UnsafePattern as exc:
+            return (
+                f"pattern {pattern!r}{at} cannot be used: {exc} (patterns run on RE2, a "
+                "linear-time engine: no backreferences or lookaround)"
+            )
+    if "unevaluatedProperties" in node and _has_pattern_properties(node):
+        return f"unevaluatedProperties{at} cannot be combined with patternProperties"
+    for key, child in node.items():
+        if key in ("enum", "const", "default", "examples"):
+            continue  # values, not schemas
+        if key in ("properties", "patternProperties", "$defs", "definitions") and isinstance(
+            child, dict
+        ):
+            for name, sub in child.items():
+                if problem := _patterns_problem(sub, f"{where}.{name}" if where else name):
+                    return problem
+        elif isinstance(child, dict | list) and (
+            problem := _patterns_problem(child, f"{where}.{key}" if where else key)
+        ):
+            return problem
     return None
+
+
+def _has_pattern_properties(node: Any) -> bool:
+    if isinstance(node, list):
+        return any(_has_pattern_properties(c) for c in node)
+    if not isinstance(node, dict):
+        return False
+    return "patternProperties" in node or any(
+        _has_pattern_properties(v) for k, v in node.items() if k not in ("enum", "const")
+    )
 
 
 def _join(prefix: str, parts: Any) -> str:
@@ -164,17 +327,36 @@ def _portable(schema: Any) -> bool:
     return all(_portable(schema[key]) for key in _SUBSCHEMAS & set(schema))
 
 
+def _compile_fast(schema: dict[str, Any]) -> Any:
+    """fastjsonschema's compiled validator with RE2 in place of every `re` pattern, or None.
+    fastjsonschema has no option for another regex engine; its generated code looks its
+    patterns up in the REGEX_PATTERNS table of its globals (keyed by the schema's pattern,
+    for `pattern` and `patternProperties` alike), so the table is refilled. If that table
+    is not where it was, or a pattern is one RE2 refuses, there is no fast path."""
+    import fastjsonschema
+
+    try:
+        # Formats are annotations by default in jsonschema; keep them so here too.
+        fast = fastjsonschema.compile(schema, use_formats=False, detailed_exceptions=False)
+    except (fastjsonschema.JsonSchemaDefinitionException, re.error):
+        return None  # e.g. a pattern RE2 reads and Python's re does not: jsonschema alone
+    table = getattr(fast, "__globals__", {}).get("REGEX_PATTERNS")
+    if not isinstance(table, dict):
+        return None
+    try:
+        for pattern in list(table):
+            table[pattern] = safe_pattern(pattern)
+    except UnsafePattern:
+        return None
+    return fast
+
+
 class FastValidator:
     """`errors(instance)`: {} when valid, else every error by path (jsonschema's view)."""
 
     def __init__(self, schema: dict[str, Any]):
         self.slow = validator_for(schema)
-        self.fast = None
-        if _portable(schema):
-            import fastjsonschema
-
-            # Formats are annotations by default in jsonschema; keep them so here too.
-            self.fast = fastjsonschema.compile(schema, use_formats=False, detailed_exceptions=False)
+        self.fast = _compile_fast(schema) if _portable(schema) else None
 
     def errors(self, instance: Any, prefix: str = "") -> dict[str, str]:
         if self.fast is not None:

@@ -1,8 +1,11 @@
 """Configuration: who may post where, what actions exist, who reviews."""
 
+from datetime import datetime, timedelta
+
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from reviewqueue.states import MemberRole, Role, Stage
 
@@ -176,8 +179,21 @@ class ApiKey(models.Model):
         return f"{self.source.name}:{self.prefix}"
 
 
+# A personal token lives this long unless its creator says otherwise (create_token --days).
+TOKEN_DAYS_DEFAULT = 90
+TOKEN_DAYS_MAX = 366
+
+
+def token_expiry_default() -> datetime:
+    """When a token created now expires by default (also what migration 0013 gave the
+    tokens that existed before expiry did)."""
+    return timezone.now() + timedelta(days=TOKEN_DAYS_DEFAULT)
+
+
 class PersonalToken(models.Model):
-    """A reviewer's API token (`Authorization: Token rqp_<prefix>_<secret>`), hashed like ApiKey."""
+    """A reviewer's API token (`Authorization: Token rqp_<prefix>_<secret>`), hashed like ApiKey.
+    Usable until `expires_at`, or until revoked (by its owner, an admin, or a change of the
+    owner's password or role: services/tokens.py)."""
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="tokens")
     name = models.CharField(max_length=100, blank=True)
@@ -185,7 +201,14 @@ class PersonalToken(models.Model):
     key_hash = models.CharField(max_length=64)
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(default=token_expiry_default)
     revoked_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.user.get_username()}:{self.prefix}"
+
+    def is_usable(self, now: datetime) -> bool:
+        return self.revoked_at is None and self.expires_at > now
 
 
 class Membership(models.Model):

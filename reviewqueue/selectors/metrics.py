@@ -31,15 +31,20 @@ from django.db import connection
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from reviewqueue.exceptions import Forbidden, ValidationFailed
+from reviewqueue import access
+from reviewqueue.exceptions import Forbidden, NotFound, ValidationFailed
 from reviewqueue.models import ActionType, Decision, Membership, MetricsBucket, Queue, Source, User
-from reviewqueue.states import DecisionKind
+from reviewqueue.states import DecisionKind, Route
 
 BUCKETS = ("day", "week", "month")
 MAX_BUCKETS = 1000
 # A bucket that ended longer ago than this is closed: no decision can still land in it (a
 # decision's transaction commits within moments of its decided_at).
 CLOSED_AFTER = timedelta(minutes=5)
+# How far back buckets are remembered: longer than metrics_warm's year and the reports'
+# longest default view (12 months), so what people open is remembered; older buckets are
+# counted on each request. With memoisable(), this bounds the memo by the cuts that exist.
+MEMO_SPAN = timedelta(days=800)
 # Part of every memo signature: change it when a definition changes and old memos are ignored.
 DEFINITIONS_VERSION = "trend-v1"
 DEFAULT_SPAN = {"day": 30, "week": 7 * 12, "month": 365}
@@ -237,10 +242,32 @@ class TrendFilters:
     model_version: str | None = None
     prompt_version: str | None = None
     reviewer_id: int | None = None
+    # A reviewer's own numbers leave out blind (shadow) decisions: their outcomes, edited
+    # fields and agreement would tell whether the answers matched the hidden proposals.
+    without_blind: bool = False
 
     def signature(self) -> str:
         body = {"v": DEFINITIONS_VERSION, **self.__dict__, "queue_ids": sorted(self.queue_ids)}
+        if not self.without_blind:
+            del body["without_blind"]  # the signatures remembered before the field existed
         return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+    def memoisable(self) -> bool:
+        """May numbers under these filters be remembered? Only for cuts that exist: the ids
+        (queues, action type, source, reviewer) were resolved from rows already, but the
+        version filters are free text, so each new value would otherwise start a memo of
+        its own (issue 14 #5: a client could grow the memo without bound). A version that
+        no decision of these queues carries is counted, never remembered."""
+        if not self.queue_ids:
+            return False
+        texts = {
+            name: value
+            for name in ("model_name", "model_version", "prompt_version")
+            if (value := getattr(self, name)) is not None
+        }
+        if not texts:
+            return True
+        return Decision.objects.filter(queue_id__in=self.queue_ids, **texts).exists()
 
     def without_versions(self) -> "TrendFilters":
         """The same filters for any model or prompt version (to compare versions)."""
@@ -263,6 +290,8 @@ class TrendFilters:
             qs = qs.filter(prompt_version=self.prompt_version)
         if self.reviewer_id is not None:
             qs = qs.filter(reviewer_id=self.reviewer_id)
+        if self.without_blind:
+            qs = qs.exclude(recommendation__route=Route.SHADOW)
         return qs
 
 
@@ -277,14 +306,17 @@ class Scope:
 
 
 def metrics_scope(*, user: User, queue: str | None = None, reviewer: str | None = None) -> Scope:
-    """The queues and reviewer a request may see. Unknown names are 400 (keyed by parameter);
-    another reviewer's numbers, or a queue the user is not a member of, 403."""
+    """The queues and reviewer a request may see. For admins and auditors, who read every
+    queue, unknown names are 400 (keyed by parameter). Anyone else: another reviewer's
+    numbers are 403 (whether that person exists or not), and a queue they are not a member
+    of is 404, the same answer as a queue that does not exist, so queue names cannot be
+    probed (as for items)."""
     found = Queue.objects.filter(slug=queue).first() if queue else None
-    if queue and found is None:
-        raise ValidationFailed(
-            f"No queue '{queue}'.", errors={"queue": f"Unknown queue '{queue}'."}
-        )
-    if user.can_read_reports:
+    if access.reads_every_queue(user):
+        if queue and found is None:
+            raise ValidationFailed(
+                f"No queue '{queue}'.", errors={"queue": f"Unknown queue '{queue}'."}
+            )
         person = None
         if reviewer:
             person = User.objects.filter(username=reviewer).first()
@@ -300,9 +332,9 @@ def metrics_scope(*, user: User, queue: str | None = None, reviewer: str | None 
     member_of = Queue.objects.filter(
         pk__in=Membership.objects.filter(user=user).values("queue_id")
     ).order_by("name")
-    if found is not None:
-        if not member_of.filter(pk=found.pk).exists():
-            raise Forbidden(f"You are not a member of queue '{found.slug}'.")
+    if queue:
+        if found is None or not member_of.filter(pk=found.pk).exists():
+            raise NotFound(f"No queue '{queue}'.")
         return Scope(queues=[found], reviewer=user, own_numbers_only=True)
     return Scope(queues=list(member_of), reviewer=user, own_numbers_only=True)
 
@@ -331,6 +363,7 @@ def filters_for(request: TrendRequest, scope: Scope) -> TrendFilters:
         model_version=request.model_version,
         prompt_version=request.prompt_version,
         reviewer_id=scope.reviewer.pk if scope.reviewer else None,
+        without_blind=scope.own_numbers_only,
     )
 
 
@@ -492,13 +525,19 @@ def trend_points(
     memo: bool = True,
 ) -> list[TrendPoint]:
     """The numbers of every bucket: closed ones from the memo when there, the rest from the
-    decisions (and closed ones then remembered). memo=False reads only the decisions."""
+    decisions (and closed ones then remembered). memo=False reads only the decisions.
+
+    What is remembered is bounded: only cuts that exist (TrendFilters.memoisable) and only
+    buckets that start within MEMO_SPAN of now, so asking for versions nobody used, or
+    for the years 1900 to 2000, adds no rows (they are counted, one query per run of
+    buckets). metrics_warm drops rows not computed for MEMO_KEEP_DAYS."""
     now = now or timezone.now()
     closed_before = now - CLOSED_AFTER
     found: dict[Bucket, BucketStats] = {}
     signature = filters.signature()
     closed = [b for b in buckets if b.hi <= closed_before]
-    if memo and closed and filters.queue_ids:
+    memo = memo and bool(closed) and filters.memoisable()
+    if memo:
         by_range = {
             (row[0], row[1]): BucketStats(*row[2:])
             for row in MetricsBucket.objects.filter(
@@ -513,8 +552,12 @@ def trend_points(
     if missing:
         computed = _compute(filters, missing)
         found.update(computed)
-        if memo and filters.queue_ids:
-            _remember(signature, [(b, s) for b, s in computed.items() if b.hi <= closed_before])
+        if memo:
+            since = now - MEMO_SPAN
+            _remember(
+                signature,
+                [(b, s) for b, s in computed.items() if b.hi <= closed_before and b.lo >= since],
+            )
     return [TrendPoint(bucket=b, stats=found[b]) for b in buckets]
 
 

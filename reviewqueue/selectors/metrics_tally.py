@@ -53,6 +53,8 @@ def tallied(
     the decisions on a miss), the open rest from the decisions; added up key by key."""
     cut = _closed_until(lo, hi, now or timezone.now())
     parts: list[Tally] = []
+    if cut > lo and not filters.memoisable():
+        cut = lo  # a cut that does not exist is counted, never remembered (issue 14 #5)
     if cut > lo:
         key = f"rq:metrics:{section}:{filters.signature()}:{lo.isoformat()}:{cut.isoformat()}"
         closed = _cache_get(key)

@@ -23,7 +23,6 @@ from reviewqueue.models import (
     ActionType,
     ApiKey,
     Membership,
-    PersonalToken,
     Queue,
     QueueActionType,
     Source,
@@ -195,17 +194,6 @@ def api_key_revoke(*, key: ApiKey, actor: Actor) -> None:
         )
 
 
-def personal_token_create(*, user: User, name: str = "", actor: Actor) -> tuple[PersonalToken, str]:
-    """A personal API token for a person. Audited: `token.created`."""
-    plain, prefix, digest = keys.generate(keys.PERSONAL_TOKEN_KIND)
-    with transaction.atomic():
-        token = PersonalToken.objects.create(user=user, name=name, prefix=prefix, key_hash=digest)
-        audit_record(
-            action="token.created", actor=actor, data={"user": user.username, "prefix": prefix}
-        )
-    return token, plain
-
-
 # --- People -------------------------------------------------------------------------------
 
 # What a person's record says, as audited (the password only as changed).
@@ -243,10 +231,13 @@ def _memberships_dropped(user: User) -> Changes:
 
 def user_credentials_changed(*, user: User, reason: str, actor: Actor) -> None:
     """Called inside the transaction of every change that must end what the person's old
-    credentials allowed: a new role, a new password, deactivation. Issue 14 #4 (personal
-    tokens that can be revoked) revokes the person's tokens here; until it lands there is
-    nothing to revoke (sessions of a changed password end through Django's own session
-    hash)."""
+    credentials allowed: a new role, a new password, deactivation. Revokes every personal
+    token of the person (a token minted under the old role or password must not outlive
+    it); sessions of a changed password end through Django's own session hash. Audited:
+    `token.revoked` with the prefixes and `reason` (nothing when there were none)."""
+    from reviewqueue.services.tokens import personal_tokens_revoke_all
+
+    personal_tokens_revoke_all(user=user, reason=reason, actor=actor)
 
 
 def user_create(

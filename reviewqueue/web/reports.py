@@ -6,6 +6,7 @@ import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import wraps
 from typing import Any
 from urllib.parse import urlencode
 
@@ -42,6 +43,7 @@ from reviewqueue.selectors.metrics_reports import (
     reviewers,
     versions,
 )
+from reviewqueue.services.report_limits import report_request_counted
 from reviewqueue.web.pages import HtmxHttpRequest, current_user, render_page
 
 PAGE = "reviewqueue/reports/page.html"
@@ -376,8 +378,29 @@ def _form(request: HttpRequest) -> dict[str, str]:
     }
 
 
+def report_rate_limited(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """429 with Retry-After once the person has used up REVIEWQUEUE_REPORT_RATE (each
+    report reads many decisions; services/report_limits.py)."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        wait = report_request_counted(user=current_user(request))
+        if wait is not None:
+            response = HttpResponse(
+                f"Too many report requests; try again in {wait} seconds.\n",
+                status=429,
+                content_type="text/plain; charset=utf-8",
+            )
+            response["Retry-After"] = str(wait)
+            return response
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
 @login_required
 @require_GET
+@report_rate_limited
 @vary_on_headers("HX-Request")
 def reports_page(request: HtmxHttpRequest) -> HttpResponse:
     user = current_user(request)
@@ -529,6 +552,7 @@ CSV_SECTIONS: dict[str, Callable[[User, TrendRequest, datetime], Iterable[list[A
 
 @login_required
 @require_GET
+@report_rate_limited
 def reports_csv(request: HttpRequest, section: str) -> HttpResponse:
     rows_for = CSV_SECTIONS.get(section)
     if rows_for is None:

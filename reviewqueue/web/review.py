@@ -21,6 +21,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
+from reviewqueue import access
 from reviewqueue.exceptions import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
 from reviewqueue.models import Queue, Recommendation
 from reviewqueue.selectors.queues import escalation_of, review_item, waiting_count
@@ -47,7 +48,8 @@ ReviewView = Callable[..., HttpResponse]
 
 def review_view(view: ReviewView) -> ReviewView:
     """Login, the queue named in the URL, and the answers all review views share: an unknown
-    queue or item is 404, a user who is not a member of the queue gets the 403 page."""
+    queue or item is 404, and so is a queue the user is not a member of, unless they read
+    every queue (admins, auditors: the 403 page says why they may not review)."""
 
     @login_required
     @never_cache  # the page reflects a lease; never show a stale copy
@@ -59,6 +61,10 @@ def review_view(view: ReviewView) -> ReviewView:
         except NotFound:
             raise Http404("No such queue or item.") from None
         except Forbidden as exc:
+            # Someone who cannot read every queue learns nothing of a queue they are not in:
+            # the same 404 as for no queue at all (no probing of queue names).
+            if not access.reads_every_queue(current_user(request)):
+                raise Http404("No such queue or item.") from None
             context = {"slug": slug, "detail": exc.detail}
             return render(request, "reviewqueue/review/forbidden.html", context, status=403)
 

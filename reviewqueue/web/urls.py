@@ -2,6 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from reviewqueue.web import (
+    account,
     auth,
     executions,
     pages,
@@ -47,6 +48,11 @@ urlpatterns = [
         "queues/<slug:slug>/review/<uuid:recommendation_id>/release",
         review.release,
         name="review-release",
+    ),
+    path("settings/", account.settings_page, name="settings"),
+    path("settings/tokens/", account.token_create, name="settings-token-create"),
+    path(
+        "settings/tokens/<int:token_id>/revoke", account.token_revoke, name="settings-token-revoke"
     ),
     path("reports/", reports.reports_page, name="reports"),
     path("reports/<slug:section>.csv", reports.reports_csv, name="reports-csv"),

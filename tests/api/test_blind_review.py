@@ -202,3 +202,89 @@ def test_shadow_items_never_execute_through_retries_and_sweeps(blind, people):
         leases_sweep()
     assert not Execution.objects.exists()
     assert Decision.objects.filter(kind="policy").count() == 0
+
+
+# --- After the decision (issue 14 #7): the outcome, the payload and the numbers ------------------
+
+
+@pytest.fixture
+def decided_blind(blind, people):
+    """Rita's blind answer equals the hidden proposal, so the app records an approve (whose
+    payload and hash are the proposal's)."""
+    rec = add(blind)
+    client = as_user(people["reviewer"])
+    claim(client)
+    response = decide(client, rec.id, outcome="modify", payload=SECRET_PAYLOAD)
+    assert response.status_code == 200
+    assert Decision.objects.get(recommendation=rec).outcome == "approve"
+    return rec
+
+
+def test_a_blind_decision_is_shown_to_other_reviewers_as_recorded_without_the_proposal(
+    blind, people, decided_blind
+):
+    colleague = UserFactory(username="bob2")
+    member(colleague, blind.queue)
+    response = as_user(colleague).get(f"/api/v1/recommendations/{decided_blind.id}")
+    assert response.status_code == 200
+    decision = response.json()["decision"]
+    assert decision["outcome"] == "recorded"
+    for key in ("payload", "payload_hash", "diff", "is_cosmetic"):
+        assert key not in decision
+    assert_no_proposal(response)
+
+
+def test_the_reviewer_who_decided_blind_never_learns_whether_they_matched(
+    blind, people, decided_blind
+):
+    response = as_user(people["reviewer"]).get(f"/api/v1/recommendations/{decided_blind.id}")
+    decision = response.json()["decision"]
+    assert decision["outcome"] == "recorded"
+    assert "payload_hash" not in decision and "is_cosmetic" not in decision
+    assert "approve" not in response.content.decode()
+
+
+def test_auditors_still_see_the_blind_outcome_and_payload(blind, people, decided_blind):
+    response = as_user(people["auditor"]).get(f"/api/v1/recommendations/{decided_blind.id}")
+    decision = response.json()["decision"]
+    assert decision["outcome"] == "approve" and decision["payload"] == SECRET_PAYLOAD
+
+
+def test_the_item_page_shows_a_blind_decision_as_recorded(blind, people, decided_blind):
+    from django.test import Client
+
+    url = f"/recommendations/{decided_blind.id}/"
+    own = Client()
+    own.force_login(people["reviewer"])
+    page = own.get(url).content.decode()
+    assert "data-blind-outcome" in page and "tag-approve" not in page and "tag-modify" not in page
+    assert "Your action" in page and "SECRET-ORDER-77" in page  # her own answer
+    colleague = UserFactory(username="bob2")
+    member(colleague, blind.queue)
+    other = Client()
+    other.force_login(colleague)
+    page = other.get(url).content.decode()
+    assert "data-blind-outcome" in page and "tag-approve" not in page
+    for secret in SECRETS:
+        assert secret not in page
+
+
+def test_a_reviewers_own_numbers_leave_out_blind_decisions(blind, people):
+    from reviewqueue.selectors.metrics import parse_trend_request
+    from reviewqueue.selectors.metrics_reports import report_for
+
+    rec = add(blind)
+    client = as_user(people["reviewer"])
+    claim(client)
+    # An enum-like field edited: her "most edited fields" would show the path "note", and a
+    # modify vs an approve in her trend would tell her she did not match.
+    decide(client, rec.id, outcome="modify", payload={**SECRET_PAYLOAD, "amount": 1.0})
+    request = parse_trend_request({})
+    own = report_for(user=people["reviewer"], request=request)
+    assert own.total.decisions == 0 and own.modifications == 0 and own.fields == []
+    assert all(v.compared == 0 for v in own.models)
+    trend = client.get("/api/v1/metrics/trend").json()
+    assert sum(b["decisions"] for b in trend["buckets"]) == 0
+    audited = report_for(user=people["auditor"], request=request)
+    assert audited.total.decisions == 1 and audited.modifications == 1
+    assert [f.path for f in audited.fields] == ["amount"]

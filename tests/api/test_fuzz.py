@@ -35,7 +35,7 @@ from schemathesis.specs.openapi.checks import (
 from reviewqueue.services.audit import Actor
 from reviewqueue.services.ingest import recommendation_ingest
 from reviewqueue.services.review import recommendation_claim
-from reviewqueue.services.setup import personal_token_create
+from reviewqueue.services.tokens import personal_token_create
 from tests.conftest import World, item
 from tests.factories import UserFactory, member
 from tests.web.test_bad_input import _first_string, _with_nul_at

@@ -131,8 +131,16 @@ class TestTrend:
     def test_reviewer_asking_for_someone_else_is_403(self, world, people, october):
         assert_problem(get(as_user(people["reviewer"]), reviewer="sam", **OCTOBER), 403)
 
-    def test_outsider_asking_for_a_queue_they_are_not_in_is_403(self, world, people, october):
-        assert_problem(get(as_user(people["outsider"]), queue="refunds", **OCTOBER), 403)
+    def test_outsider_asking_for_a_queue_they_are_not_in_is_404_as_for_no_queue(
+        self, world, people, october
+    ):
+        """Issue 14 #17: the same answer as for a queue that does not exist."""
+        client = as_user(people["outsider"])
+        not_in = assert_problem(get(client, queue="refunds", **OCTOBER), 404)
+        missing = assert_problem(get(client, queue="no-such-queue", **OCTOBER), 404)
+        assert not_in["detail"].replace("refunds", "X") == missing["detail"].replace(
+            "no-such-queue", "X"
+        )
         body = get(as_user(people["outsider"]), bucket="month", **OCTOBER).json()
         assert body["buckets"][0]["decisions"] == 0  # their own: none
 

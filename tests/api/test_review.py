@@ -13,7 +13,7 @@ from reviewqueue.models import AuditEvent, Decision, Execution, Recommendation
 from reviewqueue.selectors.targets import targets_forget
 from reviewqueue.services.audit import Actor
 from reviewqueue.services.ingest import recommendation_ingest
-from reviewqueue.services.setup import personal_token_create
+from reviewqueue.services.tokens import personal_token_create
 from reviewqueue.tasks import leases_sweep
 from tests.api.test_ingest import assert_problem
 from tests.conftest import item

@@ -163,7 +163,7 @@ def create_config() -> dict[str, Any]:
     """Queues q0..q9, an action type, a source, reviewers and an admin with a token."""
     from reviewqueue.models import ActionType, Membership, Queue, QueueActionType, Source, User
     from reviewqueue.services.audit import Actor
-    from reviewqueue.services.setup import personal_token_create
+    from reviewqueue.services.tokens import personal_token_create
 
     action_type, _ = ActionType.objects.get_or_create(
         name="refund.issue",

@@ -18,7 +18,7 @@ import pytest
 from reviewqueue.client import ReviewQueueClient
 from reviewqueue.models import ActionType, QueueActionType
 from reviewqueue.services.audit import Actor
-from reviewqueue.services.setup import personal_token_create
+from reviewqueue.services.tokens import personal_token_create
 from tests.conftest import World
 from tests.factories import ActionTypeFactory, UserFactory, member
 

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from reviewqueue.exceptions import Forbidden, ValidationFailed
+from reviewqueue.exceptions import Forbidden, NotFound, ValidationFailed
 from reviewqueue.models import MetricsBucket, Recommendation
 from reviewqueue.selectors.metrics import (
     TrendFilters,
@@ -326,8 +326,11 @@ def test_reviewers_see_only_their_own_numbers_in_their_queues(world):
     assert bucket["decisions"] == 1
     with pytest.raises(Forbidden):
         trend(bob, reviewer="alice", **{"from": "2026-10-05", "to": "2026-10-06"})
-    with pytest.raises(Forbidden):
+    # Issue 14 #17: a queue bob is not in answers as one that does not exist.
+    with pytest.raises(NotFound):
         trend(bob, queue="other", **{"from": "2026-10-05", "to": "2026-10-06"})
+    with pytest.raises(NotFound):
+        trend(bob, queue="no-such-queue", **{"from": "2026-10-05", "to": "2026-10-06"})
     scope = metrics_scope(user=bob)
     assert scope.own_numbers_only and scope.reviewer == bob and scope.queues == [world.queue]
 

@@ -27,7 +27,7 @@ from django.db.models import Count
 
 from reviewqueue.models import Execution, User
 from reviewqueue.services.audit import Actor
-from reviewqueue.services.setup import personal_token_create
+from reviewqueue.services.tokens import personal_token_create
 from reviewqueue.tasks import outbox_sweep
 from tests.conftest import TEST_PASSWORD, item
 from tests.tasks.conftest import _test_database_url

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from reviewqueue.models import RateLimitWindow
 from reviewqueue.services.audit import Actor
-from reviewqueue.services.setup import personal_token_create
+from reviewqueue.services.tokens import personal_token_create
 from tests.api.test_abuse_limits import counters_unreachable, limiter_warnings  # noqa: F401 (fixture)
 from tests.conftest import TEST_PASSWORD, item
 from tests.factories import UserFactory, member

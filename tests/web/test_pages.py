@@ -238,13 +238,16 @@ def test_review_page_says_when_nothing_is_waiting(client, world, reviewer):
     assert b"Nothing waiting in this queue" in response.content
 
 
-def test_review_page_is_403_for_non_members_even_auditors(client, world, outsider, auditor):
+def test_review_page_is_404_for_non_members_as_for_no_queue(client, world, outsider, auditor):
     ingest(world)
-    for user in (outsider, auditor):
-        client.force_login(user)
-        response = client.get(review_url())
-        assert response.status_code == 403
-        assert b"not a member of queue" in response.content
+    client.force_login(outsider)
+    assert client.get(review_url()).status_code == 404
+    assert client.get("/queues/no-such-queue/review/").status_code == 404
+    # An auditor reads every queue anyway: told plainly that they may not review.
+    client.force_login(auditor)
+    response = client.get(review_url())
+    assert response.status_code == 403
+    assert b"not a member of queue" in response.content
     assert Recommendation.objects.get().status == "pending"
 
 
@@ -451,12 +454,12 @@ def test_deciding_twice_is_409_already_decided(client, world, reviewer):
     assert b"This item has already been decided." in response.content
 
 
-def test_decide_is_403_for_a_non_member(client, world, reviewer, outsider):
+def test_decide_is_404_for_a_non_member(client, world, reviewer, outsider):
     rec = ingest(world)
     recommendation_claim(user=reviewer, queue=world.queue)
     client.force_login(outsider)
     response = client.post(action_url(rec, "decide"), {"outcome": "approve"}, **HX)
-    assert response.status_code == 403
+    assert response.status_code == 404
     assert not Decision.objects.exists()
 
 

@@ -68,7 +68,7 @@ from reviewqueue.services.audit import Actor
 from reviewqueue.services.incidents import incident_record
 from reviewqueue.services.ingest import recommendation_ingest
 from reviewqueue.services.review import recommendation_claim, recommendation_decide
-from reviewqueue.services.setup import personal_token_create
+from reviewqueue.services.tokens import personal_token_create
 from reviewqueue.web.reports import CSV_SECTIONS
 from tests.conftest import item
 from tests.factories import (
@@ -190,31 +190,41 @@ ROWS: list[Row] = [
     R(POST, "/queues/{a}/incidents/{incident}/resolve",    LOGIN,  LOGIN,  LOGIN,  404,    403,    403,    403,    GO),
     R(GET,  "/executions/dead/",                           LOGIN,  LOGIN,  LOGIN,  404,    404,    404,    200,    200),
     R(POST, "/executions/{dead}/retry",                    LOGIN,  LOGIN,  LOGIN,  404,    404,    404,    403,    GO),
-    R(GET,  "/queues/{a}/review/",                         LOGIN,  LOGIN,  LOGIN,  403,    200,    200,    403,    403),
-    R(GET,  "/queues/{a}/review/",                         LOGIN,  LOGIN,  LOGIN,  403,    200,    200,    403,    403,
+    R(GET,  "/queues/{a}/review/",                         LOGIN,  LOGIN,  LOGIN,  404,    200,    200,    403,    403),
+    R(GET,  "/queues/{a}/review/",                         LOGIN,  LOGIN,  LOGIN,  404,    200,    200,    403,    403,
       htmx=True),
-    R(POST, "/queues/{a}/review/{held}/decide",            LOGIN,  LOGIN,  LOGIN,  403,    GO,     409,    403,    403,
+    R(POST, "/queues/{a}/review/{held}/decide",            LOGIN,  LOGIN,  LOGIN,  404,    GO,     409,    403,    403,
       data=DECISION),
-    R(POST, "/queues/{a}/review/{held}/decide",            LOGIN,  LOGIN,  LOGIN,  403,    200,    409,    403,    403,
+    R(POST, "/queues/{a}/review/{held}/decide",            LOGIN,  LOGIN,  LOGIN,  404,    200,    409,    403,    403,
       data=DECISION, htmx=True),
-    R(POST, "/queues/{a}/review/{b_item}/decide",          LOGIN,  LOGIN,  LOGIN,  403,    404,    404,    403,    403,
+    R(POST, "/queues/{a}/review/{b_item}/decide",          LOGIN,  LOGIN,  LOGIN,  404,    404,    404,    403,    403,
       data=DECISION, note="no such item in queue A: non-members hear the same 403 as for real ones"),
-    R(POST, "/queues/{a}/review/{held}/escalate",          LOGIN,  LOGIN,  LOGIN,  403,    GO,     409,    403,    403,
+    R(POST, "/queues/{a}/review/{held}/escalate",          LOGIN,  LOGIN,  LOGIN,  404,    GO,     409,    403,    403,
       data=ESCALATE),
-    R(POST, "/queues/{a}/review/{held}/escalate",          LOGIN,  LOGIN,  LOGIN,  403,    200,    409,    403,    403,
+    R(POST, "/queues/{a}/review/{held}/escalate",          LOGIN,  LOGIN,  LOGIN,  404,    200,    409,    403,    403,
       data=ESCALATE, htmx=True),
-    R(POST, "/queues/{a}/review/{held}/release",           LOGIN,  LOGIN,  LOGIN,  403,    GO,     409,    403,    403),
-    R(POST, "/queues/{a}/review/{held}/release",           LOGIN,  LOGIN,  LOGIN,  403,    200,    409,    403,    403,
+    R(POST, "/queues/{a}/review/{held}/release",           LOGIN,  LOGIN,  LOGIN,  404,    GO,     409,    403,    403),
+    R(POST, "/queues/{a}/review/{held}/release",           LOGIN,  LOGIN,  LOGIN,  404,    200,    409,    403,    403,
       htmx=True),
     R(GET,  "/queues/{a}/review/{held}/decide",            *everyone(405), note="the method is checked first"),
     R(GET,  "/recommendations/{pending}/",                 LOGIN,  LOGIN,  LOGIN,  404,    200,    200,    200,    200),
     R(GET,  "/recommendations/{b_item}/",                  LOGIN,  LOGIN,  LOGIN,  404,    404,    404,    200,    200),
 
+    # --- a person's settings: their own tokens (issue 14 #4) -------------------------------------
+    R(GET,  "/settings/",                                  LOGIN,  LOGIN,  LOGIN,  200,    200,    200,    200,    200),
+    R(POST, "/settings/tokens/",                           LOGIN,  LOGIN,  LOGIN,  200,    200,    200,    200,    200,
+      data={"days": "7"}, note="the new token is shown once on this page"),
+    R(POST, "/settings/tokens/{rev_token_pk}/revoke",      LOGIN,  LOGIN,  LOGIN,  404,    GO,     404,    404,    GO,
+      note="the owner, or an admin; nobody else learns the token exists"),
+    R(GET,  "/settings/tokens/{rev_token_pk}/revoke",      LOGIN,  LOGIN,  LOGIN,  405,    405,    405,    405,    405),
+
     # --- reports: everyone signed in sees their own numbers; admins and auditors all -------------
     R(GET,  "/reports/",                                   LOGIN,  LOGIN,  LOGIN,  200,    200,    200,    200,    200),
     R(GET,  "/reports/",                                   LOGIN,  LOGIN,  LOGIN,  200,    200,    200,    200,    200,
       htmx=True),
-    R(GET,  "/reports/?queue={a}",                         LOGIN,  LOGIN,  LOGIN,  403,    200,    200,    200,    200),
+    R(GET,  "/reports/?queue={a}",                         LOGIN,  LOGIN,  LOGIN,  404,    200,    200,    200,    200),
+    R(GET,  "/reports/?queue=no-such-queue",               LOGIN,  LOGIN,  LOGIN,  404,    404,    404,    400,    400,
+      note="a queue you may not read and one that does not exist answer alike; readers of every queue: 400"),
     R(GET,  "/reports/nope.csv",                           LOGIN,  LOGIN,  LOGIN,  404,    404,    404,    404,    404),
 
     # --- ingest API (source keys) ---------------------------------------------------------------
@@ -250,7 +260,8 @@ ROWS: list[Row] = [
       note="who you are is settled before the method"),
 
     # --- reports API ----------------------------------------------------------------------------
-    R(GET,  "/api/v1/metrics/trend?queue={a}",             401,    401,    401,    403,    200,    200,    200,    200),
+    R(GET,  "/api/v1/metrics/trend?queue={a}",             401,    401,    401,    404,    200,    200,    200,    200),
+    R(GET,  "/api/v1/metrics/trend?queue=no-such-queue",   401,    401,    401,    404,    404,    404,    400,    400),
     R(GET,  "/api/v1/exports/decisions.jsonl",             401,    401,    401,    403,    403,    403,    200,    200),
     R(GET,  "/api/v1/exports/audit.jsonl",                 401,    401,    401,    403,    403,    403,    200,    200),
 ]
@@ -259,9 +270,9 @@ ROWS: list[Row] = [
 # Every CSV section of /reports/<section>.csv, for queue A. Readiness is for admins and
 # auditors only (404 to others, who see their own numbers in the other sections).
 CSV_EXPECT: dict[str, tuple[Expected, ...]] = {
-    section: (LOGIN, LOGIN, LOGIN, 403, 200, 200, 200, 200) for section in CSV_SECTIONS
+    section: (LOGIN, LOGIN, LOGIN, 404, 200, 200, 200, 200) for section in CSV_SECTIONS
 }
-CSV_EXPECT["readiness"] = (LOGIN, LOGIN, LOGIN, 403, 404, 404, 200, 200)
+CSV_EXPECT["readiness"] = (LOGIN, LOGIN, LOGIN, 404, 404, 404, 200, 200)
 ROWS += [R(GET, f"/reports/{s}.csv?queue={{a}}", *e) for s, e in CSV_EXPECT.items()]
 # Without a queue: each person's own queues (the outsider's: none at all).
 ROWS += [
@@ -280,6 +291,7 @@ ADMIN_MODELS = {
     "reviewqueue.actiontype": EDITABLE,
     "reviewqueue.source": EDITABLE,
     "reviewqueue.apikey": READ_ONLY,  # revoked by its action, never edited
+    "reviewqueue.personaltoken": READ_ONLY,  # revoked by its action, never edited
     "reviewqueue.recommendation": READ_ONLY,  # changed only through services
     "reviewqueue.decision": READ_ONLY,
     "reviewqueue.execution": READ_ONLY,  # retried by its action
@@ -290,6 +302,7 @@ ADMIN_ACTIONS = {
     ("reviewqueue.queue", "resume_breaker"): "{a_pk}",
     ("reviewqueue.source", "create_key"): "{source_pk}",
     ("reviewqueue.apikey", "revoke"): "{spare_key_pk}",
+    ("reviewqueue.personaltoken", "revoke"): "{rev_token_pk}",
     ("reviewqueue.execution", "retry"): "{dead}",
 }
 
@@ -393,6 +406,7 @@ def build_world() -> tuple[dict[str, Any], dict[str, User], dict[str, str]]:
         queue=a, user=people["adm"], severity="high", summary="matrix incident"
     )
     spare_key_pk = ApiKey.objects.get(prefix=spare_key.split("_")[1]).pk  # revoked by a row
+    rev_token, _ = personal_token_create(user=people["rev"], actor=Actor.system("test"))  # too
     ids = {
         "a": a.slug,
         "a_pk": a.pk,
@@ -414,6 +428,8 @@ def build_world() -> tuple[dict[str, Any], dict[str, User], dict[str, str]]:
         "actiontype_obj": action_type.pk,
         "source_obj": source.pk,
         "apikey_obj": spare_key_pk,
+        "personaltoken_obj": rev_token.pk,
+        "rev_token_pk": rev_token.pk,
         "recommendation_obj": pending.pk,
         "decision_obj": Decision.objects.get(recommendation=decided).pk,
         "execution_obj": execution.pk,

@@ -193,10 +193,21 @@ def test_reviewer_sees_only_their_own_numbers(client, world, people, october):
     assert "Only your own decisions are counted." in html
 
 
-def test_reviewer_asking_for_another_queue_gets_403(client, world, people, october):
-    response = page(client, people["reviewer"], queue="other")
-    assert response.status_code == 403
-    assert "not a member" in response.content.decode()
+def test_reviewer_asking_for_another_queue_gets_the_same_404_as_for_no_queue(
+    client, world, people, october
+):
+    """Issue 14 #17: a queue name cannot be probed through the reports page."""
+    other = page(client, people["reviewer"], queue="other")
+    missing = page(client, people["reviewer"], queue="no-such-queue")
+    assert other.status_code == missing.status_code == 404
+    assert "not a member" not in other.content.decode()
+    assert "No queue &#x27;other&#x27;." in other.content.decode()
+    assert "No queue &#x27;no-such-queue&#x27;." in missing.content.decode()
+    for section in ("trend", "backlog"):
+        a = client.get(f"/reports/{section}.csv", {"queue": "other"})
+        b = client.get(f"/reports/{section}.csv", {"queue": "no-such-queue"})
+        assert a.status_code == b.status_code == 404
+        assert a.content.replace(b"other", b"X") == b.content.replace(b"no-such-queue", b"X")
 
 
 def test_bad_filters_show_errors_next_to_the_fields(client, world, people):
