@@ -40,5 +40,3 @@ def retry(request: HttpRequest, execution_id: int) -> HttpResponse:
     except DomainError as exc:
         messages.error(request, exc.detail)
     return redirect("executions-dead")
-
-
