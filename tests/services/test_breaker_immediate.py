@@ -1,19 +1,14 @@
 """The breaker and the stage apply from the very next item, in every web process (issue 15 #1).
 
-A real gunicorn (2 sync workers, each its own process with its own per-process targets
+A real gunicorn (2 workers, each its own process with its own per-process targets
 cache, made 10 minutes long here so that only a fresh read can pass) serves the test
 database. Both workers route items while the queue is supervised; then the breaker trips
 (from real failed executions) in this process, and every item posted afterwards, on fresh
 connections to either worker, is routed to review. The same after a resume and a stage move.
 """
 
-import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import httpx
 import pytest
@@ -25,62 +20,22 @@ from reviewqueue.services.stages import stage_change
 from reviewqueue.states import ExecutionStatus
 from tests.conftest import World, item
 from tests.factories import UserFactory
+from tests.gunicorn import gunicorn_running
 from tests.tasks.conftest import _test_database_url
-
-ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.django_db(transaction=True)  # gunicorn must see the world's rows
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def server(world: World, tmp_path) -> Iterator[str]:
-    port = _free_port()
-    log = tmp_path / "gunicorn.log"
     env = {
-        **os.environ,
         "DATABASE_URL": _test_database_url(),
         "REVIEWQUEUE_INGEST_RATE": "1000000/m",
         # Far longer than the test: a cached breaker or stage would show.
         "REVIEWQUEUE_CONFIG_CACHE_SECONDS": "600",
     }
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [
-                sys.executable, "-m", "gunicorn", "config.wsgi",
-                "--bind", f"127.0.0.1:{port}", "--workers", "2", "--threads", "1",
-                "--timeout", "60", "--graceful-timeout", "5", "--log-level", "warning",
-            ],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline or process.poll() is not None:
-                raise RuntimeError("gunicorn did not start:\n" + log.read_text()[-3000:])
-            time.sleep(0.1)
-        yield url
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, 15)
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, 9)
-                process.wait(5)
+    with gunicorn_running(tmp_path / "gunicorn.log", env, workers=2, threads=1) as running:
+        yield running.url
 
 
 def _post_many(url: str, key: str, prefix: str, count: int = 12) -> list[dict]:

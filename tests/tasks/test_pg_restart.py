@@ -17,10 +17,10 @@ import re
 import shlex
 import shutil
 import subprocess
-import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,9 +33,9 @@ from django.db.models import Count
 from reviewqueue.models import Recommendation, User
 from tests.conftest import TEST_PASSWORD, World, item
 from tests.factories import UserFactory, member
+from tests.gunicorn import Gunicorn, gunicorn_running
 from tests.tasks.conftest import _test_database_url
 
-ROOT = Path(__file__).resolve().parents[2]
 PGTMP = os.environ.get("PGTMP", "")
 DATA_DIR = Path(PGTMP) / "data" if PGTMP else None
 
@@ -87,81 +87,17 @@ def _server_options() -> str:
     return shlex.join(kept)
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _children(pid: int) -> set[int]:
-    found = set()
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-            found.add(int(entry.name))
-    return found
-
-
-@dataclass
-class Gunicorn:
-    process: subprocess.Popen
-    url: str
-    log: Path
-
-    def workers(self) -> set[int]:
-        return _children(self.process.pid)
-
-
 @pytest.fixture
-def gunicorn(world: World, tmp_path) -> Gunicorn:
+def gunicorn(world: World, tmp_path) -> Iterator[Gunicorn]:
     if shutil.which("runuser") is None and os.environ.get("PG_USER"):
         pytest.skip("needs runuser to drive pg_ctl as the cluster's owner")
-    port = _free_port()
-    log = tmp_path / "gunicorn.log"
     env = {
-        **os.environ,
         "DATABASE_URL": _test_database_url(),
         "REVIEWQUEUE_INGEST_RATE": "1000000/m",  # the outage is the subject, not the limiter
         "DATABASE_CONNECT_TIMEOUT": "2",
     }
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [
-                sys.executable, "-m", "gunicorn", "config.wsgi",
-                "--bind", f"127.0.0.1:{port}",
-                "--worker-class", "gthread", "--workers", "2", "--threads", "4",
-                "--timeout", "60", "--graceful-timeout", "5", "--log-level", "warning",
-            ],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
-    server = Gunicorn(process=process, url=f"http://127.0.0.1:{port}", log=log)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(server.url + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline or process.poll() is not None:
-                raise RuntimeError("gunicorn did not start:\n" + log.read_text()[-3000:])
-            time.sleep(0.1)
+    with gunicorn_running(tmp_path / "gunicorn.log", env, workers=2, threads=4) as server:
         yield server
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, 15)
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, 9)
-                process.wait(5)
 
 
 @dataclass

@@ -13,12 +13,10 @@ deadline: the suite must pass on a loaded two-core machine.
 
 import os
 import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import httpx
 import pytest
@@ -30,10 +28,11 @@ from reviewqueue.services.audit import Actor
 from reviewqueue.services.tokens import personal_token_create
 from reviewqueue.tasks import outbox_sweep
 from tests.conftest import TEST_PASSWORD, item
-from tests.tasks.conftest import _test_database_url
+from tests.gunicorn import Gunicorn as Server
+from tests.gunicorn import start_gunicorn
+from tests.tasks.conftest import _test_database_url, wait_until
 from tests.tasks.test_execution import wired  # noqa: F401 - fixture
 
-ROOT = Path(__file__).resolve().parents[2]
 REDIS_PORT = os.environ.get("REDIS_PORT", "")
 REDIS_TMP = os.environ.get("REDIS_TMP", "")
 WRONG = "not the password"
@@ -44,14 +43,6 @@ pytestmark = [
         not (REDIS_PORT and REDIS_TMP), reason="stops the Redis that scripts/test starts"
     ),
 ]
-
-
-def wait_until(condition: Callable[[], bool], what: str, timeout: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"waited {timeout:.0f}s for {what}")
-        time.sleep(0.1)
 
 
 def _redis_cli(*args: str) -> str:
@@ -89,72 +80,20 @@ def broker_idle() -> bool:
     return _redis_cli("llen", "celery") == "0" and _redis_cli("hlen", "unacked") == "0"
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@dataclass
-class Server:
-    process: subprocess.Popen
-    url: str
-    log: Path
-
-    def log_tail(self) -> str:
-        return self.log.read_text(errors="replace")[-3000:]
-
-
-def _start_server(log: Path) -> Server:
-    port = _free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": _test_database_url(),
-        "REVIEWQUEUE_LOGIN_RATE_USER": "3/5m",
-    }
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [
-                sys.executable, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}",
-                "--worker-class", "gthread", "--workers", "1", "--threads", "4",
-                "--timeout", "120", "--graceful-timeout", "5", "--log-level", "warning",
-            ],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
-    return Server(process=process, url=f"http://127.0.0.1:{port}", log=log)
-
-
-def _healthy(server: Server) -> bool:
-    if server.process.poll() is not None:
-        raise RuntimeError("gunicorn exited:\n" + server.log_tail())
-    try:
-        return httpx.get(server.url + "/healthz", timeout=5).status_code == 200
-    except httpx.TransportError:
-        return False
-
-
-def _stop(server: Server) -> None:
-    if server.process.poll() is None:
-        os.killpg(server.process.pid, 15)
-        try:
-            server.process.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.process.pid, 9)
-            server.process.wait(10)
-
-
 @pytest.fixture
 def servers(wired, tmp_path) -> Iterator[list[Server]]:  # noqa: F811
-    started = [_start_server(tmp_path / f"gunicorn-{n}.log") for n in range(2)]
+    env = {"DATABASE_URL": _test_database_url(), "REVIEWQUEUE_LOGIN_RATE_USER": "3/5m"}
+    started = [
+        start_gunicorn(tmp_path / f"gunicorn-{n}.log", env, workers=1, threads=4, timeout=120)
+        for n in range(2)
+    ]
     try:
         for server in started:
-            wait_until(lambda server=server: _healthy(server), "gunicorn to start", timeout=90)
+            server.wait_healthy(timeout=120)
         yield started
     finally:
         for server in started:
-            _stop(server)
+            server.stop()
 
 
 @dataclass
