@@ -16,6 +16,7 @@ app.conf.beat_schedule = {
     "outbox-sweep": {"task": "reviewqueue.outbox_sweep", "schedule": 10.0},
     "sla-sweep": {"task": "reviewqueue.sla_sweep", "schedule": 60.0},
     "metrics-warm": {"task": "reviewqueue.metrics_warm", "schedule": 600.0},
+    "anomaly-baselines": {"task": "reviewqueue.anomaly_baselines_refresh", "schedule": 10.0},
     "rate-limits-prune": {"task": "reviewqueue.rate_limits_prune", "schedule": 300.0},
     "sessions-clear": {"task": "reviewqueue.sessions_clear", "schedule": 3600.0},
 }

@@ -148,6 +148,22 @@ RECOMMENDATION: dict[str, Any] = {
         "created_at": {"type": "string", "format": "date-time"},
         "updated_at": {"type": "string", "format": "date-time"},
         "lease_expires_at": _NULLABLE_TIME,
+        "flags": {
+            "type": "array",
+            "description": "Why the item waits for people although its stage could have "
+            "executed it; empty when none.",
+            "items": {
+                "type": "object",
+                "required": ["kind", "detail"],
+                "properties": {
+                    "kind": {
+                        "type": "string",
+                        "enum": ["risk_ceiling", "confidence_floor", "outlier", "volume"],
+                    },
+                    "detail": {"type": "string"},
+                },
+            },
+        },
         "decision": DECISION,
         "execution": EXECUTION,
     },

@@ -110,6 +110,7 @@ def recommendation_repr(
         "created_at": iso(rec.created_at),
         "updated_at": iso(rec.updated_at),
         "lease_expires_at": iso(rec.lease_expires_at),
+        "flags": [{"kind": f["kind"], "detail": f["detail"]} for f in rec.flags],
         "decision": decision_repr(_related(rec, "decision")),
         "execution": execution_repr(_related(rec, "execution")),
     }
@@ -118,5 +119,7 @@ def recommendation_repr(
         for key in BLIND_HIDDEN:
             del data[key]
         data["decision"] = blind_decision_repr(_related(rec, "decision"), viewer)
+        # A flag's sentence quotes the hidden numbers (an amount, the confidence): kind only.
+        data["flags"] = [{"kind": f["kind"], "detail": ""} for f in rec.flags]
         data["blind"] = True
     return data

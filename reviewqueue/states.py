@@ -115,3 +115,12 @@ def is_legal(current: Status, target: Status) -> bool:
 
 def execution_is_legal(current: ExecutionStatus, target: ExecutionStatus) -> bool:
     return (current, target) in EXECUTION_MOVES
+
+
+class FlagKind(StrEnum):
+    """Why an item waits for people although its stage would have let it execute."""
+
+    RISK_CEILING = "risk_ceiling"  # risk at or above the queue's hard_risk_ceiling
+    CONFIDENCE_FLOOR = "confidence_floor"  # confidence below hard_confidence_floor
+    OUTLIER = "outlier"  # a payload number far from its action type's recent values
+    VOLUME = "volume"  # the source sent more than max_per_5min in the last 5 minutes

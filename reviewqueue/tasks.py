@@ -11,7 +11,7 @@ from celery import shared_task
 from django.contrib.sessions.backends.db import SessionStore
 
 from reviewqueue.observability.context import bind_delivery
-from reviewqueue.services import callbacks, execution, ratelimit, sla
+from reviewqueue.services import anomaly, callbacks, execution, ratelimit, sla
 from reviewqueue.services.outbox import publish
 from reviewqueue.services.review import leases_return_expired
 
@@ -66,6 +66,12 @@ def metrics_warm() -> int:
 def sessions_clear() -> None:
     """Delete expired sessions (beat, hourly): sessions are rows in PostgreSQL."""
     SessionStore.clear_expired()
+
+
+@shared_task(name="reviewqueue.anomaly_baselines_refresh", soft_time_limit=60, time_limit=90)
+def anomaly_baselines_refresh() -> int:
+    """Recompute the anomaly flags' baselines (beat, every 10 s; services/anomaly.py)."""
+    return anomaly.baselines_refresh()
 
 
 @shared_task(name="reviewqueue.rate_limits_prune", soft_time_limit=60, time_limit=90)

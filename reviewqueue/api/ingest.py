@@ -69,6 +69,9 @@ class RecommendationCollection(SourceAPIView):
             OpenApiParameter("external_id", str, description="Look one item up by its external id"),
             OpenApiParameter("status", str),
             OpenApiParameter("queue", str),
+            OpenApiParameter(
+                "flagged", str, description="`true`: only items with anomaly flags; `false`: none"
+            ),
             OpenApiParameter("cursor", str, description="`next` from the previous page"),
             OpenApiParameter("limit", int, description="1-200, default 50"),
         ],
@@ -82,11 +85,15 @@ class RecommendationCollection(SourceAPIView):
             raise ValidationFailed(
                 "Bad limit.", errors={"limit": "Must be an integer from 1 to 200."}
             )
+        flagged_raw = params.get("flagged")
+        if flagged_raw not in (None, "true", "false"):
+            raise ValidationFailed("Bad flagged.", errors={"flagged": "Must be true or false."})
         rows, next_cursor = recommendation_list_for_source(
             source=self.source,
             external_id=params.get("external_id"),
             status=params.get("status"),
             queue=params.get("queue"),
+            flagged=None if flagged_raw is None else flagged_raw == "true",
             cursor=params.get("cursor"),
             limit=int(limit_raw),
         )

@@ -49,6 +49,11 @@ TREND: dict[str, Any] = {
                     "median_seconds_to_decision": _SECONDS,
                     "p90_seconds_to_decision": _SECONDS,
                     "median_review_seconds": _SECONDS,
+                    "flagged": {
+                        "type": "integer",
+                        "minimum": 0,
+                        "description": "Decisions on items that had anomaly flags.",
+                    },
                 },
             },
         }

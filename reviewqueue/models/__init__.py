@@ -1,5 +1,5 @@
 from reviewqueue.models.audit import AuditChainHead, AuditEvent
-from reviewqueue.models.autonomy import QaReview, StageChange
+from reviewqueue.models.autonomy import AnomalyBaseline, QaReview, StageChange
 from reviewqueue.models.config import (
     ActionType,
     ApiKey,
@@ -19,6 +19,7 @@ from reviewqueue.models.recommendations import Decision, Recommendation
 
 __all__ = [
     "ActionType",
+    "AnomalyBaseline",
     "ApiKey",
     "AuditChainHead",
     "AuditEvent",

@@ -52,3 +52,32 @@ class QaReview(models.Model):
             # The QA breaker: a queue's latest verdicts.
             models.Index(fields=["queue", "-reviewed_at"], name="qareview_queue_idx"),
         ]
+
+
+class AnomalyBaseline(models.Model):
+    """The recent history of one numeric payload field of one action type in one queue: the
+    count, mean and standard deviation of its last `window` values, which the anomaly flags
+    compare each arriving item with (services/flags.py). Written only by the periodic
+    refresh (services/anomaly.py), never by ingest, so no ingest waits on another's update
+    of this row; ingest reads it."""
+
+    queue = models.ForeignKey("reviewqueue.Queue", on_delete=models.CASCADE, related_name="+")
+    action_type = models.ForeignKey(
+        "reviewqueue.ActionType", on_delete=models.CASCADE, related_name="+"
+    )
+    field = models.CharField(max_length=200)
+    window = models.PositiveIntegerField()  # the window asked for; `count` may be fewer
+    count = models.PositiveIntegerField()  # numeric values found among the last `window` items
+    mean = models.FloatField(null=True)
+    stddev = models.FloatField(null=True)
+    refreshed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["queue", "action_type", "field"], name="uniq_anomaly_baseline"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.queue_id}/{self.action_type_id}/{self.field}"

@@ -75,6 +75,12 @@ class Queue(models.Model):
     escalate_min_risk = models.FloatField(default=0.7)
     qa_sample_rate = models.FloatField(default=0.05)
     hard_risk_ceiling = models.FloatField(null=True, blank=True)
+    # Anomaly flags (supervised / autonomous; services/flags.py): an item flagged by any of
+    # these waits for people instead of executing.
+    hard_confidence_floor = models.FloatField(null=True, blank=True)
+    max_per_5min = models.PositiveIntegerField(null=True, blank=True)
+    # {"fields": ["amount"], "z": 4.0, "window": 1000}; {} for none.
+    anomaly = models.JSONField(default=dict, blank=True)
     # Circuit breaker: over the last `breaker_window` auto-executed items.
     breaker_window = models.PositiveIntegerField(default=50)
     breaker_max_failure_rate = models.FloatField(default=0.2)
@@ -100,6 +106,17 @@ class Queue(models.Model):
                 | Q(hard_risk_ceiling__gte=0, hard_risk_ceiling__lte=1),
                 name="queue_hard_risk_ceiling_in_unit_interval",
                 violation_error_message="hard_risk_ceiling must be empty or from 0 to 1.",
+            ),
+            models.CheckConstraint(
+                condition=Q(hard_confidence_floor__isnull=True)
+                | Q(hard_confidence_floor__gte=0, hard_confidence_floor__lte=1),
+                name="queue_hard_confidence_floor_in_unit_interval",
+                violation_error_message="hard_confidence_floor must be empty or from 0 to 1.",
+            ),
+            models.CheckConstraint(
+                condition=Q(max_per_5min__isnull=True) | Q(max_per_5min__gte=1),
+                name="queue_max_per_5min_positive",
+                violation_error_message="max_per_5min must be empty or at least 1.",
             ),
             models.CheckConstraint(
                 condition=Q(breaker_max_failure_rate__gte=0, breaker_max_failure_rate__lte=1)

@@ -41,6 +41,10 @@ class Recommendation(models.Model):
     overdue_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
     qa_sampled = models.BooleanField(default=False)
+    # Why the item waits for people although its stage would have let it execute:
+    # [{"kind": "risk_ceiling|confidence_floor|outlier|volume", "detail": "..."}]
+    # (services/flags.py); set at ingest, never changed.
+    flags = models.JSONField(default=list, blank=True)
 
     class Meta:
         constraints = [
@@ -117,6 +121,17 @@ class Recommendation(models.Model):
             ),
             # A source's own listing, newest first.
             models.Index(fields=["source", "-created_at"], name="rec_source_created_idx"),
+            # The anomaly baselines: an action type's latest items in a queue.
+            models.Index(
+                fields=["queue", "action_type", "-created_at"], name="rec_queue_type_created_idx"
+            ),
+            # Flagged items of a queue (reports, the flagged filter); partial, so as small as
+            # the flagged part of the history.
+            models.Index(
+                fields=["queue", "created_at"],
+                name="rec_flagged_idx",
+                condition=~Q(flags=[]),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -152,6 +167,7 @@ class Decision(models.Model):
     created_at = models.DateTimeField()  # the recommendation's created_at
     claimed_at = models.DateTimeField(null=True, blank=True)
     decided_at = models.DateTimeField(default=timezone.now)
+    flagged = models.BooleanField(default=False)  # the recommendation had anomaly flags
 
     class Meta:
         indexes = [

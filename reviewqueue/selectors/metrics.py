@@ -379,6 +379,7 @@ class BucketStats:
     median_seconds_to_decision: float | None = None
     p90_seconds_to_decision: float | None = None
     median_review_seconds: float | None = None
+    flagged: int = 0  # decisions on items that had anomaly flags (services/flags.py)
 
     def rate(self, count: int) -> float | None:
         return round(count / self.decisions, 4) if self.decisions else None
@@ -421,6 +422,7 @@ class TrendPoint:
             "median_seconds_to_decision": _seconds(s.median_seconds_to_decision),
             "p90_seconds_to_decision": _seconds(s.p90_seconds_to_decision),
             "median_review_seconds": _seconds(s.median_review_seconds),
+            "flagged": s.flagged,
         }
 
 
@@ -438,6 +440,7 @@ TREND_FIELDS = (
     "median_seconds_to_decision",
     "p90_seconds_to_decision",
     "median_review_seconds",
+    "flagged",
 )
 
 
@@ -449,7 +452,7 @@ def _seconds(value: float | None) -> float | None:
     return None if value is None else round(value, 3)
 
 
-_ROW_FIELDS = ("decided_at", "created_at", "claimed_at", "outcome")
+_ROW_FIELDS = ("decided_at", "created_at", "claimed_at", "outcome", "flagged")
 
 # One pass over the run's decisions: width_bucket places each decision between the run's
 # boundaries (exactly the Python buckets, whatever the time zone), then counts and
@@ -463,7 +466,8 @@ SELECT width_bucket(d.decided_at, %s::timestamptz[]) AS b,
        percentile_cont(ARRAY[0.5, 0.9]::float8[])
            WITHIN GROUP (ORDER BY date_part('epoch', d.decided_at - d.created_at)),
        percentile_cont(0.5)
-           WITHIN GROUP (ORDER BY date_part('epoch', d.decided_at - d.claimed_at))
+           WITHIN GROUP (ORDER BY date_part('epoch', d.decided_at - d.claimed_at)),
+       count(*) FILTER (WHERE d.flagged)
 FROM ({inner}) AS d
 GROUP BY 1
 """
@@ -491,7 +495,16 @@ def _compute(filters: TrendFilters, buckets: Sequence[Bucket]) -> dict[Bucket, B
         inner, params = qs.values(*_ROW_FIELDS).query.sql_with_params()
         with connection.cursor() as cursor:
             cursor.execute(_TREND_SQL.format(inner=inner), [bounds, *params])
-            for b, n, approved, modified, rejected, to_decision, review in cursor.fetchall():
+            for (
+                b,
+                n,
+                approved,
+                modified,
+                rejected,
+                to_decision,
+                review,
+                flagged,
+            ) in cursor.fetchall():
                 out[run[b - 1]] = BucketStats(
                     decisions=n,
                     approved=approved,
@@ -500,6 +513,7 @@ def _compute(filters: TrendFilters, buckets: Sequence[Bucket]) -> dict[Bucket, B
                     median_seconds_to_decision=to_decision[0] if to_decision else None,
                     p90_seconds_to_decision=to_decision[1] if to_decision else None,
                     median_review_seconds=review,
+                    flagged=flagged,
                 )
     return out
 
@@ -514,6 +528,7 @@ _MEMO_FIELDS = (
     "median_seconds_to_decision",
     "p90_seconds_to_decision",
     "median_review_seconds",
+    "flagged",
 )
 
 
@@ -578,6 +593,7 @@ def _remember(signature: str, computed: list[tuple[Bucket, BucketStats]]) -> Non
                 median_seconds_to_decision=s.median_seconds_to_decision,
                 p90_seconds_to_decision=s.p90_seconds_to_decision,
                 median_review_seconds=s.median_review_seconds,
+                flagged=s.flagged,
                 computed_at=now,
             )
             for b, s in computed
@@ -603,4 +619,5 @@ def total_of(points: Sequence[TrendPoint]) -> BucketStats:
         total.approved += p.stats.approved
         total.modified += p.stats.modified
         total.rejected += p.stats.rejected
+        total.flagged += p.stats.flagged
     return total

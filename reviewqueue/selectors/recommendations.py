@@ -62,10 +62,12 @@ def recommendation_list_for_source(
     external_id: str | None = None,
     status: str | None = None,
     queue: str | None = None,
+    flagged: bool | None = None,
     cursor: str | None = None,
     limit: int = 50,
 ) -> tuple[list[Recommendation], str | None]:
-    """The source's items, newest first, keyset-paginated; `external_id` looks one up."""
+    """The source's items, newest first, keyset-paginated; `external_id` looks one up;
+    `flagged` keeps those with (True) or without (False) anomaly flags."""
     qs = _with_related(Recommendation.objects.filter(source=source))
     if external_id is not None:
         qs = qs.filter(external_id=external_id)
@@ -73,6 +75,8 @@ def recommendation_list_for_source(
         qs = qs.filter(status=status)
     if queue:
         qs = qs.filter(queue__slug=queue)
+    if flagged is not None:
+        qs = qs.exclude(flags=[]) if flagged else qs.filter(flags=[])
     if cursor:
         created, pk = _decode_cursor(cursor)
         qs = qs.filter(created_at__lte=created).exclude(created_at=created, id__gte=pk)

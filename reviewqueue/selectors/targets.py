@@ -19,6 +19,8 @@ Two reads with two freshness rules:
 
 import copy
 import time
+from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
 from django.db import connection
@@ -38,8 +40,23 @@ ROUTING_FIELDS = (
     "escalate_min_risk",
     "qa_sample_rate",
     "hard_risk_ceiling",
+    "hard_confidence_floor",
+    "max_per_5min",
+    "anomaly",
     "sla_minutes",
 )
+
+
+def _converter(name: str) -> Callable[[Any], Any]:
+    """How a raw column value becomes the model's value (JSON arrives as text)."""
+    field = Queue._meta.get_field(name)
+    from_db = getattr(field, "from_db_value", None)
+    if from_db is None:
+        return lambda value: value
+    return lambda value: from_db(value, None, connection)
+
+
+_FROM_DB = {name: _converter(name) for name in ROUTING_FIELDS}
 
 
 def targets_for(source: Source) -> Targets:
@@ -77,7 +94,7 @@ def routing_lock(queues: list[Queue]) -> dict[int, Queue]:
         # A copy: the cached row is shared by every request of this process.
         queue = copy.copy(by_id[pk])
         for name, value in zip(ROUTING_FIELDS, values, strict=True):
-            setattr(queue, name, value)
+            setattr(queue, name, _FROM_DB[name](value))
         fresh[pk] = queue
     return fresh
 

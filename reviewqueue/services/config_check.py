@@ -19,6 +19,7 @@ from reviewqueue import access
 from reviewqueue.lib import signing
 from reviewqueue.lib.outbound import OutboundRefused, check_url
 from reviewqueue.lib.schema import schema_problem
+from reviewqueue.services.flags import ANOMALY_MAX_WINDOW
 from reviewqueue.services.readiness import DEFAULTS as READINESS_DEFAULTS
 from reviewqueue.services.readiness import readiness_config
 from reviewqueue.states import MemberRole, Stage
@@ -41,6 +42,9 @@ QUEUE_FIELDS = {
     "routing.escalate_min_risk": "escalate_min_risk",
     "routing.qa_sample_rate": "qa_sample_rate",
     "routing.hard_risk_ceiling": "hard_risk_ceiling",
+    "routing.hard_confidence_floor": "hard_confidence_floor",
+    "max_per_5min": "max_per_5min",
+    "anomaly": "anomaly",
     "breaker.window": "breaker_window",
     "breaker.max_failure_rate": "breaker_max_failure_rate",
     "breaker.max_qa_rejection_rate": "breaker_max_qa_rejection_rate",
@@ -225,8 +229,58 @@ def _readiness(check: _Checker, value: Any) -> None:
             check.add(f"readiness.{key}", f"must be {expected}, got {v!r}")
 
 
-def queue_problems(t: Mapping[str, Any], *, action_names: set[str]) -> list[Problem]:
-    """A [[queues]] table's problems; `action_names` are the action types it may list."""
+def _numeric_properties(schema: Any) -> set[str]:
+    """The top-level payload properties a schema lets be numbers (no type says any)."""
+    props = schema.get("properties") if isinstance(schema, dict) else None
+    if not isinstance(props, dict):
+        return set()
+    numeric = set()
+    for name, spec in props.items():
+        kind = spec.get("type") if isinstance(spec, dict) else None
+        kinds = kind if isinstance(kind, list) else [kind]
+        if kind is None or {"number", "integer"} & set(kinds):
+            numeric.add(name)
+    return numeric
+
+
+def _anomaly(check: _Checker, value: Any, schemas: list[Any]) -> None:
+    """`anomaly = { fields = ["amount"], z = 4.0, window = 1000 }`: fields must be numeric
+    top-level payload properties of at least one of the queue's action types."""
+    if not isinstance(value, dict):
+        check.add("anomaly", 'must be a table, e.g. { fields = ["amount"], z = 4.0 }')
+        return
+    if not value:
+        return  # {}: no outlier flags (the admin's empty value)
+    check.keys("anomaly", value, {"fields", "z", "window"}, {"fields"})
+    numeric = set().union(*(_numeric_properties(s) for s in schemas))
+    fields = check.string_list("anomaly.fields", value.get("fields", []))
+    if "fields" in value and not fields and isinstance(value["fields"], list):
+        check.add("anomaly.fields", "must name at least one payload field")
+    for name in fields:
+        if name not in numeric:
+            known = ", ".join(sorted(numeric)) or "none"
+            check.add(
+                "anomaly.fields",
+                f"'{name}' is not a numeric property of any of this queue's action types' "
+                f"payload_schema (numeric properties: {known})",
+            )
+    if "z" in value:
+        z = value["z"]
+        if isinstance(z, bool) or not isinstance(z, int | float) or not 0 < z <= 100:
+            check.add("anomaly.z", f"must be a number above 0 and at most 100, got {z!r}")
+    if "window" in value:
+        w = value["window"]
+        if isinstance(w, bool) or not isinstance(w, int) or not 10 <= w <= ANOMALY_MAX_WINDOW:
+            check.add(
+                "anomaly.window",
+                f"must be a whole number of items from 10 to {ANOMALY_MAX_WINDOW}, got {w!r}",
+            )
+
+
+def queue_problems(t: Mapping[str, Any], *, action_schemas: Mapping[str, Any]) -> list[Problem]:
+    """A [[queues]] table's problems; `action_schemas` are the action types it may list, by
+    name, with their payload schemas."""
+    action_names = set(action_schemas)
     check = _Checker()
     check.keys("", t, _QUEUE_KEYS, {"slug", "name", "action_types"})
     check.string("slug", t.get("slug"), pattern=_SLUG)
@@ -240,7 +294,7 @@ def queue_problems(t: Mapping[str, Any], *, action_names: set[str]) -> list[Prob
         if name not in action_names:
             check.add("action_types", f"unknown action type '{name}'")
     check.string_list("reason_codes", t.get("reason_codes", []))
-    for key in ("sla_minutes", "lease_minutes"):
+    for key in ("sla_minutes", "lease_minutes", "max_per_5min"):
         if key in t:
             check.positive_int(key, t[key])
     for key in ("sla_escalate", "blind_review"):
@@ -259,6 +313,10 @@ def queue_problems(t: Mapping[str, Any], *, action_names: set[str]) -> list[Prob
                 check.unit(f"{section}.{key}", table[key])
     if "readiness" in t:
         _readiness(check, t["readiness"])
+    if "anomaly" in t:
+        listed = t.get("action_types", [])
+        names = [n for n in listed if isinstance(n, str)] if isinstance(listed, list) else []
+        _anomaly(check, t["anomaly"], [action_schemas.get(n) for n in names])
     return check.problems
 
 
@@ -327,12 +385,13 @@ def _duplicates(
 def file_problems(
     data: dict[str, Any],
     *,
-    known_action_names: set[str],
+    known_action_schemas: Mapping[str, Any],
     known_queue_slugs: set[str],
     user_roles: Mapping[str, str],
 ) -> list[str]:
     """Every problem of a parsed config file, as `section[i].key: message` lines. The known
-    names are those already in the database (a file may refer to them)."""
+    names are those already in the database (a file may refer to them); action types come
+    with their payload schemas."""
     problems = [
         f"{key}: unknown section (expected {', '.join(sorted(_SECTIONS))})"
         for key in sorted(set(data) - _SECTIONS)
@@ -341,13 +400,18 @@ def file_problems(
     queues = _tables(problems, data, "queues")
     sources = _tables(problems, data, "sources")
     members = _tables(problems, data, "members")
-    action_names = known_action_names | {
-        t["name"] for t in actions if isinstance(t.get("name"), str)
+    action_schemas = {
+        **known_action_schemas,
+        **{
+            t["name"]: t.get("payload_schema", {})
+            for t in actions
+            if isinstance(t.get("name"), str)
+        },
     }
     queue_slugs = known_queue_slugs | {t["slug"] for t in queues if isinstance(t.get("slug"), str)}
     for section, tables, judge in (
         ("action_types", actions, action_type_problems),
-        ("queues", queues, lambda t: queue_problems(t, action_names=action_names)),
+        ("queues", queues, lambda t: queue_problems(t, action_schemas=action_schemas)),
         ("sources", sources, lambda t: source_problems(t, queue_slugs=queue_slugs)),
         (
             "members",

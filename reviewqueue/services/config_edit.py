@@ -169,7 +169,14 @@ QUEUE = _Kind(
     # The stage moves only in the app, audited with its readiness evidence.
     tuple(f for f in config_check.QUEUE_FIELDS.values() if f != "stage"),
     lambda row: {"action_types": _names(row, "action_types", "name")},
-    lambda t: config_check.queue_problems(t, action_names=set(t["action_types"])),
+    lambda t: config_check.queue_problems(
+        t,
+        action_schemas=dict(
+            ActionType.objects.filter(name__in=t["action_types"]).values_list(
+                "name", "payload_schema"
+            )
+        ),
+    ),
 )
 ACTION_TYPE = _Kind(
     "action_type",

@@ -35,12 +35,14 @@ from reviewqueue.models import (
 )
 from reviewqueue.observability import metrics
 from reviewqueue.observability.context import bind_recommendation
+from reviewqueue.selectors.anomaly import BaselineKey, baselines_for, recent_volume
 from reviewqueue.selectors.targets import Targets, routing_lock, targets_for
 from reviewqueue.services.audit import Actor, audit_chain_order, audit_event
 from reviewqueue.services.callbacks import callback_event
+from reviewqueue.services.flags import Baseline, Flag, flags_apply, flags_for, needs_inputs
 from reviewqueue.services.outbox import publish_on_commit
 from reviewqueue.services.qa import qa_should_sample
-from reviewqueue.services.routing import INITIAL_STATUS, route_for
+from reviewqueue.services.routing import INITIAL_STATUS, effective_stage, route_for
 from reviewqueue.services.rows import decision_row, execution_row
 from reviewqueue.states import DecisionKind, Outcome, Route
 
@@ -182,13 +184,73 @@ def _check(
     )
 
 
-def _build(checked: Checked, queue: Queue, source: Source, now: datetime) -> Prepared:
+@dataclass
+class FlagInputs:
+    """What the anomaly flags of one store's items compare with, read in its transaction."""
+
+    baselines: dict[BaselineKey, Baseline]
+    volumes: dict[int, int]  # queue id -> the source's items there in the last 5 minutes
+
+
+def _flag_inputs(
+    checked: list[Checked], queues: dict[int, Queue], source: Source, now: datetime
+) -> FlagInputs:
+    """Nothing is read for queues without flags or in stages that do not raise them."""
+    pairs: set[tuple[int, int]] = set()
+    limits: dict[int, int] = {}
+    for c in checked:
+        queue = queues[c.queue.pk]
+        if not flags_apply(effective_stage(queue)):
+            continue
+        wants_baselines, wants_volume = needs_inputs(queue)
+        if wants_baselines:
+            pairs.add((queue.pk, c.action_type.pk))
+        if wants_volume and queue.max_per_5min is not None:
+            limits[queue.pk] = queue.max_per_5min
+    return FlagInputs(
+        baselines=baselines_for(pairs),
+        volumes={
+            pk: recent_volume(source_id=source.pk, queue_id=pk, now=now, limit=limit)
+            for pk, limit in limits.items()
+        },
+    )
+
+
+def _flags(checked: Checked, queue: Queue, source: Source, inputs: FlagInputs) -> list[Flag]:
+    if not flags_apply(effective_stage(queue)):
+        return []
+    data, action_type = checked.data, checked.action_type
+    recent = None
+    if queue.pk in inputs.volumes:
+        inputs.volumes[queue.pk] += 1  # this item; a batch's items count one after another
+        recent = inputs.volumes[queue.pk]
+    return flags_for(
+        queue=queue,
+        action=action_type.name,
+        confidence=float(data["confidence"]),
+        risk=float(data["risk_score"]),
+        payload=data["action"]["payload"],
+        baselines={
+            field: b
+            for (q, a, field), b in inputs.baselines.items()
+            if q == queue.pk and a == action_type.pk
+        },
+        recent=recent,
+        source=source.name,
+    )
+
+
+def _build(
+    checked: Checked, queue: Queue, source: Source, now: datetime, flags: list[Flag]
+) -> Prepared:
     """Route one checked item by `queue` (its routing state as read in this transaction) and
-    build its rows."""
+    its anomaly flags, and build its rows."""
     data, action_type = checked.data, checked.action_type
     payload = data["action"]["payload"]
     confidence, risk = float(data["confidence"]), float(data["risk_score"])
-    route = route_for(queue=queue, action_type=action_type, confidence=confidence, risk=risk)
+    route = route_for(
+        queue=queue, action_type=action_type, confidence=confidence, risk=risk, flags=flags
+    )
     waits_for_people = route in (Route.REVIEW, Route.ESCALATED)
     rec = Recommendation(
         id=uuid7(),
@@ -208,6 +270,7 @@ def _build(checked: Checked, queue: Queue, source: Source, now: datetime) -> Pre
         priority=data.get("priority", 0),
         expires_at=checked.expires_at,
         metadata=data.get("metadata", {}),
+        flags=flags,
         route=route,
         status=INITIAL_STATUS[route],
         created_at=now,
@@ -249,6 +312,7 @@ def _audit_created(p: Prepared, actor: Actor) -> AuditEvent:
             "confidence": rec.confidence,
             "risk_score": rec.risk_score,
             "qa_sampled": rec.qa_sampled,
+            "flags": rec.flags,
         },
     )
 
@@ -269,7 +333,13 @@ def _store(checked: list[Checked], source: Source, now: datetime) -> list[Prepar
     actor = Actor.of_source(source)
     with transaction.atomic():
         queues = routing_lock(list({c.queue.pk: c.queue for c in checked}.values()))
-        prepared = [_build(c, queues[c.queue.pk], source, now) for c in checked]
+        inputs = _flag_inputs(checked, queues, source, now)
+        prepared = [
+            _build(
+                c, queues[c.queue.pk], source, now, _flags(c, queues[c.queue.pk], source, inputs)
+            )
+            for c in checked
+        ]
         if len(prepared) == 1 and prepared[0].decision is None:
             insert_together([prepared[0].recommendation, _audit_created(prepared[0], actor)])
             return prepared

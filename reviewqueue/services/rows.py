@@ -34,6 +34,7 @@ def decision_row(
         created_at=rec.created_at,
         claimed_at=rec.claimed_at,
         decided_at=now,
+        flagged=bool(rec.flags),
         **fields,
     )
 

@@ -55,7 +55,7 @@ def config_parse(text: str) -> dict[str, Any]:
     )
     problems = config_check.file_problems(
         data,
-        known_action_names=set(ActionType.objects.values_list("name", flat=True)),
+        known_action_schemas=dict(ActionType.objects.values_list("name", "payload_schema")),
         known_queue_slugs=set(Queue.objects.values_list("slug", flat=True)),
         user_roles=dict(
             User.objects.filter(username__in=[n for n in named if isinstance(n, str)]).values_list(
