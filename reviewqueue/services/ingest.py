@@ -4,7 +4,10 @@ The only code that creates a Recommendation. A single create is one transaction:
 queue's routing state read share-locked (so a breaker trip or a stage move applies from the
 very next item, selectors/targets.py), then the recommendation and its audit event in one
 INSERT; plus the key lookup and a target lookup at most once per source every few seconds.
-An auto-routed item adds its policy decision and execution row (the outbox). Replays
+In a supervised or autonomous queue that configures anomaly flags, the flags' inputs are
+read in the same transaction: the action type's baselines (one indexed read) and the
+source's recent volume (one bounded count); services/flags.py decides. A flagged item waits
+for people. An auto-routed item adds its policy decision and execution row (the outbox). Replays
 are settled by the unique (source, external_id) constraint, so concurrent posts of one
 external_id create one row whatever the timing.
 """

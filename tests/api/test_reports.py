@@ -93,6 +93,7 @@ class TestTrend:
             "median_seconds_to_decision": 200.0,
             "p90_seconds_to_decision": 280.0,
             "median_review_seconds": 30.0,
+            "flagged": 0,
         }
         assert (second["decisions"], second["modified"], second["rejected"]) == (2, 1, 1)
         assert (second["approval_rate"], second["modification_rate"]) == (0.0, 0.5)

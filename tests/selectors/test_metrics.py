@@ -151,6 +151,7 @@ def test_day_buckets_hand_computed(world, admin):
             "median_seconds_to_decision": 200.0,
             "p90_seconds_to_decision": 360.0,
             "median_review_seconds": 20.0,
+            "flagged": 0,
         },
         {
             "start": "2026-10-02T00:00:00Z",
@@ -165,6 +166,7 @@ def test_day_buckets_hand_computed(world, admin):
             "median_seconds_to_decision": None,
             "p90_seconds_to_decision": None,
             "median_review_seconds": None,
+            "flagged": 0,
         },
         {
             "start": "2026-10-03T00:00:00Z",
@@ -179,6 +181,7 @@ def test_day_buckets_hand_computed(world, admin):
             "median_seconds_to_decision": 50.0,
             "p90_seconds_to_decision": 50.0,
             "median_review_seconds": 5.0,
+            "flagged": 0,
         },
     ]
 
