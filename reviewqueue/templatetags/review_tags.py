@@ -9,6 +9,8 @@ from urllib.parse import urlsplit
 
 from django import template
 
+from reviewqueue.states import FlagKind
+
 register = template.Library()
 
 MAX_DEPTH = 6  # deeper rows share the last indent step (the CSS has classes d0..d6)
@@ -116,6 +118,43 @@ def evidence_items(value: Any) -> list[Evidence]:
             )
         else:
             out.append(Evidence(title=json.dumps(item, default=str), href="", url="", snippet=""))
+    return out
+
+
+# Anomaly flags in words, for people (the API and the CSVs keep the kinds).
+FLAG_LABELS: dict[str, str] = {
+    FlagKind.RISK_CEILING: "Risk above ceiling",
+    FlagKind.CONFIDENCE_FLOOR: "Low confidence",
+    FlagKind.OUTLIER: "Outlier",
+    FlagKind.VOLUME: "High volume",
+}
+
+
+@register.filter
+def flag_label(kind: Any) -> str:
+    """A flag's kind in words; an unknown kind as it is."""
+    return FLAG_LABELS.get(kind, str(kind)) if isinstance(kind, str) else ""
+
+
+@dataclass(frozen=True)
+class FlagItem:
+    kind: str
+    label: str
+    detail: str  # written from the item's numbers and names: text, autoescaped like the rest
+
+
+@register.filter
+def flag_items(value: Any) -> list[FlagItem]:
+    """Recommendation.flags as shown; anything else in the column still shows, as text."""
+    out = []
+    for flag in value if isinstance(value, list) else []:
+        if not isinstance(flag, dict):
+            out.append(FlagItem("unknown", "Flag", json.dumps(flag, default=str)))
+            continue
+        kind, detail = flag.get("kind"), flag.get("detail")
+        kind = kind if isinstance(kind, str) else "unknown"
+        text = detail if isinstance(detail, str) else ""
+        out.append(FlagItem(kind=kind, label=flag_label(kind), detail=text))
     return out
 
 
