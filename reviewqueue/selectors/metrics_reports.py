@@ -12,6 +12,7 @@ from django.db.models import CharField, Count, Min, Q, QuerySet, Value
 from django.utils import timezone
 
 from reviewqueue.models import Decision, MetricsBucket, Queue, Recommendation, User
+from reviewqueue.selectors.flag_counts import FlagCounts, flag_counts
 from reviewqueue.selectors.metrics import (
     BucketStats,
     Scope,
@@ -382,6 +383,7 @@ class Report:
     reviewers: list[ReviewerRow]
     backlog: list[BacklogRow]
     readiness: list[tuple[Queue, Readiness]]
+    flags: list[FlagCounts]  # items that arrived flagged in the range, per queue
 
     @property
     def lo(self) -> datetime:
@@ -420,6 +422,7 @@ def report_for(*, user: User, request: TrendRequest, now: datetime | None = None
             if scope.own_numbers_only
             else [(q, readiness_for(queue=q, now=now)) for q in scope.queues]
         ),
+        flags=flag_counts(queues=scope.queues, lo=lo, hi=hi, filters=filters),
     )
 
 

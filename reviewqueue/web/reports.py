@@ -19,6 +19,7 @@ from django.views.decorators.vary import vary_on_headers
 from reviewqueue.exceptions import DomainError
 from reviewqueue.lib.csv_cells import csv_text
 from reviewqueue.models import User
+from reviewqueue.selectors.flag_counts import FLAG_KINDS, flag_counts
 from reviewqueue.selectors.metrics import (
     TREND_FIELDS,
     TrendFilters,
@@ -337,6 +338,7 @@ def page_tables(report: Report) -> dict[str, Any]:
                 "rejection": Rate(p.stats.rejection_rate),
                 "median": Seconds(p.stats.median_seconds_to_decision),
                 "p90": Seconds(p.stats.p90_seconds_to_decision),
+                "flagged": p.stats.flagged,
             }
             for p in report.points
         ],
@@ -519,6 +521,13 @@ def _backlog_rows(user: User, request: TrendRequest, now: datetime) -> Iterable[
         ]  # fmt: skip
 
 
+def _flag_rows(user: User, request: TrendRequest, now: datetime) -> Iterable[list[Any]]:
+    scope, filters, lo, hi = _scoped(user, request)
+    yield ["queue", "flagged", *(kind.value for kind in FLAG_KINDS)]
+    for f in flag_counts(queues=scope.queues, lo=lo, hi=hi, filters=filters):
+        yield [f.queue.slug, f.flagged, *(n for _, n in f.kinds)]
+
+
 def _readiness_rows(user: User, request: TrendRequest, now: datetime) -> Iterable[list[Any]]:
     scope = metrics_scope(user=user, queue=request.queue)
     if scope.own_numbers_only:
@@ -546,6 +555,7 @@ CSV_SECTIONS: dict[str, Callable[[User, TrendRequest, datetime], Iterable[list[A
     "prompts": _version_rows(("prompt_version",)),
     "reviewers": _reviewer_rows,
     "backlog": _backlog_rows,
+    "flags": _flag_rows,
     "readiness": _readiness_rows,
 }
 

@@ -2,12 +2,14 @@
 advance/demote form, and the QA list where reviewers mark sampled auto-executed items."""
 
 import uuid
+from datetime import timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from reviewqueue import access
@@ -20,14 +22,49 @@ from reviewqueue.selectors.autonomy import (
     shadow_disagreements,
     stage_history,
 )
+from reviewqueue.selectors.flag_counts import flag_counts
 from reviewqueue.selectors.incidents import incident_list
 from reviewqueue.selectors.queues import review_item
 from reviewqueue.services.breaker import breaker_resume
+from reviewqueue.services.flags import SIGMA, anomaly_of, flags_apply
 from reviewqueue.services.incidents import incident_record, incident_resolve
 from reviewqueue.services.qa import qa_review_record
+from reviewqueue.services.routing import effective_stage
 from reviewqueue.services.stages import readiness_snapshot, stage_change
-from reviewqueue.states import STAGE_ORDER, Stage
+from reviewqueue.states import STAGE_ORDER, FlagKind, Stage
 from reviewqueue.web.pages import current_user
+
+FLAG_DAYS = 30  # the queue page counts the flagged items of the last 30 days
+
+
+def _flag_rules(queue: Queue) -> list[tuple[str, str]]:
+    """(kind, what raises it) for each anomaly flag the queue configures."""
+    rules: list[tuple[str, str]] = []
+    if queue.hard_risk_ceiling is not None:
+        rules.append(
+            (FlagKind.RISK_CEILING, f"risk at or above {queue.hard_risk_ceiling:g} (escalated)")
+        )
+    if queue.hard_confidence_floor is not None:
+        rules.append(
+            (FlagKind.CONFIDENCE_FLOOR, f"confidence below {queue.hard_confidence_floor:g}")
+        )
+    anomaly = anomaly_of(queue)
+    if anomaly is not None:
+        rules.append(
+            (
+                FlagKind.OUTLIER,
+                f"{', '.join(anomaly.fields)} more than {anomaly.z:g} {SIGMA} from the mean of "
+                f"the action type's last {anomaly.window:,} items",
+            )
+        )
+    if queue.max_per_5min is not None:
+        rules.append(
+            (
+                FlagKind.VOLUME,
+                f"more than {queue.max_per_5min:,} items from one source in 5 minutes",
+            )
+        )
+    return rules
 
 
 def _queue(request: HttpRequest, slug: str) -> Queue:
@@ -42,6 +79,7 @@ def _queue_page(
 ) -> HttpResponse:
     user = current_user(request)
     here = STAGE_ORDER.index(Stage(queue.stage))
+    now = timezone.now()
     context = {
         "queue": queue,
         "readiness": readiness_snapshot(queue=queue),
@@ -49,6 +87,10 @@ def _queue_page(
         "advance_to": STAGE_ORDER[here + 1].value if here + 1 < len(STAGE_ORDER) else None,
         "demote_to": [s.value for s in STAGE_ORDER[:here]],
         "qa": qa_counts(queue=queue),
+        "flags": flag_counts(queues=[queue], lo=now - timedelta(days=FLAG_DAYS), hi=now)[0],
+        "flag_days": FLAG_DAYS,
+        "flag_rules": _flag_rules(queue),
+        "flags_apply": flags_apply(effective_stage(queue)),
         "disagreements": shadow_disagreements(queue=queue) if user.can_read_reports else None,
         "incidents": (
             incident_list(user=user, queue=queue, limit=10)
