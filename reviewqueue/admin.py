@@ -195,6 +195,12 @@ class QueueForm(ServiceForm):
         model = Queue
         fields = ("slug", *config_edit.QUEUE.editable)
 
+    def clean_anomaly(self) -> Any:
+        # An emptied box means no outlier flags ({}), as the column's default says; the
+        # form field alone would make it null, which the column does not take.
+        value = self.cleaned_data.get("anomaly")
+        return {} if value is None else value
+
 
 class MembershipFormSet(BaseInlineFormSet):  # type: ignore[type-arg]
     def clean(self) -> None:
@@ -251,7 +257,18 @@ class QueueAdmin(ServiceAdmin):
                     "escalate_min_risk",
                     "qa_sample_rate",
                     "hard_risk_ceiling",
+                    "hard_confidence_floor",
                 )
+            },
+        ),
+        (
+            "Anomaly flags",
+            {
+                "fields": ("anomaly", "max_per_5min"),
+                "description": (
+                    'Supervised and autonomous stages. anomaly: {"fields": ["amount"], '
+                    '"z": 4.0, "window": 1000} (z and window optional), or {} for none.'
+                ),
             },
         ),
         (

@@ -211,10 +211,16 @@ def form_problems(
     model: type[models.Model], row: models.Model | None, values: Mapping[str, Any]
 ) -> list[tuple[str | None, str]]:
     """What the save service would refuse, as (model field or None, message): the admin's
-    form shows these on its fields before anything is saved."""
+    form shows these on its fields before anything is saved. A problem inside a field's
+    value (`anomaly.z` of the anomaly field) names its key path, as apply_config does."""
     kind = KINDS[model]
     return [
-        (config_check.field_of(kind.fields, path), message)
+        (
+            config_check.field_of(kind.fields, path),
+            message
+            if not path or path in kind.fields or path == kind.key
+            else f"{path}: {message}",
+        )
         for path, message in kind.judge(_table(kind, row, values))
     ]
 
