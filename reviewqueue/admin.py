@@ -190,16 +190,22 @@ class ReviewQueueUserAdmin(ServiceAdmin, UserAdmin):  # type: ignore[misc]
 # --- Queues and their members ------------------------------------------------------------------
 
 
+def _json_or_empty(value: Any) -> Any:
+    return {} if value is None else value
+
+
 class QueueForm(ServiceForm):
     class Meta:
         model = Queue
         fields = ("slug", *config_edit.QUEUE.editable)
 
+    # An emptied JSON box means the column's default ({}: no outlier flags, the default
+    # gates); the form field alone would make it null, which the column does not take.
     def clean_anomaly(self) -> Any:
-        # An emptied box means no outlier flags ({}), as the column's default says; the
-        # form field alone would make it null, which the column does not take.
-        value = self.cleaned_data.get("anomaly")
-        return {} if value is None else value
+        return _json_or_empty(self.cleaned_data.get("anomaly"))
+
+    def clean_readiness(self) -> Any:
+        return _json_or_empty(self.cleaned_data.get("readiness"))
 
 
 class MembershipFormSet(BaseInlineFormSet):  # type: ignore[type-arg]

@@ -493,3 +493,17 @@ def test_verify_audit_passes_after_every_kind_of_change(client, world, webhook_o
     } <= actions, actions
     out = io.StringIO()
     call_command("verify_audit", stdout=out)  # raises (exit non-zero) on any gap or tampering
+
+
+def test_emptied_json_boxes_mean_the_defaults_not_a_server_error(client, world):
+    Queue.objects.filter(pk=world.queue.pk).update(
+        readiness={"shadow_window": 100}, anomaly={"fields": ["amount"]}
+    )
+    admin_client(client)
+    url = queue_url(world.queue)
+    data = change_form_data(client, url)
+    data.update({"readiness": "", "anomaly": ""})
+    response = client.post(url, data)
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    queue = Queue.objects.get(pk=world.queue.pk)
+    assert (queue.readiness, queue.anomaly) == ({}, {})
