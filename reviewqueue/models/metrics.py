@@ -21,7 +21,7 @@ class MetricsBucket(models.Model):
     median_seconds_to_decision = models.FloatField(null=True)
     p90_seconds_to_decision = models.FloatField(null=True)
     median_review_seconds = models.FloatField(null=True)
-    flagged = models.PositiveIntegerField(default=0)
+    flagged = models.PositiveIntegerField(default=0, db_default=0)
     computed_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

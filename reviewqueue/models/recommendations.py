@@ -1,7 +1,7 @@
 """Recommendations and the decisions made on them."""
 
 from django.db import models
-from django.db.models import Q
+from django.db.models import JSONField, Q, Value
 from django.utils import timezone
 
 from reviewqueue.lib.ids import uuid7
@@ -44,7 +44,8 @@ class Recommendation(models.Model):
     # Why the item waits for people although its stage would have let it execute:
     # [{"kind": "risk_ceiling|confidence_floor|outlier|volume", "detail": "..."}]
     # (services/flags.py); set at ingest, never changed.
-    flags = models.JSONField(default=list, blank=True)
+    # (db_default: rows written by SQL alone, e.g. a bulk load, need no flags column.)
+    flags = models.JSONField(default=list, db_default=Value([], JSONField()), blank=True)
 
     class Meta:
         constraints = [
@@ -167,7 +168,8 @@ class Decision(models.Model):
     created_at = models.DateTimeField()  # the recommendation's created_at
     claimed_at = models.DateTimeField(null=True, blank=True)
     decided_at = models.DateTimeField(default=timezone.now)
-    flagged = models.BooleanField(default=False)  # the recommendation had anomaly flags
+    # The recommendation had anomaly flags.
+    flagged = models.BooleanField(default=False, db_default=False)
 
     class Meta:
         indexes = [

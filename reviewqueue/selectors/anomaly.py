@@ -1,14 +1,11 @@
-"""What the anomaly flags compare an arriving item with (services/flags.py): the baselines
-of its action type's payload fields, and its source's recent volume in the queue. Read in
-the ingest's transaction, only for queues that configure them."""
+"""What the anomaly flags compare an arriving item's payload with (services/flags.py): the
+baselines of its action type's payload fields, read in the ingest's transaction, only for
+queues that configure them. (The source's volume is a counter: services/ratelimit.py.)"""
 
 from collections.abc import Iterable
-from datetime import datetime, timedelta
 
-from django.db import connection
-
-from reviewqueue.models import AnomalyBaseline, Recommendation
-from reviewqueue.services.flags import VOLUME_SECONDS, Baseline
+from reviewqueue.models import AnomalyBaseline
+from reviewqueue.services.flags import Baseline
 
 BaselineKey = tuple[int, int, str]  # (queue id, action type id, field)
 
@@ -26,19 +23,3 @@ def baselines_for(pairs: Iterable[tuple[int, int]]) -> dict[BaselineKey, Baselin
         for q, a, f, n, mean, sd in rows
         if (q, a) in pairs
     }
-
-
-def recent_volume(*, source_id: int, queue_id: int, now: datetime, limit: int) -> int:
-    """The source's items in the queue over the last 5 minutes, counted up to `limit` + 1
-    (enough to know it is over): a bounded scan of the source's newest items."""
-    table = connection.ops.quote_name(Recommendation._meta.db_table)
-    sql = (
-        f"SELECT count(*) FROM (SELECT 1 FROM {table} "  # noqa: S608 - names from the model
-        "WHERE source_id = %s AND queue_id = %s AND created_at > %s LIMIT %s) AS recent"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(
-            sql, [source_id, queue_id, now - timedelta(seconds=VOLUME_SECONDS), limit + 1]
-        )
-        (count,) = cursor.fetchone()
-    return int(count)

@@ -8,7 +8,8 @@ the source's recent volume, selectors/anomaly.py) in its transaction and passes 
   mean of that action type's last `window` values in the queue (AnomalyBaseline, refreshed
   by services/anomaly.py); a field that is missing or not a number is not an outlier;
 - `volume`: this item makes the source's items in the queue over the last 5 minutes more
-  than `max_per_5min`.
+  than `max_per_5min` (a sliding counter in 10-second steps, services/ratelimit.volume_count:
+  no scan of the source's items).
 """
 
 import math
@@ -62,11 +63,6 @@ def flags_apply(stage: Stage) -> bool:
     """Flags are raised in the stages where items execute without a person (by the stage the
     queue routes by now: a tripped breaker routes everything to review anyway)."""
     return stage in (Stage.SUPERVISED, Stage.AUTONOMOUS)
-
-
-def needs_inputs(queue: Queue) -> tuple[bool, bool]:
-    """(needs baselines, needs the source's recent volume) for a queue's flags."""
-    return anomaly_of(queue) is not None, queue.max_per_5min is not None
 
 
 def number(value: float | int) -> str:

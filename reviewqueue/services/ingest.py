@@ -5,13 +5,15 @@ queue's routing state read share-locked (so a breaker trip or a stage move appli
 very next item, selectors/targets.py), then the recommendation and its audit event in one
 INSERT; plus the key lookup and a target lookup at most once per source every few seconds.
 In a supervised or autonomous queue that configures anomaly flags, the flags' inputs are
-read in the same transaction: the action type's baselines (one indexed read) and the
-source's recent volume (one bounded count); services/flags.py decides. A flagged item waits
+the action type's baselines (one indexed read, in the transaction) and, for max_per_5min,
+the source's volume (one counter statement just before it, services/ratelimit.py);
+services/flags.py decides. A flagged item waits
 for people. An auto-routed item adds its policy decision and execution row (the outbox). Replays
 are settled by the unique (source, external_id) constraint, so concurrent posts of one
 external_id create one row whatever the timing.
 """
 
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -38,13 +40,21 @@ from reviewqueue.models import (
 )
 from reviewqueue.observability import metrics
 from reviewqueue.observability.context import bind_recommendation
-from reviewqueue.selectors.anomaly import BaselineKey, baselines_for, recent_volume
+from reviewqueue.selectors.anomaly import BaselineKey, baselines_for
 from reviewqueue.selectors.targets import Targets, routing_lock, targets_for
 from reviewqueue.services.audit import Actor, audit_chain_order, audit_event
 from reviewqueue.services.callbacks import callback_event
-from reviewqueue.services.flags import Baseline, Flag, flags_apply, flags_for, needs_inputs
+from reviewqueue.services.flags import (
+    VOLUME_SECONDS,
+    Baseline,
+    Flag,
+    anomaly_of,
+    flags_apply,
+    flags_for,
+)
 from reviewqueue.services.outbox import publish_on_commit
 from reviewqueue.services.qa import qa_should_sample
+from reviewqueue.services.ratelimit import volume_count
 from reviewqueue.services.routing import INITIAL_STATUS, effective_stage, route_for
 from reviewqueue.services.rows import decision_row, execution_row
 from reviewqueue.states import DecisionKind, Outcome, Route
@@ -189,34 +199,34 @@ def _check(
 
 @dataclass
 class FlagInputs:
-    """What the anomaly flags of one store's items compare with, read in its transaction."""
+    """What the anomaly flags of one store's items compare with."""
 
     baselines: dict[BaselineKey, Baseline]
-    volumes: dict[int, int]  # queue id -> the source's items there in the last 5 minutes
+    # queue id -> the source's items there in the last 5 minutes before this store's own
+    volumes: dict[int, int]
+
+
+def _volumes_counted(checked: list[Checked], source: Source, now: datetime) -> dict[int, int]:
+    """Count this store's items per queue that sets max_per_5min (by the targets' row: at
+    most a few seconds old) in the sliding volume counter, before the store's transaction
+    (services/ratelimit.volume_count), and return each queue's volume before them."""
+    items = Counter(c.queue.pk for c in checked if c.queue.max_per_5min is not None)
+    totals = volume_count(source_id=source.pk, items=items, seconds=VOLUME_SECONDS, now=now)
+    return {pk: total - items[pk] for pk, total in (totals or {}).items()}
 
 
 def _flag_inputs(
-    checked: list[Checked], queues: dict[int, Queue], source: Source, now: datetime
+    checked: list[Checked], queues: dict[int, Queue], volumes: dict[int, int]
 ) -> FlagInputs:
-    """Nothing is read for queues without flags or in stages that do not raise them."""
-    pairs: set[tuple[int, int]] = set()
-    limits: dict[int, int] = {}
-    for c in checked:
-        queue = queues[c.queue.pk]
-        if not flags_apply(effective_stage(queue)):
-            continue
-        wants_baselines, wants_volume = needs_inputs(queue)
-        if wants_baselines:
-            pairs.add((queue.pk, c.action_type.pk))
-        if wants_volume and queue.max_per_5min is not None:
-            limits[queue.pk] = queue.max_per_5min
-    return FlagInputs(
-        baselines=baselines_for(pairs),
-        volumes={
-            pk: recent_volume(source_id=source.pk, queue_id=pk, now=now, limit=limit)
-            for pk, limit in limits.items()
-        },
-    )
+    """The baselines are read (in the store's transaction) only for queues that name
+    anomaly fields and are in a stage that raises flags."""
+    pairs = {
+        (queue.pk, c.action_type.pk)
+        for c in checked
+        if anomaly_of(queue := queues[c.queue.pk]) is not None
+        and flags_apply(effective_stage(queue))
+    }
+    return FlagInputs(baselines=baselines_for(pairs), volumes=volumes)
 
 
 def _flags(checked: Checked, queue: Queue, source: Source, inputs: FlagInputs) -> list[Flag]:
@@ -334,9 +344,10 @@ def _store(checked: list[Checked], source: Source, now: datetime) -> list[Prepar
     if not checked:
         return []
     actor = Actor.of_source(source)
+    volumes = _volumes_counted(checked, source, now)
     with transaction.atomic():
         queues = routing_lock(list({c.queue.pk: c.queue for c in checked}.values()))
-        inputs = _flag_inputs(checked, queues, source, now)
+        inputs = _flag_inputs(checked, queues, volumes)
         prepared = [
             _build(
                 c, queues[c.queue.pk], source, now, _flags(c, queues[c.queue.pk], source, inputs)

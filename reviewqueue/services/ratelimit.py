@@ -27,7 +27,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -221,6 +221,69 @@ def rate_limit_peek(limits: Mapping[str, str], *, now: datetime | None = None) -
     if found is None:
         return []
     return [Usage(key, n, limit_of[key], left_of[key]) for key, n in found]
+
+
+# The anomaly flags' volume (services/flags.py): per (source, queue), counted in 10-second
+# steps; the last 5 minutes are the current step and the 29 before it. Each step's row is kept
+# until the 5 minutes after it have passed (rate_limits_prune deletes it then).
+VOLUME_STEP_SECONDS = 10
+_VOLUME_SQL = """
+WITH counted AS (
+    INSERT INTO reviewqueue_ratelimitwindow ("key", window_start, window_end, "count")
+    SELECT k, %s, %s, n FROM unnest(%s::text[], %s::int[]) AS t(k, n)
+    ON CONFLICT ("key", window_start)
+    DO UPDATE SET "count" = reviewqueue_ratelimitwindow."count" + EXCLUDED."count"
+    RETURNING "key", "count"
+)
+SELECT c."key", c."count" + COALESCE((
+    SELECT sum(w."count") FROM reviewqueue_ratelimitwindow AS w
+    WHERE w."key" = c."key" AND w.window_start > %s AND w.window_start < %s
+), 0)
+FROM counted AS c
+"""
+
+
+def volume_count(
+    *, source_id: int, items: Mapping[int, int], seconds: int, now: datetime | None = None
+) -> dict[int, int] | None:
+    """Count `items` (queue id -> how many this request stores there) for a source and
+    return, per queue, its items over the last `seconds` with these included: one statement
+    however many queues (the new step's counts come back from the INSERT; the earlier steps
+    are summed through the primary key). Call it outside the ingest's transaction (a counter
+    row stays locked until the statement's transaction ends). None when the counters could not
+    be reached (no volume flag then, and the warning line)."""
+    if not items:
+        return {}
+    now = now or timezone.now()
+    step = Rate(limit=0, seconds=VOLUME_STEP_SECONDS)
+    start, end, _ = _window(step, now)
+    keep_until = end + timedelta(seconds=seconds)
+    since = start - timedelta(seconds=seconds)
+    # In key order: two statements lock their rows in the same order, so never deadlock.
+    ordered = sorted(
+        (f"volume:{source_id}:{queue_id}", queue_id, n) for queue_id, n in items.items()
+    )
+    queue_of = {key: queue_id for key, queue_id, _ in ordered}
+
+    def count() -> list[tuple[str, int]]:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                _VOLUME_SQL,
+                [
+                    start,
+                    keep_until,
+                    [k for k, _, _ in ordered],
+                    [n for _, _, n in ordered],
+                    since,
+                    start,
+                ],
+            )
+            return list(cursor.fetchall())
+
+    counted = _checked(count)
+    if counted is None:
+        return None
+    return {queue_of[key]: int(total) for key, total in counted}
 
 
 def rate_limits_prune(*, now: datetime | None = None) -> int:
