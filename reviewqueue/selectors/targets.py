@@ -9,8 +9,9 @@ Two reads with two freshness rules:
   added to or removed from a queue) and action types' payload schemas and executors. Nothing
   that decides where an item goes is taken from it: the queue rows it holds are only used
   for their id and slug.
-- `routing_lock(queue_ids)`: the stage, breaker state, thresholds and SLA of the queues an
-  ingest writes to, read in the ingest's transaction with `FOR SHARE` on the queue rows. A
+- `routing_lock(queue_ids)`: the stage, breaker state, thresholds, anomaly settings and
+  baselines and SLA of the queues an ingest writes to, read in the ingest's transaction with
+  `FOR SHARE` on the queue rows. A
   breaker trip, a resume or a stage change updates the queue row, which waits for the
   share locks of ingests in flight, and every ingest that locks after the update commits
   reads the new state: the very next item after a trip is routed to review, in every
@@ -18,14 +19,19 @@ Two reads with two freshness rules:
 """
 
 import copy
+import json
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
 from django.db import connection
 
-from reviewqueue.models import ActionType, Queue, QueueActionType, Source
+from reviewqueue.models import ActionType, AnomalyBaseline, Queue, QueueActionType, Source
+from reviewqueue.services.flags import Baseline
+
+BaselineKey = tuple[int, int, str]  # (queue id, action type id, field)
 
 Targets = dict[tuple[str, str], tuple[Queue, ActionType]]
 _cache: dict[int, tuple[float, Targets]] = {}
@@ -72,31 +78,59 @@ def targets_for(source: Source) -> Targets:
     return targets
 
 
-def routing_lock(queues: list[Queue]) -> dict[int, Queue]:
+@dataclass(frozen=True)
+class Routing:
+    """What routes a store's items, as committed when its transaction read it."""
+
+    queues: dict[int, Queue]  # fresh copies with their routing columns
+    baselines: dict[BaselineKey, Baseline]  # of queues that name anomaly fields
+
+
+# The anomaly baselines of a queue that names anomaly fields, as one JSON array (NULL for a
+# queue without them, so such a queue costs no lookup): read with the routing state, in the
+# same statement, since they decide where the item goes too.
+_BASELINES = (
+    "CASE WHEN q.anomaly <> '{{}}'::jsonb THEN (SELECT json_agg(json_build_array("
+    "b.action_type_id, b.field, b.count, b.mean, b.stddev)) FROM {baselines} AS b "
+    "WHERE b.queue_id = q.id) END"
+)
+
+
+def routing_lock(queues: list[Queue]) -> Routing:
     """Fresh copies of `queues` with their routing columns as committed now, share-locked
-    until the caller's transaction ends. Call inside the ingest's transaction, before its
-    inserts. One statement on the primary key; rows locked in id order, as every writer
-    that locks several queues does."""
+    until the caller's transaction ends, and their anomaly baselines. Call inside the
+    ingest's transaction, before its inserts. One statement on the primary key; rows locked
+    in id order, as every writer that locks several queues does."""
     assert connection.in_atomic_block, "routing_lock must run inside the ingest transaction"
     by_id = {q.pk: q for q in queues}
-    columns = ", ".join(connection.ops.quote_name(f) for f in ROUTING_FIELDS)
-    table = connection.ops.quote_name(Queue._meta.db_table)
-    # Names from ROUTING_FIELDS and the model, never from input.
-    sql = f"SELECT id, {columns} FROM {table} WHERE id = ANY(%s) ORDER BY id FOR SHARE"  # noqa: S608
+    quote = connection.ops.quote_name
+    columns = ", ".join(f"q.{quote(f)}" for f in ROUTING_FIELDS)
+    baselines = _BASELINES.format(baselines=quote(AnomalyBaseline._meta.db_table))
+    table = quote(Queue._meta.db_table)
+    # Names from ROUTING_FIELDS and the models, never from input.
+    sql = (
+        f"SELECT q.id, {columns}, {baselines} FROM {table} AS q "  # noqa: S608
+        "WHERE q.id = ANY(%s) ORDER BY q.id FOR SHARE OF q"
+    )
     with connection.cursor() as cursor:
-        cursor.execute(
-            sql,
-            [sorted(by_id)],
-        )
+        cursor.execute(sql, [sorted(by_id)])
         rows = cursor.fetchall()
     fresh: dict[int, Queue] = {}
-    for pk, *values in rows:
+    found: dict[BaselineKey, Baseline] = {}
+    for pk, *values, stored in rows:
         # A copy: the cached row is shared by every request of this process.
         queue = copy.copy(by_id[pk])
         for name, value in zip(ROUTING_FIELDS, values, strict=True):
             setattr(queue, name, _FROM_DB[name](value))
         fresh[pk] = queue
-    return fresh
+        for action_type_id, field, count, mean, stddev in _json(stored) or ():
+            found[(pk, action_type_id, field)] = Baseline(count=count, mean=mean, stddev=stddev)
+    return Routing(queues=fresh, baselines=found)
+
+
+def _json(value: Any) -> Any:
+    """json columns arrive as text through Django's cursor (it parses JSONField itself)."""
+    return json.loads(value) if isinstance(value, str) else value
 
 
 def targets_forget() -> None:

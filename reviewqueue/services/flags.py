@@ -1,6 +1,7 @@
 """Anomaly flags: why an item of a supervised or autonomous queue waits for people although
-its thresholds would have let it execute. Pure: ingest reads the inputs (the baselines and
-the source's recent volume, selectors/anomaly.py) in its transaction and passes them in.
+its thresholds would have let it execute. Pure: ingest reads the inputs (the baselines with
+the routing state, selectors/targets.routing_lock; the source's recent volume from its
+counter, services/ratelimit.volume_count) and passes them in.
 
 - `risk_ceiling`: risk at or above the queue's `hard_risk_ceiling` (escalated);
 - `confidence_floor`: confidence below `hard_confidence_floor`;

@@ -5,9 +5,9 @@ queue's routing state read share-locked (so a breaker trip or a stage move appli
 very next item, selectors/targets.py), then the recommendation and its audit event in one
 INSERT; plus the key lookup and a target lookup at most once per source every few seconds.
 In a supervised or autonomous queue that configures anomaly flags, the flags' inputs are
-the action type's baselines (one indexed read, in the transaction) and, for max_per_5min,
-the source's volume (one counter statement just before it, services/ratelimit.py);
-services/flags.py decides. A flagged item waits
+the action type's baselines (in the same statement as the routing state) and, for
+max_per_5min, the source's volume (one counter statement just before the transaction,
+services/ratelimit.py); services/flags.py decides. A flagged item waits
 for people. An auto-routed item adds its policy decision and execution row (the outbox). Replays
 are settled by the unique (source, external_id) constraint, so concurrent posts of one
 external_id create one row whatever the timing.
@@ -40,15 +40,13 @@ from reviewqueue.models import (
 )
 from reviewqueue.observability import metrics
 from reviewqueue.observability.context import bind_recommendation
-from reviewqueue.selectors.anomaly import BaselineKey, baselines_for
-from reviewqueue.selectors.targets import Targets, routing_lock, targets_for
+from reviewqueue.selectors.targets import BaselineKey, Targets, routing_lock, targets_for
 from reviewqueue.services.audit import Actor, audit_chain_order, audit_event
 from reviewqueue.services.callbacks import callback_event
 from reviewqueue.services.flags import (
     VOLUME_SECONDS,
     Baseline,
     Flag,
-    anomaly_of,
     flags_apply,
     flags_for,
 )
@@ -215,20 +213,6 @@ def _volumes_counted(checked: list[Checked], source: Source, now: datetime) -> d
     return {pk: total - items[pk] for pk, total in (totals or {}).items()}
 
 
-def _flag_inputs(
-    checked: list[Checked], queues: dict[int, Queue], volumes: dict[int, int]
-) -> FlagInputs:
-    """The baselines are read (in the store's transaction) only for queues that name
-    anomaly fields and are in a stage that raises flags."""
-    pairs = {
-        (queue.pk, c.action_type.pk)
-        for c in checked
-        if anomaly_of(queue := queues[c.queue.pk]) is not None
-        and flags_apply(effective_stage(queue))
-    }
-    return FlagInputs(baselines=baselines_for(pairs), volumes=volumes)
-
-
 def _flags(checked: Checked, queue: Queue, source: Source, inputs: FlagInputs) -> list[Flag]:
     if not flags_apply(effective_stage(queue)):
         return []
@@ -346,8 +330,9 @@ def _store(checked: list[Checked], source: Source, now: datetime) -> list[Prepar
     actor = Actor.of_source(source)
     volumes = _volumes_counted(checked, source, now)
     with transaction.atomic():
-        queues = routing_lock(list({c.queue.pk: c.queue for c in checked}.values()))
-        inputs = _flag_inputs(checked, queues, volumes)
+        routing = routing_lock(list({c.queue.pk: c.queue for c in checked}.values()))
+        queues = routing.queues
+        inputs = FlagInputs(baselines=routing.baselines, volumes=volumes)
         prepared = [
             _build(
                 c, queues[c.queue.pk], source, now, _flags(c, queues[c.queue.pk], source, inputs)
