@@ -16,15 +16,16 @@ flagged or not auto-routed (then the two queues did not do the same work and the
 says nothing).
 
 Set-up (timed, not measured): alice and bob, demo/reviewqueue.toml, then a second config
-file with two queues of the demo's `refund.issue` action type, both created `autonomous`,
+file with three queues of the demo's `refund.issue` action type, all created `autonomous`,
 and the demo's source `support-agent` allowed to post to them too:
 
   plain    no flags configured: ingest reads no flag inputs (today's path);
-  flagged  anomaly = {fields = ["amount"], z = 4.0, window = 1000}, max_per_5min =
-           100,000,000 (the volume count runs, never flags), hard_confidence_floor 0.1,
-           hard_risk_ceiling 0.99: every input the flags read is read.
+  outlier  anomaly = {fields = ["amount"], z = 4.0, window = 1000}, hard_confidence_floor
+           0.1, hard_risk_ceiling 0.99: the baselines come with the routing read;
+  flagged  the same and max_per_5min = 100,000,000: the volume counter runs (one upsert per
+           request), never flags. Every input the flags read is read.
 
-Then `--history` rows of `flagged` and `--plain-history` rows of `plain` (refund.issue,
+Then `--history` rows each of `outlier` and `flagged` and `--plain-history` rows of `plain` (refund.issue,
 source support-agent, auto-approved, created_at spread over the 30 days before 10 minutes
 ago, so outside the 5-minute volume window; amounts normally distributed, mean 100, sd 25)
 are loaded with one INSERT ... SELECT generate_series each, as bench_review.py loads its
@@ -41,17 +42,12 @@ by wrk through bench_ingest.run_wrk (wrk_post.lua: unique external_ids):
   1 connection for `--duration` seconds per queue: sequential latency p50/p95, requests/s;
   `--clients` connections (default 8; 0 or 1 skips): requests/s.
 
-The queues alternate within each round and their order flips every round (plain, flagged;
-then flagged, plain; ...), so neither always runs first or on a table a few thousand rows
-bigger. Reported: per queue the median of the rounds' p50, p95 and requests/s; flagged /
-plain of each, with the range of the per-round p50 ratios (the noise to judge the ratio by);
-and each round's figures beside the source's recent volume.
-
-Note what `max_per_5min` costs: the volume read counts the source's items in the queue over
-the last 5 minutes (up to max_per_5min + 1) in an index range scan, so it grows with the
-source's recent volume (this run's own items: the history is older). The report shows that
-volume before each measurement: a long or fast run makes the later flagged measurements
-read more.
+The queues take turns within each round and their order rotates every round (plain,
+outlier, flagged; then outlier, flagged, plain; ...), so none always runs first or on a table
+a few thousand rows bigger. Reported: per queue the median of the rounds' p50, p95 and
+requests/s; outlier / plain and flagged / plain of each, with the range of the per-round p50
+ratios (the noise to judge a ratio by); and each round's figures beside the source's recent
+volume (the volume counter costs the same whatever it counts: it sums at most 30 rows).
 
 gunicorn runs `config.wsgi --workers 2 --threads 1` (sync; change with --workers/--threads),
 CONN_MAX_AGE=600 with health checks, REVIEWQUEUE_INGEST_RATE out of reach, as
@@ -100,13 +96,14 @@ from benchlib import (
     spread,
 )
 
-PLAIN, FLAGGED = "plain", "flagged"
+PLAIN, OUTLIER, FLAGGED = "plain", "outlier", "flagged"
+QUEUES = (PLAIN, OUTLIER, FLAGGED)
 INGEST_PATH = "/api/v1/recommendations"
 AMOUNT = 100.0  # what the benchmark posts: the history's mean, never an outlier
 DEMO_ENV = {"REVIEWQUEUE_OUTBOUND_ALLOWLIST": "127.0.0.1:9100", "DEMO_WEBHOOK_SECRET": "bench"}
 
-# Two autonomous queues of the same action type: one without flags, one with every flag
-# input configured and thresholds no benchmark item reaches. The source line is the demo's
+# Three autonomous queues of the same action type: one without flags, one with the outlier
+# and threshold flags, one with every flag input configured; thresholds no item reaches. The source line is the demo's
 # source with these queues added (config_apply sets a source's queues to exactly the list).
 QUEUES_TOML = """
 [[queues]]
@@ -115,6 +112,15 @@ name = "Bench: no flags"
 stage = "autonomous"
 action_types = ["refund.issue"]
 reason_codes = ["other"]
+
+[[queues]]
+slug = "outlier"
+name = "Bench: outlier and threshold flags"
+stage = "autonomous"
+action_types = ["refund.issue"]
+reason_codes = ["other"]
+routing = { hard_risk_ceiling = 0.99, hard_confidence_floor = 0.1 }
+anomaly = { fields = ["amount"], z = 4.0, window = 1000 }
 
 [[queues]]
 slug = "flagged"
@@ -181,12 +187,12 @@ def toml_value(value: Any) -> str:
 
 
 def bench_config() -> str:
-    """QUEUES_TOML plus the demo's source, allowed to post to the two queues as well."""
+    """QUEUES_TOML plus the demo's source, allowed to post to the bench queues as well."""
     demo = tomllib.loads((ROOT / "demo" / "reviewqueue.toml").read_text())
     source = next((s for s in demo.get("sources", []) if s.get("name") == SOURCE), None)
     if source is None:
         raise BenchError(f"demo/reviewqueue.toml has no source '{SOURCE}'")
-    source = {**source, "queues": [*source.get("queues", []), PLAIN, FLAGGED]}
+    source = {**source, "queues": [*source.get("queues", []), *QUEUES]}
     lines = [f"{key} = {toml_value(value)}" for key, value in source.items()]
     return QUEUES_TOML + "\n[[sources]]\n" + "\n".join(lines) + "\n"
 
@@ -194,7 +200,7 @@ def bench_config() -> str:
 def setup(conn: psycopg.Connection, args: argparse.Namespace, logdir: Path) -> dict[str, Any]:
     """Users, configs, API key, history and baselines; returns the key and set-up figures."""
     password = {"REVIEWQUEUE_PASSWORD": secrets.token_urlsafe(16)}
-    log("users alice and bob, demo/reviewqueue.toml, the plain and flagged queues")
+    log("users alice and bob, demo/reviewqueue.toml, the bench queues")
     manage("create_user", "alice", "--role", "senior", env=password)
     manage("create_user", "bob", "--role", "reviewer", env=password)
     manage("apply_config", "demo/reviewqueue.toml", env=DEMO_ENV)
@@ -207,15 +213,15 @@ def setup(conn: psycopg.Connection, args: argparse.Namespace, logdir: Path) -> d
         "SELECT q.slug, q.stage, s.id, q.id, a.id FROM reviewqueue_queue q,"
         " reviewqueue_source s, reviewqueue_actiontype a"
         " WHERE q.slug = ANY(%s) AND s.name = %s AND a.name = %s",
-        ([PLAIN, FLAGGED], SOURCE, ACTION_TYPE),
+        (list(QUEUES), SOURCE, ACTION_TYPE),
     ).fetchall()
     stages = {slug: stage for slug, stage, *_ in rows}
-    if stages != {PLAIN: "autonomous", FLAGGED: "autonomous"}:
-        raise BenchError(f"expected both bench queues autonomous, found {stages}")
+    if stages != dict.fromkeys(QUEUES, "autonomous"):
+        raise BenchError(f"expected every bench queue autonomous, found {stages}")
     ids = {slug: {"source": s, "queue": q, "action_type": a} for slug, _, s, q, a in rows}
 
     loaded: dict[str, float] = {}
-    for slug, n in ((FLAGGED, args.history), (PLAIN, args.plain_history)):
+    for slug, n in ((OUTLIER, args.history), (FLAGGED, args.history), (PLAIN, args.plain_history)):
         if n <= 0:
             continue
         log(f"loading {n:,} history rows of '{slug}' (INSERT ... SELECT generate_series)")
@@ -278,7 +284,7 @@ def post_queue(port: int, key: str, slug: str, prefix: str, clients: int, second
 
 
 def recent_volume(conn: psycopg.Connection, source_id: int) -> int:
-    """The source's items over the last 5 minutes, all queues: what the volume read walks."""
+    """The source's items over the last 5 minutes, all queues (for the report)."""
     row = conn.execute(
         "SELECT count(*) FROM reviewqueue_recommendation"
         " WHERE source_id = %s AND created_at > now() - interval '5 minutes'",
@@ -299,7 +305,7 @@ def check_stored(conn: psycopg.Connection, run: str, series: dict[str, Series]) 
         (f"{run}-%",),
     ).fetchall()
     stored = {slug: (int(n), int(auto), int(execs)) for slug, n, auto, execs in rows}
-    for slug in (PLAIN, FLAGGED):
+    for slug in QUEUES:
         answered = sum(
             x.count for (name, _), s in series.items() if name == slug for x in s.samples
         )
@@ -309,7 +315,7 @@ def check_stored(conn: psycopg.Connection, run: str, series: dict[str, Series]) 
         if auto != n or execs != n:
             raise BenchError(
                 f"'{slug}': of {n} items, {auto} auto-routed without flags and {execs} with an"
-                " execution row; both queues must do the same work for the ratio to mean anything"
+                " execution row; the queues must do the same work for a ratio to mean anything"
             )
     return ", ".join(f"{slug} {n:,}" for slug, (n, _, _) in stored.items())
 
@@ -326,7 +332,8 @@ def print_report(
 ) -> None:
     print()
     print(
-        f"Flags benchmark: single-item ingest, plain vs flagged (medians of {args.rounds} rounds)"
+        "Flags benchmark: single-item ingest, plain vs outlier vs flagged"
+        f" (medians of {args.rounds} rounds)"
     )
     for line in config:
         print(f"  {line}")
@@ -342,33 +349,41 @@ def print_report(
     print("(spread = (max - min) / median over the rounds)")
     print()
     for clients in sorted({c for _, c in series}):
-        plain, flagged = series[(PLAIN, clients)], series[(FLAGGED, clients)]
-        per_round = [
-            f.p50_ms / p.p50_ms for p, f in zip(plain.samples, flagged.samples, strict=True)
-        ]
-        print(
-            f"flagged / plain, {clients} conn: "
-            + ", ".join(
-                f"{name} {ratio(flagged.median(attr), plain.median(attr))}"
-                for name, attr in (("p50", "p50_ms"), ("p95", "p95_ms"), ("req/s", "rate"))
+        plain = series[(PLAIN, clients)]
+        for slug in (OUTLIER, FLAGGED):
+            other = series[(slug, clients)]
+            per_round = [
+                o.p50_ms / p.p50_ms for p, o in zip(plain.samples, other.samples, strict=True)
+            ]
+            print(
+                f"{slug} / plain, {clients} conn: "
+                + ", ".join(
+                    f"{name} {ratio(other.median(attr), plain.median(attr))}"
+                    for name, attr in (("p50", "p50_ms"), ("p95", "p95_ms"), ("req/s", "rate"))
+                )
+                + f" (per-round p50 ratios {min(per_round):.2f}-{max(per_round):.2f})"
             )
-            + f" (per-round p50 ratios {min(per_round):.2f}-{max(per_round):.2f})"
-        )
     print()
-    print("Per round (volume: the source's items in the last 5 minutes, all queues, before the")
-    print("run; the flagged queue's volume read counts its share of them on every request):")
+    print("Per round (volume: the source's items in the last 5 minutes, all queues, before")
+    print("the round's plain run):")
     table = Table(
-        ["round", "conns", "first", "plain p50", "flagged p50", "ratio", "plain req/s",
-         "flagged req/s", "volume plain", "volume flagged"]
+        ["round", "conns", "first", "plain p50", "outlier p50", "flagged p50", "outlier/plain",
+         "flagged/plain", "volume"]
     )  # fmt: skip
     for clients in sorted({c for _, c in series}):
-        plain, flagged = series[(PLAIN, clients)], series[(FLAGGED, clients)]
-        for n, (p, f) in enumerate(zip(plain.samples, flagged.samples, strict=True), 1):
+        rows = zip(*(series[(slug, clients)].samples for slug in QUEUES), strict=True)
+        for n, (p, o, f) in enumerate(rows, 1):
             table.add(
-                str(n), str(clients), PLAIN if n % 2 else FLAGGED, ms(p.p50_ms), ms(f.p50_ms),
-                f"{f.p50_ms / p.p50_ms:.2f}", f"{p.rate:,.0f}", f"{f.rate:,.0f}", p.note, f.note,
+                str(n), str(clients), rotation(n)[0], ms(p.p50_ms), ms(o.p50_ms), ms(f.p50_ms),
+                f"{o.p50_ms / p.p50_ms:.2f}", f"{f.p50_ms / p.p50_ms:.2f}", p.note,
             )  # fmt: skip
     print(table.render())
+
+
+def rotation(round_no: int) -> tuple[str, ...]:
+    """The queues' order in a round: rotated by one each round."""
+    k = (round_no - 1) % len(QUEUES)
+    return QUEUES[k:] + QUEUES[:k]
 
 
 # --- Main --------------------------------------------------------------------------------
@@ -381,7 +396,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, default=3, help="seconds of warm-up per queue")
     parser.add_argument("--clients", type=int, default=8, help="connections of the throughput "
                         "pass (0 or 1: none)")  # fmt: skip
-    parser.add_argument("--history", type=int, default=1_000_000, help="history rows, flagged")
+    parser.add_argument(
+        "--history", type=int, default=1_000_000, help="history rows, outlier and flagged each"
+    )
     parser.add_argument("--plain-history", type=int, default=100_000, help="history rows, plain")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
     parser.add_argument("--threads", type=int, default=1, help="gunicorn threads; >1 is gthread")
@@ -411,7 +428,7 @@ def main() -> int:
     series = {
         (slug, clients): Series(f"{slug}, {clients} conn", "one request")
         for clients in passes
-        for slug in (PLAIN, FLAGGED)
+        for slug in QUEUES
     }
     loads: list[float] = []
     server: Gunicorn | None = None
@@ -422,11 +439,11 @@ def main() -> int:
         server = Gunicorn("app", "config.wsgi", flags, env, logdir)
         server.wait_ready("/healthz")
         log("warming up")
-        for slug in (PLAIN, FLAGGED):
+        for slug in QUEUES:
             post_queue(server.port, key, slug, f"{run}-w-{slug}", 1, args.warmup)
 
         for round_no in range(1, args.rounds + 1):
-            order = (PLAIN, FLAGGED) if round_no % 2 else (FLAGGED, PLAIN)
+            order = rotation(round_no)
             for clients in passes:
                 for slug in order:
                     volume = recent_volume(conn, source_id)
@@ -460,14 +477,15 @@ def main() -> int:
         series,
         args,
         [
-            f"history: {args.history:,} rows of '{FLAGGED}', {args.plain_history:,} of '{PLAIN}'"
+            f"history: {args.history:,} rows each of '{OUTLIER}' and '{FLAGGED}',"
+            f" {args.plain_history:,} of '{PLAIN}'"
             " (refund.issue, 30 days, amount ~ N(100, 25)); loaded in "
             + ", ".join(f"{k} {v:.1f} s" for k, v in prepared["loaded"].items())
             + f"; VACUUM ANALYZE {prepared['vacuum']:.1f} s",
             f"baseline refresh: {refresh['written']} baselines in"
             f" {refresh['seconds'][0] * 1000:.1f} ms (again {refresh['seconds'][1] * 1000:.1f}"
             f" ms); '{FLAGGED}' amount n={n}, mean {mean:.1f}, sd {sd:.1f}",
-            f"wrk {args.duration} s per run, plain and flagged alternating, order flipped each"
+            f"wrk {args.duration} s per run, the queues taking turns, order rotated each"
             f" round; gunicorn {' '.join(flags)}, CONN_MAX_AGE=600",
             f"PostgreSQL: {settings}",
             f"machine: {os.cpu_count()} cores shared by wrk, gunicorn, PostgreSQL and Redis;"
