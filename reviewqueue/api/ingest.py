@@ -87,7 +87,10 @@ class RecommendationCollection(SourceAPIView):
             )
         flagged_raw = params.get("flagged")
         if flagged_raw not in (None, "true", "false"):
-            raise ValidationFailed("Bad flagged.", errors={"flagged": "Must be true or false."})
+            raise ValidationFailed(
+                "The flagged filter must be true or false.",
+                errors={"flagged": "Must be true or false."},
+            )
         rows, next_cursor = recommendation_list_for_source(
             source=self.source,
             external_id=params.get("external_id"),
