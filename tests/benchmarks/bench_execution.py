@@ -68,7 +68,6 @@ import os
 import secrets
 import select
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -98,6 +97,8 @@ from benchlib import (
     pg_settings,
     postgres_pid,
     redis_pid,
+    require_services,
+    run_bench,
     spread,
     stop_group,
 )
@@ -565,11 +566,7 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> int:
     args = parse_args()
-    database_url = os.environ.get("DATABASE_URL", "")
-    if not database_url.startswith(("postgres://", "postgresql://")):
-        raise BenchError("DATABASE_URL must point at PostgreSQL (run scripts/bench execution)")
-    if not os.environ.get("CELERY_BROKER_URL", "").startswith("redis://"):
-        raise BenchError("CELERY_BROKER_URL must point at Redis (run scripts/bench execution)")
+    require_services("execution")
     load_before = loadavg()
     sys.path.insert(0, str(ROOT))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -747,15 +744,5 @@ def main() -> int:
     return 0
 
 
-def _terminate(signum: int, frame: object) -> None:
-    raise SystemExit(128 + signum)  # run the finally blocks: workers and sink are stopped
-
-
 if __name__ == "__main__":
-    signal.signal(signal.SIGTERM, _terminate)
-    signal.signal(signal.SIGINT, _terminate)
-    try:
-        sys.exit(main())
-    except BenchError as exc:
-        print(f"bench_execution: {exc}", file=sys.stderr)
-        sys.exit(1)
+    run_bench(main, "bench_execution")

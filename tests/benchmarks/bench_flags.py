@@ -65,7 +65,6 @@ import json
 import os
 import secrets
 import shutil
-import signal
 import sys
 import tempfile
 import time
@@ -93,6 +92,8 @@ from benchlib import (
     ms,
     pct,
     pg_settings,
+    require_services,
+    run_bench,
     spread,
 )
 
@@ -411,13 +412,7 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> int:
     args = parse_args()
-    database_url = os.environ.get("DATABASE_URL", "")
-    if not database_url.startswith(("postgres://", "postgresql://")):
-        raise BenchError("DATABASE_URL must point at PostgreSQL (run scripts/bench flags)")
-    if not os.environ.get("CELERY_BROKER_URL", "").startswith("redis://"):
-        raise BenchError("CELERY_BROKER_URL must point at Redis (run scripts/bench flags)")
-    if shutil.which("wrk") is None:
-        raise BenchError("wrk is not installed (apt-get install wrk)")
+    database_url = require_services("flags", wrk=True)
 
     load_before = loadavg()
     run = secrets.token_hex(3)
@@ -496,15 +491,5 @@ def main() -> int:
     return 0
 
 
-def _terminate(signum: int, frame: object) -> None:
-    raise SystemExit(128 + signum)  # run the finally blocks: the server is stopped
-
-
 if __name__ == "__main__":
-    signal.signal(signal.SIGTERM, _terminate)
-    signal.signal(signal.SIGINT, _terminate)
-    try:
-        sys.exit(main())
-    except BenchError as exc:
-        print(f"bench_flags: {exc}", file=sys.stderr)
-        sys.exit(1)
+    run_bench(main, "bench_flags")

@@ -52,7 +52,6 @@ import json
 import os
 import secrets
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -73,7 +72,15 @@ from psycopg.types.json import Jsonb
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from benchlib import BenchError, Gunicorn, log, manage, pct  # noqa: E402
+from benchlib import (  # noqa: E402
+    BenchError,
+    Gunicorn,
+    log,
+    manage,
+    pct,
+    require_services,
+    run_bench,
+)
 
 WRK_SCRIPT = HERE / "wrk_post.lua"
 QUEUE, ACTION_TYPE, SOURCE = "refunds", "refund.issue", "support-agent"
@@ -400,13 +407,7 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> int:
     args = parse_args()
-    database_url = os.environ.get("DATABASE_URL", "")
-    if not database_url.startswith(("postgres://", "postgresql://")):
-        raise BenchError("DATABASE_URL must point at PostgreSQL (run scripts/bench)")
-    if not os.environ.get("CELERY_BROKER_URL", "").startswith("redis://"):
-        raise BenchError("CELERY_BROKER_URL must point at Redis (run scripts/bench)")
-    if shutil.which("wrk") is None:
-        raise BenchError("wrk is not installed (scripts/bench installs it)")
+    database_url = require_services("ingest", wrk=True)
 
     load_before = os.getloadavg()[0]
     log("setting up users, config and an API key")
@@ -559,15 +560,5 @@ def main() -> int:
     return 0
 
 
-def _terminate(signum: int, frame: object) -> None:
-    raise SystemExit(128 + signum)  # run the finally blocks: servers are stopped
-
-
 if __name__ == "__main__":
-    signal.signal(signal.SIGTERM, _terminate)
-    signal.signal(signal.SIGINT, _terminate)
-    try:
-        sys.exit(main())
-    except BenchError as exc:
-        print(f"bench_ingest: {exc}", file=sys.stderr)
-        sys.exit(1)
+    run_bench(main, "bench_ingest")

@@ -71,7 +71,6 @@ import os
 import resource
 import secrets
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -106,6 +105,8 @@ from benchlib import (
     pg_settings,
     postgres_pid,
     redis_pid,
+    require_services,
+    run_bench,
     spread,
 )
 from benchlib import create_people as create_people_cmd
@@ -506,12 +507,7 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> int:
     args = parse_args()
-    database_url = os.environ.get("DATABASE_URL", "")
-    broker_url = os.environ.get("CELERY_BROKER_URL", "")
-    if not database_url.startswith(("postgres://", "postgresql://")):
-        raise BenchError("DATABASE_URL must point at PostgreSQL (run scripts/bench review)")
-    if not broker_url.startswith("redis://"):
-        raise BenchError("CELERY_BROKER_URL must point at Redis (run scripts/bench review)")
+    database_url = require_services("review")
 
     load_before = loadavg()
     run = secrets.token_hex(3)
@@ -624,7 +620,7 @@ def main() -> int:
     audit_dupes, audit_claims, decision_rows, wrong_reviewer, raw_rows, still_held = row
     import redis  # the broker: what the approvals published
 
-    broker = redis.Redis.from_url(broker_url)
+    broker = redis.Redis.from_url(os.environ["CELERY_BROKER_URL"])
     queued = int(broker.llen("celery"))
     broker.flushdb()
     conn.close()
@@ -704,15 +700,5 @@ def main() -> int:
     return 0
 
 
-def _terminate(signum: int, frame: object) -> None:
-    raise SystemExit(128 + signum)  # run the finally blocks: servers and clients are stopped
-
-
 if __name__ == "__main__":
-    signal.signal(signal.SIGTERM, _terminate)
-    signal.signal(signal.SIGINT, _terminate)
-    try:
-        sys.exit(main())
-    except BenchError as exc:
-        print(f"bench_review: {exc}", file=sys.stderr)
-        sys.exit(1)
+    run_bench(main, "bench_review")

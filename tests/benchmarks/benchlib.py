@@ -1,4 +1,4 @@
-"""Helpers shared by bench_review.py and bench_execution.py (not a benchmark itself).
+"""Helpers shared by the benchmarks in this folder (not a benchmark itself).
 
 Processes are started in their own process groups and stopped by group, so a run that ends
 (normally, by an error or by Ctrl-C) leaves nothing behind.
@@ -8,13 +8,14 @@ import contextlib
 import http.client
 import json
 import os
+import shutil
 import signal
 import socket
 import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -309,3 +310,36 @@ class CpuMeter:
 
 def fmt_cores(cores: dict[str, float]) -> str:
     return ", ".join(f"{name} {value:.2f}" for name, value in cores.items())
+
+
+# --- Every benchmark's start and end ---------------------------------------------------------
+
+
+def require_services(bench: str, *, broker: bool = True, wrk: bool = False) -> str:
+    """The PostgreSQL URL scripts/bench exported, after checking what `bench` needs is there
+    (Redis as the broker, wrk on PATH); a BenchError saying how to get it otherwise."""
+    how = f"run scripts/bench {bench}"
+    database_url = os.environ.get("DATABASE_URL", "")
+    if not database_url.startswith(("postgres://", "postgresql://")):
+        raise BenchError(f"DATABASE_URL must point at PostgreSQL ({how})")
+    if broker and not os.environ.get("CELERY_BROKER_URL", "").startswith("redis://"):
+        raise BenchError(f"CELERY_BROKER_URL must point at Redis ({how})")
+    if wrk and shutil.which("wrk") is None:
+        raise BenchError(f"wrk is not installed ({how}: it installs it)")
+    return database_url
+
+
+def run_bench(main: Callable[[], int], name: str) -> None:
+    """Run a benchmark's main: SIGTERM and SIGINT end it through its finally blocks (servers,
+    workers and clients are stopped), a BenchError is one line on stderr and exit status 1."""
+
+    def terminate(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, terminate)
+    signal.signal(signal.SIGINT, terminate)
+    try:
+        sys.exit(main())
+    except BenchError as exc:
+        print(f"{name}: {exc}", file=sys.stderr)
+        sys.exit(1)
