@@ -113,10 +113,6 @@ def is_legal(current: Status, target: Status) -> bool:
     return (current, target) in RECOMMENDATION_MOVES
 
 
-def execution_is_legal(current: ExecutionStatus, target: ExecutionStatus) -> bool:
-    return (current, target) in EXECUTION_MOVES
-
-
 class FlagKind(StrEnum):
     """Why an item waits for people although its stage would have let it execute."""
 

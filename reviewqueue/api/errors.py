@@ -90,14 +90,6 @@ def problem(
     return body
 
 
-def problem_response(status_code: int, detail: str, **kwargs: Any) -> Response:
-    return Response(
-        problem(status_code, detail, **kwargs),
-        status=status_code,
-        content_type=PROBLEM_CONTENT_TYPE,
-    )
-
-
 def domain_problem(error: DomainError) -> dict[str, Any]:
     """The problem+json body of a domain error, the same inside DRF and outside it."""
     return problem(

@@ -328,7 +328,3 @@ def executions_due(*, limit: int = 500) -> list[int]:
         .order_by("next_attempt_at")
         .values_list("pk", flat=True)[:limit]
     )
-
-
-def recommendation_execution(recommendation: Recommendation) -> Execution | None:
-    return Execution.objects.filter(recommendation=recommendation).first()
