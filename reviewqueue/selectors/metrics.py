@@ -1,5 +1,6 @@
-"""The trend: approval, modification and rejection rates over time, exactly as product.md
-defines them ("Metrics (exact definitions)"), for the API, the reports page and its CSV.
+"""The trend: approval, modification and rejection rates over time, exactly as
+../shared/docs/product.md defines them ("Metrics (exact definitions)"), for the API, the
+reports page and its CSV.
 
 - Only human decisions count (Decision.kind == "human"): policy (auto) approvals and
   source-reported shadow outcomes do not, and expired items have no decision at all.
