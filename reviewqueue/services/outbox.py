@@ -7,13 +7,14 @@ seconds so a Redis outage does not add a connect timeout to every request.
 """
 
 import logging
-import random
 import time
 from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+
+from reviewqueue.lib import backoff
 
 log = logging.getLogger(__name__)
 _SKIP_AFTER_FAILURE_SECONDS = 5.0
@@ -39,13 +40,13 @@ def publish_on_commit(send: Callable[[], Any], what: str) -> None:
 
 def retry_delay(attempt: int, retry_after: float | None = None) -> float:
     """Seconds before the try after try number `attempt` (1, 2, ...) of an execution or a
-    callback: the target's Retry-After when it sent one, else exponential backoff from
-    REVIEWQUEUE_RETRY_BASE_SECONDS, capped at REVIEWQUEUE_RETRY_MAX_SECONDS, with jitter
-    (a random wait between half the cap and the cap)."""
+    callback: the target's Retry-After when it sent one, else `lib/backoff.delay` from
+    REVIEWQUEUE_RETRY_BASE_SECONDS, capped at REVIEWQUEUE_RETRY_MAX_SECONDS, with its default
+    jitter (a random wait between half the capped delay and all of it)."""
     if retry_after is not None:
         return retry_after
-    cap = min(
-        settings.REVIEWQUEUE_RETRY_MAX_SECONDS,
-        settings.REVIEWQUEUE_RETRY_BASE_SECONDS * 2 ** max(0, attempt - 1),
+    return backoff.delay(
+        attempt,
+        base=settings.REVIEWQUEUE_RETRY_BASE_SECONDS,
+        cap=settings.REVIEWQUEUE_RETRY_MAX_SECONDS,
     )
-    return random.uniform(cap / 2, cap)
