@@ -28,7 +28,9 @@ class User(AbstractUser):
 
 class ActionType(models.Model):
     name = models.CharField(max_length=100, unique=True)
-    executor = models.CharField(max_length=200, default="noop")  # webhook | noop | dotted path
+    executor = models.CharField(
+        max_length=200, default="noop"
+    )  # webhook | noop | a name in REVIEWQUEUE_EXECUTORS
     url = models.URLField(max_length=2000, blank=True)
     signing_secret_env = models.CharField(max_length=200, blank=True)
     payload_schema = models.JSONField(default=dict)

@@ -1,7 +1,9 @@
 """Rate limits: fixed-window counters in PostgreSQL, shared by every web process.
 
-Used by the per-API-key limit (api/throttling.py), the invalid-credential limit (api/auth.py)
-and the sign-in limit (web/auth.py). A rate is "count/period" (REVIEWQUEUE_INGEST_RATE
+Used by the per-API-key limit (api/throttling.py), the invalid-credential limit (api/auth.py),
+the sign-in limit (web/auth.py) and the per-person report limit (services/report_limits.py).
+The same table also holds the anomaly flags' sliding volume counter (`volume_count`, 10-second
+steps summed over 5 minutes; see there). A rate is "count/period" (REVIEWQUEUE_INGEST_RATE
 "6000/m", REVIEWQUEUE_LOGIN_RATE_USER "10/5m"); windows are aligned to the Unix epoch, so
 "10/5m" allows 10 in each of 12:00-12:05, 12:05-12:10, ...
 
