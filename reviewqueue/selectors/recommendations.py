@@ -6,9 +6,12 @@ import uuid
 from datetime import datetime
 
 from django.db.models import QuerySet
+from django.utils import timezone
 
+from reviewqueue import access
 from reviewqueue.exceptions import NotFound, ValidationFailed
-from reviewqueue.models import Recommendation, Source, User
+from reviewqueue.models import Queue, Recommendation, Source, User
+from reviewqueue.states import Status
 
 
 def _with_related(qs: QuerySet[Recommendation]) -> QuerySet[Recommendation]:
@@ -40,6 +43,29 @@ def recommendation_get_for_user(*, user: User, recommendation_id: str) -> Recomm
     if rec is None:
         raise NotFound("No recommendation with this id.")
     return rec
+
+
+def held_item(
+    *, user: User, queue: Queue | str, now: datetime | None = None
+) -> Recommendation | None:
+    """The item of `queue` (a Queue or its slug) that `user` holds under a live lease, or
+    None. Reads only: the review page shows it on GET, and the claim gives it back first
+    (so a reload never loses it). The same rule as the claim: someone who may not review
+    anything holds nothing; membership of the queue is the caller's check (`queue_access`)."""
+    if not access.may_review_anything(user):
+        return None
+    slug = queue.slug if isinstance(queue, Queue) else queue
+    return (
+        Recommendation.objects.select_related("queue", "action_type")
+        .filter(
+            queue__slug=slug,
+            status=Status.IN_REVIEW,
+            claimed_by=user,
+            lease_expires_at__gt=now or timezone.now(),
+        )
+        .order_by("claimed_at")
+        .first()
+    )
 
 
 def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:

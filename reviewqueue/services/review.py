@@ -30,6 +30,7 @@ from reviewqueue.models import (
     User,
 )
 from reviewqueue.observability import metrics
+from reviewqueue.selectors.recommendations import held_item
 from reviewqueue.services.audit import Actor, audit_chain_order, audit_event, audit_record
 from reviewqueue.services.callbacks import callback_event
 from reviewqueue.services.execution import execution_publish_on_commit
@@ -198,18 +199,11 @@ def recommendation_claim(
     """
     slug = queue.slug if isinstance(queue, Queue) else queue
     now = now or timezone.now()
-    held = (
-        Recommendation.objects.select_related("queue", "action_type")
-        .filter(
-            queue__slug=slug, status=Status.IN_REVIEW, claimed_by=user, lease_expires_at__gt=now
-        )
-        .order_by("claimed_at")
-        .first()
-    )
-    may_review = access.may_review_anything(user)  # the statement reads memberships only
-    if held is not None and may_review:
+    held = held_item(user=user, queue=slug, now=now)
+    if held is not None:
         _no_outcome_yet(held)
         return held
+    may_review = access.may_review_anything(user)  # the statement reads memberships only
     rows: list[Recommendation] = []
     if may_review:
         rows = list(
