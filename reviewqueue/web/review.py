@@ -1,9 +1,12 @@
-"""The review page: claim the next item, decide it with buttons or keys, move on.
+"""The review page: show the item you hold, claim the next, decide it with buttons or keys.
 
-Each POST calls one review service; on success it claims the next item in the same request
-and answers with it (htmx swaps `#item`), so the next item is already there when the
-decision lands. Without JavaScript the POST redirects back to the page (PRG). A refused
-form answers 400 with the form and its errors, a lost lease 409 with the reason.
+A GET never changes state: it shows the item the reviewer already holds in the queue, or
+how many wait and a "Claim the next item" button, which POSTs to `review-claim` (PRG: 303 back
+to the page; htmx gets the item region at once). Each decision POST calls one review
+service; on success it claims the next item in the same request, so deciding and moving on
+stay one action: htmx swaps `#item` with it, a plain form post redirects to the page, which
+shows it (PRG). A refused form answers 400 with the form and its errors, a lost lease 409
+with the reason.
 """
 
 import uuid
@@ -13,7 +16,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -25,6 +28,7 @@ from reviewqueue import access
 from reviewqueue.exceptions import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
 from reviewqueue.models import Queue, Recommendation
 from reviewqueue.selectors.queues import escalation_of, review_item, waiting_count
+from reviewqueue.selectors.recommendations import held_item
 from reviewqueue.services.review import (
     queue_access,
     queue_for,
@@ -44,6 +48,12 @@ DONE = {"approve": "Approved", "modify": "Modified and approved", "reject": "Rej
 PANEL_FIELDS = ("reason_code", "comment")
 
 ReviewView = Callable[..., HttpResponse]
+
+
+class SeeOther(HttpResponseRedirect):
+    """303: after a POST, GET the page (PRG) whatever the POST's method was."""
+
+    status_code = 303
 
 
 def review_view(view: ReviewView) -> ReviewView:
@@ -89,10 +99,10 @@ def _item_context(
     exc: DomainError | None = None,
     notice: str = "",
     lost: str = "",
-    paused: bool = False,
 ) -> dict[str, Any]:
     """Everything the `item` region shows: the item, its forms (re-filled with the submitted
-    values when `exc` refused them), or the empty, released or lost-lease state."""
+    values when `exc` refused them), or the claim button (with how many wait), the empty
+    or the lost-lease state."""
     senior = queue_access(user=current_user(request), queue=queue).senior
     now = timezone.now()
     errors = (exc.errors or {}) if exc else {}
@@ -110,11 +120,11 @@ def _item_context(
         "data": data or {},
         "notice": notice,
         "lost": lost,
-        "paused": paused,
         "now": now,
         "senior": senior,
         "waiting": waiting_count(queue=queue, senior=senior),
         "review_url": reverse("review", args=[queue.slug]),
+        "claim_url": reverse("review-claim", args=[queue.slug]),
         "nav": "queues",
     }
     if rec is not None:
@@ -161,12 +171,13 @@ def _item_of(
 
 
 def _next(request: HtmxHttpRequest, queue: Queue, notice: str) -> HttpResponse:
-    """After a decision: htmx gets the next item claimed in this same request; a plain form
-    post is redirected to the page, which claims it (PRG)."""
+    """After a decision: the next item is claimed in this same POST, so deciding and moving
+    on stay one action; htmx gets it at once, a plain form post is redirected to the page,
+    which shows it (PRG)."""
+    rec = recommendation_claim(user=current_user(request), queue=queue)
     if not request.htmx:
         messages.success(request, notice)
         return redirect("review", slug=queue.slug)
-    rec = recommendation_claim(user=current_user(request), queue=queue)
     return _item(request, queue, rec, notice=notice)
 
 
@@ -177,10 +188,20 @@ def _lost(request: HtmxHttpRequest, queue: Queue, exc: Conflict) -> HttpResponse
 @require_GET
 @review_view
 def review_page(request: HtmxHttpRequest, queue: Queue) -> HttpResponse:
-    if request.GET.get("paused"):
-        return _item(request, queue, None, paused=True)
-    rec = recommendation_claim(user=current_user(request), queue=queue)
+    """Reads only (a link preview or a prefetch must not take an item): the item held."""
+    # Non-members are refused while the region is built (queue_access in _item_context).
+    rec = held_item(user=current_user(request), queue=queue)
     return _item(request, queue, rec, panel=request.GET.get("panel", ""))
+
+
+@require_POST
+@review_view
+def claim(request: HtmxHttpRequest, queue: Queue) -> HttpResponse:
+    """The next item under a lease (or the one already held); none waiting: the page says so."""
+    rec = recommendation_claim(user=current_user(request), queue=queue)
+    if request.htmx:
+        return _item(request, queue, rec)
+    return SeeOther(reverse("review", args=[queue.slug]))
 
 
 @require_POST
@@ -243,5 +264,5 @@ def release(request: HtmxHttpRequest, queue: Queue, recommendation_id: uuid.UUID
     notice = f"Released {rec.external_id}; it is back in the queue for anyone to take."
     if not request.htmx:
         messages.info(request, notice)
-        return redirect(reverse("review", args=[queue.slug]) + "?paused=1")
-    return _item(request, queue, None, notice=notice, paused=True)
+        return redirect("review", slug=queue.slug)
+    return _item(request, queue, None, notice=notice)

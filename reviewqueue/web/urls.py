@@ -33,7 +33,8 @@ urlpatterns = [
     ),
     path("executions/dead/", executions.dead_list, name="executions-dead"),
     path("executions/<int:execution_id>/retry", executions.retry, name="execution-retry"),
-    path("queues/<slug:slug>/review/", review.review_page, name="review"),
+    path("queues/<slug:slug>/review/", review.review_page, name="review"),  # GET: reads only
+    path("queues/<slug:slug>/review/claim", review.claim, name="review-claim"),
     path(
         "queues/<slug:slug>/review/<uuid:recommendation_id>/decide",
         review.decide,

@@ -175,7 +175,16 @@
       toggleHelp();
       return;
     }
-    if ((help && help.open) || !one("#item [data-rec]")) return;
+    if (help && help.open) return;
+    if (!one("#item [data-rec]")) {
+      // Holding nothing: `n` claims the next item (a POST form, as without JavaScript).
+      var claim = one("#item [data-claim-next]");
+      if (event.key === "n" && claim && !claim.disabled) {
+        event.preventDefault();
+        claim.click();
+      }
+      return;
+    }
     var key = event.key;
     if (key === "a") {
       // Approving while a form is open is far more likely a slip than a decision.
@@ -239,7 +248,8 @@
       focusInPanel(panel(name), name);
       return;
     }
-    var target = one("#rec-title", item) || one("[data-claim-next]", item);
+    var target =
+      one("#rec-title", item) || one("[data-claim-next]", item) || one("[data-check-again]", item);
     if (target) target.focus({ preventScroll: true });
     if (item.getBoundingClientRect().top < 0) item.scrollIntoView({ block: "start" });
   }
@@ -270,6 +280,9 @@
       button.hidden = false;
     });
     all("#item form").forEach(syncJsonMode);
+    // Holding nothing: Enter claims the next item.
+    var claim = one("#item [data-claim-next]");
+    if (claim && !one("#item [data-rec]")) claim.focus({ preventScroll: true });
     tickLeases();
     window.setInterval(tickLeases, 1000);
   }

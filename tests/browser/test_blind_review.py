@@ -17,6 +17,7 @@ def test_blind_review_never_shows_the_proposal(page: Page, live_server, world, p
     agree, disagree = add(world, external_id="blind-1"), add(world, external_id="blind-2")
     login(page, live_server.url, "bob")
     page.get_by_role("link", name="Review Refunds").click()
+    page.get_by_role("button", name="Claim the next item").click()
     item = page.locator("#item")
     expect(item).to_contain_text("blind-1")
     expect(item).to_contain_text("Blind review")

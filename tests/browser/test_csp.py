@@ -28,6 +28,7 @@ def test_no_page_breaks_the_policy_and_htmx_still_swaps(page: Page, live_server,
     login(page, live_server.url, "root")
 
     page.goto(f"{live_server.url}/queues/refunds/review/")
+    page.get_by_role("button", name="Claim the next item").click()
     expect(page.get_by_role("button", name="Approve")).to_be_visible()
     item = page.locator("#item")
     expect(item).to_contain_text("ticket-0:refund")

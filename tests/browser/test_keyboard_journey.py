@@ -30,8 +30,14 @@ def test_reviewer_decides_four_items_with_the_keyboard(
     expect(page.get_by_role("row", name=re.compile("Refunds"))).to_contain_text("4")
     shot("queues-page")
 
+    # The link only shows the queue (a GET takes nothing); n claims the next item.
     page.get_by_role("link", name="Review Refunds").click()
     item = page.locator("#item")
+    expect(item).to_contain_text("You are not holding an item")
+    expect(item).to_contain_text("4 waiting in this queue")
+    assert not Recommendation.objects.filter(claimed_by=people["bob"]).exists()
+    shot("review-page-claim")
+    page.keyboard.press("n")
     expect(item).to_contain_text("ticket-0:refund")
     expect(page.locator("[data-lease-clock]")).to_have_text(re.compile(r"^(9|10):\d\d$"))
     for name in ["Approve", "Modify", "Reject", "Escalate", "Release"]:
@@ -128,6 +134,9 @@ def test_reviewer_decides_four_items_with_the_keyboard(
     try:
         login(senior_page, live_server.url, "alice")
         senior_page.goto(f"{live_server.url}/queues/refunds/review/")
+        claim = senior_page.get_by_role("button", name="Claim the next item")
+        expect(claim).to_be_focused()
+        senior_page.keyboard.press("Enter")  # the claim button has focus: Enter claims
         expect(senior_page.locator("#item")).to_contain_text("ticket-3:refund")
         expect(senior_page.locator("#item .tag-escalated")).to_have_text("Escalated")
         expect(senior_page.locator(".escalation-note")).to_contain_text("needs a senior eye")
@@ -148,6 +157,9 @@ def test_buttons_and_forms_work_without_javascript(
     try:
         login(nojs, live_server.url, "carol")
         nojs.goto(f"{live_server.url}/queues/refunds/review/")
+        # A POST form: 303 back to the page, which shows the item claimed.
+        nojs.get_by_role("button", name="Claim the next item").click()
+        expect(nojs).to_have_url(f"{live_server.url}/queues/refunds/review/")
         expect(nojs.locator("#item")).to_contain_text("ticket-0:refund")
         nojs.get_by_role("button", name="Reject", exact=True).click()
         expect(nojs).to_have_url(re.compile(r"panel=reject"))

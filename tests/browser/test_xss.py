@@ -60,6 +60,7 @@ def test_untrusted_text_is_shown_literally_and_never_runs(
     page.on("dialog", lambda dialog: (dialogs.append(dialog), dialog.dismiss()))
     login(page, live_server.url, "bob")
     page.goto(f"{live_server.url}/queues/refunds/review/")
+    page.get_by_role("button", name="Claim the next item").click()
     expect(page.locator("#item")).to_contain_text("ticket-0:refund")
 
     rationale = page.locator(".prose")

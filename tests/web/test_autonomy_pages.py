@@ -47,6 +47,7 @@ def assert_hidden(html: str) -> None:
 def test_blind_review_page_shows_inputs_but_never_the_proposal(blind, reviewer, client):
     add(blind)
     client.force_login(reviewer)
+    client.post("/queues/refunds/review/claim")
     for url in ("/queues/refunds/review/", "/queues/refunds/review/?panel=modify"):
         html = client.get(url).content.decode()
         assert "Blind review" in html and "Order A-1" in html and "gold" in html
@@ -57,7 +58,7 @@ def test_blind_review_page_shows_inputs_but_never_the_proposal(blind, reviewer, 
 def test_blind_review_through_the_form_records_the_comparison(blind, reviewer, client):
     rec = add(blind)
     client.force_login(reviewer)
-    client.get("/queues/refunds/review/")
+    client.post("/queues/refunds/review/claim")
     response = client.post(
         f"/queues/refunds/review/{rec.pk}/decide",
         {
@@ -78,7 +79,7 @@ def test_blind_review_through_the_form_records_the_comparison(blind, reviewer, c
 def test_a_refused_blind_form_does_not_leak_the_proposal(blind, reviewer, client):
     rec = add(blind)
     client.force_login(reviewer)
-    client.get("/queues/refunds/review/")
+    client.post("/queues/refunds/review/claim")
     response = client.post(f"/queues/refunds/review/{rec.pk}/decide", {"outcome": "modify"}, **HX)
     assert response.status_code == 400
     assert_hidden(response.content.decode())
@@ -193,7 +194,7 @@ def test_shadow_items_of_a_blind_queue_count_as_waiting(blind, reviewer, client)
     assert row.waiting == 3 and row.oldest_waiting_at is not None
     html = client.get("/queues/").content.decode()
     assert "<strong>3</strong>" in html
-    html = client.get("/queues/refunds/review/").content.decode()  # claims one
+    html = client.post("/queues/refunds/review/claim", follow=True).content.decode()
     assert "2 more waiting" in html
     depth = next(q for q in gauges_read().queues if q.slug == "refunds").depth
     assert depth["shadow"] == 2 and depth["in_review"] == 1
@@ -217,7 +218,7 @@ def test_a_lease_lost_to_the_sweep_says_it_expired_and_who_returned_it(world, re
 
     rec, _ = recommendation_ingest(source=world.source, data=item(external_id="lease-1"))
     client.force_login(reviewer)
-    client.get("/queues/refunds/review/")  # claims it
+    client.post("/queues/refunds/review/claim")
     Recommendation.objects.filter(pk=rec.pk).update(
         lease_expires_at=timezone.now() - timedelta(seconds=1)
     )

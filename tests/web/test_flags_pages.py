@@ -93,7 +93,7 @@ def test_the_item_page_shows_the_flag_in_words_with_its_sentence(low, people, cl
 
 def test_the_review_page_shows_the_flag_before_the_decision_buttons(low, people, client):
     client.force_login(people["reviewer"])
-    html = client.get("/queues/refunds/review/").content.decode()
+    html = client.post("/queues/refunds/review/claim", follow=True).content.decode()
     assert f'data-rec="{low.pk}"' in html
     assert escape(LOW_CONFIDENCE) in html
     assert html.index("data-flags") < html.index('data-action="approve"')
@@ -104,6 +104,7 @@ def test_an_item_without_flags_shows_no_notice(world, people, client):
     rec = ingest(world, "calm")
     assert rec.flags == []
     client.force_login(people["reviewer"])
+    client.post("/queues/refunds/review/claim")
     for url in (f"/recommendations/{rec.pk}/", "/queues/refunds/review/"):
         html = client.get(url).content.decode()
         assert "data-flags" not in html and "tag-flagged" not in html
@@ -116,6 +117,7 @@ def test_a_blind_viewer_sees_the_flag_kinds_but_not_their_sentences(low, world, 
     Recommendation.objects.filter(pk=low.pk).update(route=Route.SHADOW, status=Status.SHADOW)
     Queue.objects.filter(pk=world.queue.pk).update(stage="shadow", blind_review=True)
     client.force_login(people["reviewer"])
+    client.post("/queues/refunds/review/claim")
     for url in (f"/recommendations/{low.pk}/", "/queues/refunds/review/"):
         html = client.get(url).content.decode()
         assert "data-blind" in html, url
@@ -152,6 +154,7 @@ def test_a_flag_sentence_quoting_written_names_is_escaped(world, people, client)
     assert flag["kind"] == "outlier" and flag["detail"].startswith(field)
 
     client.force_login(people["reviewer"])
+    client.post("/queues/refunds/review/claim")
     for url in (f"/recommendations/{rec.pk}/", "/queues/refunds/review/"):
         html = client.get(url).content.decode()
         assert "<script>alert" not in html, url

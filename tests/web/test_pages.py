@@ -9,7 +9,7 @@ from html.parser import HTMLParser
 import pytest
 from django.utils import timezone
 
-from reviewqueue.models import Decision, Recommendation
+from reviewqueue.models import AuditEvent, Decision, Recommendation
 from reviewqueue.services.ingest import recommendation_ingest
 from reviewqueue.services.review import (
     leases_return_expired,
@@ -57,6 +57,10 @@ def ingest(world, n: int = 0, **overrides) -> Recommendation:
 
 def review_url(slug: str = "refunds") -> str:
     return f"/queues/{slug}/review/"
+
+
+def claim_url(slug: str = "refunds") -> str:
+    return f"/queues/{slug}/review/claim"
 
 
 def action_url(rec: Recommendation, action: str) -> str:
@@ -188,9 +192,11 @@ def test_queue_list_shows_my_recent_decisions(client, world, reviewer):
 # --- The review page -----------------------------------------------------------------
 
 
-def test_review_page_claims_the_next_item_and_shows_it(client, world, reviewer):
+def test_claim_takes_the_next_item_and_the_page_shows_it(client, world, reviewer):
     rec = ingest(world)
     client.force_login(reviewer)
+    claimed = client.post(claim_url())
+    assert claimed.status_code == 303 and claimed["Location"] == review_url()
     response = client.get(review_url())
     assert response.status_code == 200
     rec.refresh_from_db()
@@ -222,13 +228,85 @@ def test_review_page_claims_the_next_item_and_shows_it(client, world, reviewer):
     assert "<script>" not in html  # no inline scripts: only <script src=... defer>
 
 
-def test_review_page_gives_back_the_item_already_held(client, world, reviewer):
+def test_review_page_shows_the_item_already_held_again(client, world, reviewer):
     first, _second = ingest(world, 1), ingest(world, 2)
     client.force_login(reviewer)
-    client.get(review_url())
-    response = client.get(review_url())
-    assert response.context["rec"].pk == first.pk
+    client.post(claim_url())
+    for _ in range(2):
+        response = client.get(review_url())
+        assert response.context["rec"].pk == first.pk
+    # Claiming again gives back the same item too: one lease per reviewer and queue.
+    client.post(claim_url())
+    assert client.get(review_url()).context["rec"].pk == first.pk
     assert Recommendation.objects.filter(status="in_review").count() == 1
+
+
+def test_review_page_get_never_claims_nor_audits(client, world, reviewer, senior):
+    ingest(world, 1)
+    ingest(world, 2)
+    before = AuditEvent.objects.count()
+    for user in (reviewer, senior):
+        client.force_login(user)
+        for extra in ({}, HX):
+            for url in (review_url(), review_url() + "?panel=reject"):
+                response = client.get(url, **extra)
+                assert response.status_code == 200
+    assert AuditEvent.objects.count() == before
+    assert not Recommendation.objects.filter(claimed_by__isnull=False).exists()
+    assert set(Recommendation.objects.values_list("status", flat=True)) == {"pending"}
+
+
+def test_review_page_without_a_held_item_offers_a_claim_button(client, world, reviewer):
+    ingest(world, 1)
+    ingest(world, 2)
+    client.force_login(reviewer)
+    response = client.get(review_url())
+    assert response.context["rec"] is None
+    html = response.content.decode()
+    assert "You are not holding an item" in html and "2 waiting in this queue" in html
+    (form,) = re.findall(r'<form[^>]*action="' + claim_url() + r'"[^>]*>', html)
+    assert 'method="post"' in form and 'hx-post="' + claim_url() + '"' in form
+    claim_form = html.split(form)[1].split("</form>")[0]
+    assert 'name="csrfmiddlewaretoken"' in claim_form and "data-claim-next" in claim_form
+    # No link anywhere on the page claims by GET.
+    assert not [a for a in anchors(html) if (a.get("href") or "").startswith(claim_url())]
+
+
+def test_claim_only_takes_post(client, world, reviewer):
+    ingest(world)
+    client.force_login(reviewer)
+    assert client.get(claim_url()).status_code == 405
+    assert not Recommendation.objects.filter(claimed_by=reviewer).exists()
+
+
+def test_htmx_claim_answers_with_the_item_partial(client, world, reviewer):
+    rec = ingest(world)
+    client.force_login(reviewer)
+    response = client.post(claim_url(), **HX)
+    assert response.status_code == 200
+    html = response.content.decode().strip()
+    assert html.startswith('<section id="item"') and f'data-rec="{rec.pk}"' in html
+    assert "HX-Request" in response["Vary"]
+    rec.refresh_from_db()
+    assert rec.claimed_by == reviewer
+
+
+def test_claim_with_nothing_waiting_lands_on_the_empty_page(client, world, reviewer):
+    client.force_login(reviewer)
+    response = client.post(claim_url())
+    assert response.status_code == 303
+    assert b"Nothing waiting in this queue" in client.get(response["Location"]).content
+    assert b"Nothing waiting in this queue" in client.post(claim_url(), **HX).content
+
+
+def test_claim_is_refused_to_non_members(client, world, outsider, auditor):
+    rec = ingest(world)
+    client.force_login(outsider)
+    assert client.post(claim_url()).status_code == 404
+    client.force_login(auditor)
+    assert client.post(claim_url()).status_code == 403
+    rec.refresh_from_db()
+    assert rec.status == "pending" and rec.claimed_by is None
 
 
 def test_review_page_says_when_nothing_is_waiting(client, world, reviewer):
@@ -236,6 +314,7 @@ def test_review_page_says_when_nothing_is_waiting(client, world, reviewer):
     response = client.get(review_url())
     assert response.status_code == 200
     assert b"Nothing waiting in this queue" in response.content
+    assert b"data-claim-next" not in response.content
 
 
 def test_review_page_is_404_for_non_members_as_for_no_queue(client, world, outsider, auditor):
@@ -259,6 +338,7 @@ def test_review_page_of_an_unknown_queue_is_404(client, world, reviewer):
 def test_htmx_review_request_gets_only_the_item_partial(client, world, reviewer):
     ingest(world)
     client.force_login(reviewer)
+    client.post(claim_url())
     response = client.get(review_url(), **HX)
     html = response.content.decode().strip()
     assert html.startswith('<section id="item"') and "<html" not in html
@@ -268,6 +348,7 @@ def test_htmx_review_request_gets_only_the_item_partial(client, world, reviewer)
 def test_no_js_panel_opener_shows_the_form_on_the_page(client, world, reviewer):
     ingest(world)
     client.force_login(reviewer)
+    client.post(claim_url())
     html = client.get(review_url() + "?panel=reject").content.decode()
     assert 'id="panel-reject"' in html
     reject_form = html.split('id="panel-reject"')[1].split(">")[0]
@@ -282,7 +363,7 @@ def test_no_js_panel_opener_shows_the_form_on_the_page(client, world, reviewer):
 def test_approve_with_htmx_answers_with_the_next_item_claimed(client, world, reviewer):
     first, second = ingest(world, 1), ingest(world, 2)
     client.force_login(reviewer)
-    client.get(review_url())
+    client.post(claim_url())
     response = client.post(action_url(first, "decide"), {"outcome": "approve"}, **HX)
     assert response.status_code == 200
     html = response.content.decode().strip()
@@ -297,18 +378,34 @@ def test_approve_with_htmx_answers_with_the_next_item_claimed(client, world, rev
 def test_approve_without_htmx_redirects_back_to_the_page(client, world, reviewer):
     first, second = ingest(world, 1), ingest(world, 2)
     client.force_login(reviewer)
-    client.get(review_url())
+    client.post(claim_url())
     response = client.post(action_url(first, "decide"), {"outcome": "approve"})
     assert response.status_code == 302 and response["Location"] == review_url()
+    # The next item was claimed inside the decision's POST: the GET only shows it.
+    second.refresh_from_db()
+    assert second.status == "in_review" and second.claimed_by == reviewer
+    claims = AuditEvent.objects.filter(action="recommendation.claimed").count()
     page = client.get(review_url())
     assert page.context["rec"].pk == second.pk
     assert b"Approved ticket-1:refund." in page.content
+    assert AuditEvent.objects.filter(action="recommendation.claimed").count() == claims
+
+
+def test_escalate_without_htmx_lands_on_the_next_claimed_item(client, world, reviewer):
+    first, second = ingest(world, 1), ingest(world, 2)
+    client.force_login(reviewer)
+    client.post(claim_url())
+    response = client.post(action_url(first, "escalate"), {"comment": "big one"})
+    assert response.status_code == 302 and response["Location"] == review_url()
+    page = client.get(response["Location"])
+    assert page.context["rec"].pk == second.pk
+    assert b"Escalated ticket-1:refund to the senior reviewers." in page.content
 
 
 def test_modify_through_the_generated_form_stores_the_diff(client, world, reviewer):
     rec = ingest(world)
     client.force_login(reviewer)
-    client.get(review_url())
+    client.post(claim_url())
     data = form_data_for(world.action_type.payload_schema, rec.payload)
     assert data == {"payload.order_id": "A-1", "payload.amount": "40.0", "payload.note": ""}
     data.update({"payload.amount": "25.5", "outcome": "modify", "reason_code": "wrong_amount"})
@@ -324,7 +421,7 @@ def test_modify_through_the_generated_form_stores_the_diff(client, world, review
 def test_modify_of_a_cosmetic_field_only_is_labelled_cosmetic(client, world, reviewer):
     rec = ingest(world)
     client.force_login(reviewer)
-    client.get(review_url())
+    client.post(claim_url())
     data = form_data_for(world.action_type.payload_schema, rec.payload)
     data.update({"payload.note": "typo fixed", "outcome": "modify", "reason_code": "other"})
     client.post(action_url(rec, "decide"), data)
@@ -336,7 +433,7 @@ def test_modify_of_a_cosmetic_field_only_is_labelled_cosmetic(client, world, rev
 def test_modify_with_the_json_alternative(client, world, reviewer):
     rec = ingest(world)
     client.force_login(reviewer)
-    client.get(review_url())
+    client.post(claim_url())
     data = {
         "outcome": "modify",
         "reason_code": "wrong_amount",
@@ -351,7 +448,7 @@ def test_modify_with_the_json_alternative(client, world, reviewer):
 def test_bad_modify_shows_the_errors_next_to_the_fields(client, world, reviewer):
     rec = ingest(world)
     client.force_login(reviewer)
-    client.get(review_url())
+    client.post(claim_url())
     data = form_data_for(world.action_type.payload_schema, rec.payload)
     data.update({"payload.amount": "-5", "outcome": "modify", "comment": "my note"})
     response = client.post(action_url(rec, "decide"), data, **HX)
@@ -375,7 +472,7 @@ def test_bad_modify_shows_the_errors_next_to_the_fields(client, world, reviewer)
 def test_modify_that_is_not_a_number_is_refused_before_the_service(client, world, reviewer):
     rec = ingest(world)
     client.force_login(reviewer)
-    client.get(review_url())
+    client.post(claim_url())
     data = form_data_for(world.action_type.payload_schema, rec.payload)
     data.update({"payload.amount": "lots", "outcome": "modify", "reason_code": "other"})
     response = client.post(action_url(rec, "decide"), data)  # no htmx: the full page, 400
@@ -387,7 +484,7 @@ def test_modify_that_is_not_a_number_is_refused_before_the_service(client, world
 def test_modify_identical_to_the_original_is_explained(client, world, reviewer):
     rec = ingest(world)
     client.force_login(reviewer)
-    client.get(review_url())
+    client.post(claim_url())
     data = form_data_for(world.action_type.payload_schema, rec.payload)
     data.update({"outcome": "modify", "reason_code": "other"})
     response = client.post(action_url(rec, "decide"), data, **HX)
@@ -398,7 +495,7 @@ def test_modify_identical_to_the_original_is_explained(client, world, reviewer):
 def test_reject_without_a_reason_is_400_with_the_error_at_the_select(client, world, reviewer):
     rec = ingest(world)
     client.force_login(reviewer)
-    client.get(review_url())
+    client.post(claim_url())
     response = client.post(action_url(rec, "decide"), {"outcome": "reject"}, **HX)
     assert response.status_code == 400
     html = response.content.decode()
@@ -411,7 +508,7 @@ def test_reject_without_a_reason_is_400_with_the_error_at_the_select(client, wor
 def test_reject_with_a_reason_is_recorded(client, world, reviewer):
     rec = ingest(world)
     client.force_login(reviewer)
-    client.get(review_url())
+    client.post(claim_url())
     data = {"outcome": "reject", "reason_code": "policy_violation", "comment": "no"}
     response = client.post(action_url(rec, "decide"), data, **HX)
     assert response.status_code == 200 and b"Nothing waiting in this queue" in response.content
@@ -426,7 +523,7 @@ def test_reject_with_a_reason_is_recorded(client, world, reviewer):
 def test_lost_lease_answers_409_with_the_plain_reason(client, world, reviewer, senior):
     rec = ingest(world)
     client.force_login(reviewer)
-    client.get(review_url())
+    client.post(claim_url())
     # The lease runs out, the sweep returns the item, and a senior claims it.
     Recommendation.objects.filter(pk=rec.pk).update(
         lease_expires_at=timezone.now() - timedelta(seconds=1)
@@ -447,7 +544,7 @@ def test_lost_lease_answers_409_with_the_plain_reason(client, world, reviewer, s
 def test_deciding_twice_is_409_already_decided(client, world, reviewer):
     rec = ingest(world)
     client.force_login(reviewer)
-    client.get(review_url())
+    client.post(claim_url())
     client.post(action_url(rec, "decide"), {"outcome": "approve"}, **HX)
     response = client.post(action_url(rec, "decide"), {"outcome": "approve"}, **HX)
     assert response.status_code == 409
@@ -472,7 +569,7 @@ def test_decide_only_takes_post(client, world, reviewer):
 def test_escalate_goes_to_the_seniors_with_a_badge(client, world, reviewer, senior):
     rec = ingest(world)
     client.force_login(reviewer)
-    client.get(review_url())
+    client.post(claim_url())
     response = client.post(action_url(rec, "escalate"), {"comment": "big one"}, **HX)
     assert response.status_code == 200
     assert b"Escalated ticket-0:refund to the senior reviewers." in response.content
@@ -480,7 +577,7 @@ def test_escalate_goes_to_the_seniors_with_a_badge(client, world, reviewer, seni
     rec.refresh_from_db()
     assert rec.status == "escalated"
     client.force_login(senior)
-    page = client.get(review_url())
+    page = client.post(claim_url(), follow=True)
     assert page.context["rec"].pk == rec.pk
     assert b'class="tag tag-escalated">Escalated<' in page.content
     assert b"Escalated by bob" in page.content and b"<q>big one</q>" in page.content
@@ -489,18 +586,21 @@ def test_escalate_goes_to_the_seniors_with_a_badge(client, world, reviewer, seni
 def test_release_gives_the_item_back_and_does_not_claim_it_again(client, world, reviewer):
     rec = ingest(world)
     client.force_login(reviewer)
-    client.get(review_url())
+    client.post(claim_url())
     response = client.post(action_url(rec, "release"), **HX)
     assert response.status_code == 200
     assert b"Released ticket-0:refund" in response.content
     assert b"Claim the next item" in response.content
     rec.refresh_from_db()
     assert rec.status == "pending" and rec.claimed_by is None
-    # Without JavaScript: redirected to the page in its paused state.
-    client.get(review_url())
+    # Without JavaScript: redirected to the page, which offers to claim, not claims.
+    client.post(claim_url())
     response = client.post(action_url(rec, "release"))
-    assert response.status_code == 302 and response["Location"] == review_url() + "?paused=1"
-    assert b"You are not holding an item" in client.get(response["Location"]).content
+    assert response.status_code == 302 and response["Location"] == review_url()
+    page = client.get(response["Location"])
+    assert b"You are not holding an item" in page.content and b"Released" in page.content
+    rec.refresh_from_db()
+    assert rec.status == "pending" and rec.claimed_by is None
 
 
 # --- The item's page -------------------------------------------------------------------
@@ -569,6 +669,7 @@ def test_evidence_javascript_url_never_becomes_a_link(client, world, reviewer, a
         ]
     )
     client.force_login(reviewer)
+    client.post(claim_url())
     for url in (review_url(), f"/recommendations/{rec.pk}/"):
         if url.startswith("/recommendations/"):
             client.force_login(auditor)
@@ -586,7 +687,7 @@ def test_ai_written_text_is_escaped(client, world, reviewer):
         metadata={"<b>k</b>": "<img src=x onerror=alert(1)>"},
     )
     client.force_login(reviewer)
-    html = client.get(review_url()).content.decode()
+    html = client.post(claim_url(), follow=True).content.decode()
     assert "<script>alert(1)</script>" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "<img src=x" not in html and "&lt;img src=x onerror=alert(1)&gt;" in html

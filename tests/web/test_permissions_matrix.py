@@ -31,7 +31,8 @@ Conventions the table asserts:
   non-members too: the public contract fixes it ("403 when you are not a member of its
   queue").
 - An item you may act on but which is not yours to decide (held by someone else) is 409.
-- A web POST that works redirects (302, PRG); with HX-Request it answers the partial (200).
+- A web POST that works redirects (302, PRG; the claim: 303 See Other); with HX-Request it
+  answers the partial (200). A GET never claims: the review page only shows what is held.
 
 Leaks: no response to `srcB`, `out` or `anon` may contain the marker that every item of
 queue A carries in its external id and rationale (`canary-a`).
@@ -88,12 +89,14 @@ MUST_NOT_SEE_A = ("anon", "srcB", "out")
 
 @dataclass(frozen=True)
 class Redirect:
-    """302 to the path `to` (any query); `to=None`: a redirect that is not to a login page."""
+    """`status` (302 unless told) to the path `to` (any query); `to=None`: a redirect that is
+    not to a login page."""
 
     to: str | None
+    status: int = 302
 
     def __repr__(self) -> str:
-        return f"302→{self.to or 'page'}"
+        return f"{self.status}→{self.to or 'page'}"
 
 
 @dataclass(frozen=True)
@@ -110,6 +113,7 @@ LOGIN = Redirect("/login/")
 ALOGIN = Redirect("/admin/login/")
 TO_ADMIN = Redirect("/admin/")
 GO = Redirect(None)
+SEE = Redirect(None, 303)  # See Other: after the claim's POST, GET the page
 Expected = int | Redirect | Batch
 
 GET, POST = "GET", "POST"
@@ -193,6 +197,11 @@ ROWS: list[Row] = [
     R(GET,  "/queues/{a}/review/",                         LOGIN,  LOGIN,  LOGIN,  404,    200,    200,    403,    403),
     R(GET,  "/queues/{a}/review/",                         LOGIN,  LOGIN,  LOGIN,  404,    200,    200,    403,    403,
       htmx=True),
+    R(POST, "/queues/{a}/review/claim",                    LOGIN,  LOGIN,  LOGIN,  404,    SEE,    SEE,    403,    403,
+      note="rev gets back the item held; sen claims the next"),
+    R(POST, "/queues/{a}/review/claim",                    LOGIN,  LOGIN,  LOGIN,  404,    200,    200,    403,    403,
+      htmx=True),
+    R(GET,  "/queues/{a}/review/claim",                    *everyone(405), note="a GET never claims"),
     R(POST, "/queues/{a}/review/{held}/decide",            LOGIN,  LOGIN,  LOGIN,  404,    GO,     409,    403,    403,
       data=DECISION),
     R(POST, "/queues/{a}/review/{held}/decide",            LOGIN,  LOGIN,  LOGIN,  404,    200,    409,    403,    403,
@@ -467,7 +476,7 @@ def _fill(value: Any, ids: dict[str, Any]) -> Any:
 
 def _matches(expected: Expected, response: HttpResponse) -> bool:
     if isinstance(expected, Redirect):
-        if response.status_code != 302:
+        if response.status_code != expected.status:
             return False
         location = response["Location"].split("?")[0]
         if expected.to is not None:
@@ -493,7 +502,7 @@ def _api_error(row: Row, response: HttpResponse) -> bool:
 
 
 def _shown(response: HttpResponse) -> str:
-    where = f" → {response['Location']}" if response.status_code == 302 else ""
+    where = f" → {response['Location']}" if response.status_code in (302, 303) else ""
     exc = getattr(response, "exc_info", None)
     return f"{response.status_code}{where}{f' ({exc[1]!r})' if exc else ''}"
 

@@ -98,6 +98,8 @@ def test_forms_and_htmx_posts_without_the_csrf_token_are_refused(world):
     page = browser.get("/queues/refunds/review/")
     assert page.status_code == 200
     token = re.search(r'"X-CSRFToken": "([^"]+)"', page.content.decode()).group(1)
+    claimed = browser.post("/queues/refunds/review/claim", HTTP_X_CSRFTOKEN=token)
+    assert claimed.status_code == 303
     url = f"/queues/refunds/review/{rec.pk}/decide"
 
     for headers in ({}, {"HTTP_HX_REQUEST": "true"}):
@@ -112,6 +114,31 @@ def test_forms_and_htmx_posts_without_the_csrf_token_are_refused(world):
     assert accepted.status_code == 200
     rec.refresh_from_db()
     assert rec.status == "decided"
+
+
+@pytest.mark.django_db
+def test_the_claim_button_needs_its_csrf_token(world):
+    from django.test import Client
+
+    from reviewqueue.services.ingest import recommendation_ingest
+
+    reviewer = UserFactory(username="bob")
+    member(reviewer, world.queue)
+    rec, _ = recommendation_ingest(source=world.source, data=item(external_id="csrf-claim"))
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(reviewer)
+    html = browser.get("/queues/refunds/review/").content.decode()
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html).group(1)
+    for headers in ({}, {"HTTP_HX_REQUEST": "true"}):
+        refused = browser.post("/queues/refunds/review/claim", **headers)
+        assert refused.status_code == 403
+    rec.refresh_from_db()
+    assert rec.status == "pending" and rec.claimed_by is None
+    # The form's own hidden field, as a browser without JavaScript sends it.
+    accepted = browser.post("/queues/refunds/review/claim", {"csrfmiddlewaretoken": token})
+    assert accepted.status_code == 303
+    rec.refresh_from_db()
+    assert rec.claimed_by == reviewer
 
 
 @pytest.mark.django_db
