@@ -31,7 +31,8 @@ from django.db import connection
 from reviewqueue.models import ActionType, AnomalyBaseline, Queue, QueueActionType, Source
 from reviewqueue.services.flags import Baseline
 
-BaselineKey = tuple[int, int, str]  # (queue id, action type id, field)
+# (queue id, action type id) -> that action type's baselines in that queue, by field
+Baselines = dict[tuple[int, int], dict[str, Baseline]]
 
 Targets = dict[tuple[str, str], tuple[Queue, ActionType]]
 _cache: dict[int, tuple[float, Targets]] = {}
@@ -83,7 +84,7 @@ class Routing:
     """What routes a store's items, as committed when its transaction read it."""
 
     queues: dict[int, Queue]  # fresh copies with their routing columns
-    baselines: dict[BaselineKey, Baseline]  # of queues that name anomaly fields
+    baselines: Baselines  # of queues that name anomaly fields
 
 
 # The anomaly baselines of a queue that names anomaly fields, as one JSON array (NULL for a
@@ -116,7 +117,7 @@ def routing_lock(queues: list[Queue]) -> Routing:
         cursor.execute(sql, [sorted(by_id)])
         rows = cursor.fetchall()
     fresh: dict[int, Queue] = {}
-    found: dict[BaselineKey, Baseline] = {}
+    found: Baselines = {}
     for pk, *values, stored in rows:
         # A copy: the cached row is shared by every request of this process.
         queue = copy.copy(by_id[pk])
@@ -124,7 +125,9 @@ def routing_lock(queues: list[Queue]) -> Routing:
             setattr(queue, name, _FROM_DB[name](value))
         fresh[pk] = queue
         for action_type_id, field, count, mean, stddev in _json(stored) or ():
-            found[(pk, action_type_id, field)] = Baseline(count=count, mean=mean, stddev=stddev)
+            found.setdefault((pk, action_type_id), {})[field] = Baseline(
+                count=count, mean=mean, stddev=stddev
+            )
     return Routing(queues=fresh, baselines=found)
 
 

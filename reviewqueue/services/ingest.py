@@ -40,12 +40,11 @@ from reviewqueue.models import (
 )
 from reviewqueue.observability import metrics
 from reviewqueue.observability.context import bind_recommendation
-from reviewqueue.selectors.targets import BaselineKey, Targets, routing_lock, targets_for
+from reviewqueue.selectors.targets import Baselines, Targets, routing_lock, targets_for
 from reviewqueue.services.audit import Actor, audit_chain_order, audit_event
 from reviewqueue.services.callbacks import callback_event
 from reviewqueue.services.flags import (
     VOLUME_SECONDS,
-    Baseline,
     Flag,
     flags_apply,
     flags_for,
@@ -199,7 +198,7 @@ def _check(
 class FlagInputs:
     """What the anomaly flags of one store's items compare with."""
 
-    baselines: dict[BaselineKey, Baseline]
+    baselines: Baselines
     # queue id -> the source's items there in the last 5 minutes before this store's own
     volumes: dict[int, int]
 
@@ -227,11 +226,7 @@ def _flags(checked: Checked, queue: Queue, source: Source, inputs: FlagInputs) -
         confidence=float(data["confidence"]),
         risk=float(data["risk_score"]),
         payload=data["action"]["payload"],
-        baselines={
-            field: b
-            for (q, a, field), b in inputs.baselines.items()
-            if q == queue.pk and a == action_type.pk
-        },
+        baselines=inputs.baselines.get((queue.pk, action_type.pk), {}),
         recent=recent,
         source=source.name,
     )
