@@ -11,7 +11,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from reviewqueue.lib.bulk import bulk_insert
 from reviewqueue.models import AuditEvent, Queue, Recommendation, Source, User
+
+# The head of an INSERT ... SELECT for a writer that must stay one SQL statement (the claim,
+# services/transitions.py); the trigger fills the chain, seq and hash as for any other row.
+AUDIT_INSERT = """INSERT INTO reviewqueue_auditevent
+        (occurred_at, actor_kind, actor_user_id, actor_source_id, actor_label, action,
+         recommendation_id, queue_id, model_name, model_version, prompt_version, data)"""
 
 
 @dataclass(frozen=True)
@@ -42,7 +49,8 @@ def audit_event(
     queue: Queue | None = None,
     data: dict[str, Any] | None = None,
 ) -> AuditEvent:
-    """An unsaved event (for bulk writes); `audit_record` saves one."""
+    """An unsaved event (for `audit_records`); `audit_record` saves one. `recommendation`
+    may be a partly loaded row: only its pk, queue id and model fields are read."""
     rec = recommendation
     return AuditEvent(
         action=action,
@@ -51,7 +59,7 @@ def audit_event(
         actor_user=actor.user,
         actor_source=actor.source,
         recommendation=rec,
-        queue=queue if queue is not None else (rec.queue if rec is not None else None),
+        queue_id=queue.pk if queue is not None else (rec.queue_id if rec is not None else None),
         model_name=rec.model_name if rec else "",
         model_version=rec.model_version if rec else "",
         prompt_version=rec.prompt_version if rec else "",
@@ -64,6 +72,18 @@ def audit_record(**kwargs: Any) -> AuditEvent:
     event = audit_event(**kwargs)
     event.save(force_insert=True)
     return event
+
+
+def audit_records(events: Iterable[AuditEvent], *, copy: bool = False) -> None:
+    """Save many events in one statement, in chain order (see the module docstring). `copy`
+    streams them with COPY (lib/bulk.py), for large batches such as an ingest batch."""
+    ordered = audit_chain_order(events)
+    if not ordered:
+        return
+    if copy:
+        bulk_insert(AuditEvent, ordered)
+    else:
+        AuditEvent.objects.bulk_create(ordered)
 
 
 def audit_chain_order(events: Iterable[AuditEvent]) -> list[AuditEvent]:

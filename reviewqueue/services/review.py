@@ -11,19 +11,16 @@ from datetime import datetime
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Case, OuterRef, Subquery, Value, When
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from reviewqueue import access
+from reviewqueue.domain.decision_input import CheckedDecision, Mode, Target, decision_check
 from reviewqueue.exceptions import Conflict, Forbidden, LeaseLost, NotFound, ValidationFailed
 from reviewqueue.lib.canonical import content_hash
-from reviewqueue.lib.diff import is_cosmetic, json_diff
-from reviewqueue.lib.schema import errors_by_path, validator_for
 from reviewqueue.models import (
     ActionType,
     AuditEvent,
-    Decision,
-    Execution,
     Membership,
     Queue,
     Recommendation,
@@ -31,12 +28,18 @@ from reviewqueue.models import (
 )
 from reviewqueue.observability import metrics
 from reviewqueue.selectors.recommendations import held_item
-from reviewqueue.services.audit import Actor, audit_chain_order, audit_event, audit_record
+from reviewqueue.services.audit import Actor
 from reviewqueue.services.callbacks import callback_event
 from reviewqueue.services.execution import execution_publish_on_commit
 from reviewqueue.services.rows import decision_row, execution_row
-from reviewqueue.services.shadow import blind_compare
-from reviewqueue.states import DecisionKind, MemberRole, Outcome, Route, Status
+from reviewqueue.services.transitions import (
+    AUDIT_FIELDS,
+    claim_next,
+    lock_batch,
+    move_audited,
+    move_locked,
+)
+from reviewqueue.states import OPEN_STATUSES, DecisionKind, MemberRole, Outcome, Route, Status
 
 
 @dataclass(frozen=True)
@@ -74,113 +77,41 @@ def _load(recommendation_id: Any, user: User) -> Recommendation:
 
 
 def leases_return_expired(*, queue: Queue | None = None, now: datetime | None = None) -> int:
-    """Return items whose lease ran out to the queue (escalated ones to the seniors).
+    """Return items whose lease ran out to where they came from: escalated ones to the
+    seniors, blind-review items to the shadow items, the rest to pending.
 
-    Runs before every claim and from the periodic sweep. Audited: `lease.expired` per item.
+    Runs before every claim and from the periodic sweep, a bounded batch at a time (SKIP
+    LOCKED: a reviewer's decision in flight is never waited on). Audited: `lease.expired` per
+    item, with the holder's username.
     """
     now = now or timezone.now()
     with transaction.atomic():
         qs = Recommendation.objects.filter(status=Status.IN_REVIEW, lease_expires_at__lte=now)
         if queue is not None:
             qs = qs.filter(queue=queue)
-        expired = list(
-            qs.select_for_update(skip_locked=True, of=("self",)).values_list(
-                "pk",
-                "claimed_by__username",
-                "escalated_at",
-                "queue_id",
-                "model_name",
-                "model_version",
-                "prompt_version",
+        qs = qs.select_related("claimed_by")
+        rows = lock_batch(qs, "claimed_by__username", "escalated_at", "route", limit=1000)
+        back: dict[Status, list[Recommendation]] = {}
+        for row in rows:
+            back.setdefault(_back_to(row), []).append(row)
+        for to, group in sorted(back.items()):
+            move_locked(
+                group,
+                sources=[Status.IN_REVIEW],
+                to=to,
+                values={"claimed_by": None, "lease_expires_at": None, "updated_at": now},
+                action="lease.expired",
+                actor=Actor.system("lease-sweep"),
+                data=lambda row: {"holder": row.claimed_by.username if row.claimed_by else None},
             )
-        )
-        if not expired:
-            return 0
-        Recommendation.objects.filter(pk__in=[row[0] for row in expired]).update(
-            status=Case(
-                When(escalated_at__isnull=False, then=Value(Status.ESCALATED.value)),
-                When(route=Route.SHADOW, then=Value(Status.SHADOW.value)),  # blind review
-                default=Value(Status.PENDING.value),
-            ),
-            claimed_by=None,
-            lease_expires_at=None,
-            updated_at=now,
-        )
-        AuditEvent.objects.bulk_create(
-            audit_chain_order(
-                AuditEvent(
-                    action="lease.expired",
-                    actor_kind="system",
-                    actor_label="lease-sweep",
-                    recommendation_id=pk,
-                    queue_id=queue_id,
-                    model_name=mn,
-                    model_version=mv,
-                    prompt_version=pv,
-                    data={"holder": holder},
-                )
-                for pk, holder, _esc, queue_id, mn, mv, pv in expired
-            )
-        )
-    return len(expired)
+    return len(rows)
 
 
-_CLAIM_SQL_POSTGRES = """
-WITH m AS (
-    SELECT q.id AS queue_id, q.lease_minutes, mem.role, q.blind_review
-    FROM reviewqueue_queue q
-    JOIN reviewqueue_membership mem ON mem.queue_id = q.id AND mem.user_id = %(user)s
-    WHERE q.slug = %(slug)s
-), escalated AS (
-    SELECT r.id FROM reviewqueue_recommendation r
-    WHERE (SELECT role FROM m) = 'senior' AND r.queue_id = (SELECT queue_id FROM m)
-      AND r.status = 'escalated'
-      AND (r.expires_at IS NULL OR r.expires_at > %(now)s)
-    ORDER BY r.priority DESC, r.created_at, r.id
-    LIMIT 1
-    FOR UPDATE OF r SKIP LOCKED
-), pending AS (
-    SELECT r.id FROM reviewqueue_recommendation r
-    WHERE r.queue_id = (SELECT queue_id FROM m) AND r.status = 'pending'
-      AND (r.expires_at IS NULL OR r.expires_at > %(now)s)
-    ORDER BY r.priority DESC, r.created_at, r.id
-    LIMIT 1
-    FOR UPDATE OF r SKIP LOCKED
-), shadow AS (
-    -- Blind review: a blind queue's shadow items are claimed like pending ones, after them.
-    SELECT r.id FROM reviewqueue_recommendation r
-    WHERE (SELECT blind_review FROM m) AND r.queue_id = (SELECT queue_id FROM m)
-      AND r.status = 'shadow'
-      AND (r.expires_at IS NULL OR r.expires_at > %(now)s)
-    ORDER BY r.priority DESC, r.created_at, r.id
-    LIMIT 1
-    FOR UPDATE OF r SKIP LOCKED
-), cand AS (
-    -- Seniors take escalated items first. The unused rows stay locked only for the
-    -- duration of this statement.
-    SELECT COALESCE(
-        (SELECT id FROM escalated), (SELECT id FROM pending), (SELECT id FROM shadow)
-    ) AS id
-), upd AS (
-    UPDATE reviewqueue_recommendation rec
-    SET status = 'in_review', claimed_by_id = %(user)s, claimed_at = %(now)s,
-        lease_expires_at = %(now)s + make_interval(mins => m.lease_minutes), updated_at = %(now)s
-    FROM cand, m
-    WHERE rec.id = cand.id
-    RETURNING rec.*
-), audit AS (
-    INSERT INTO reviewqueue_auditevent
-        (occurred_at, actor_kind, actor_user_id, actor_source_id, actor_label, action,
-         recommendation_id, queue_id, model_name, model_version, prompt_version, data)
-    SELECT %(now)s, 'user', %(user)s, NULL, %(username)s, 'recommendation.claimed', upd.id,
-           upd.queue_id, upd.model_name, upd.model_version, upd.prompt_version,
-           jsonb_build_object('lease_expires_at', upd.lease_expires_at,
-                              'escalated', upd.escalated_at IS NOT NULL)
-    FROM upd
-)
-SELECT upd.*, m.role AS member_role
-FROM m LEFT JOIN upd ON true
-"""
+def _back_to(rec: Recommendation) -> Status:
+    """Where a held item goes when its holder lets go of it (release or lease expiry)."""
+    if rec.escalated_at is not None:
+        return Status.ESCALATED
+    return Status.SHADOW if rec.route == Route.SHADOW else Status.PENDING
 
 
 def recommendation_claim(
@@ -203,19 +134,11 @@ def recommendation_claim(
     if held is not None:
         _no_outcome_yet(held)
         return held
-    may_review = access.may_review_anything(user)  # the statement reads memberships only
-    rows: list[Recommendation] = []
-    if may_review:
-        rows = list(
-            Recommendation.objects.raw(
-                _CLAIM_SQL_POSTGRES,
-                {"user": user.pk, "slug": slug, "now": now, "username": user.get_username()},
-            )
-        )
-    if not rows:
+    # The statement reads memberships only: roles that review nothing are refused first.
+    rec = claim_next(user=user, slug=slug, now=now) if access.may_review_anything(user) else None
+    if rec is None:
         queue_access(user=user, queue=queue_for(slug=slug))  # raises 404 or 403
         return None
-    rec = rows[0]
     if rec.pk is None:  # a member, and nothing waits
         return None
     # Without a Queue object in hand, attach one with only id and slug loaded; any other
@@ -249,10 +172,10 @@ def _action_type(pk: int) -> ActionType:
     return found
 
 
-def _lease_guard(user: User, rec: Recommendation, now: datetime) -> Any:
-    return Recommendation.objects.filter(
-        pk=rec.pk, status=Status.IN_REVIEW, claimed_by=user, lease_expires_at__gt=now
-    )
+def _lease(user: User, now: datetime) -> dict[str, Any]:
+    """The condition of every move by a reviewer: they hold the item under a live lease
+    (the status, `in_review`, is each move's source)."""
+    return {"claimed_by": user, "lease_expires_at__gt": now}
 
 
 def _why_not_yours(user: User, rec: Recommendation, now: datetime) -> LeaseLost:
@@ -307,19 +230,17 @@ def recommendation_release(*, user: User, recommendation_id: Any) -> Recommendat
     409 unless the caller holds a live lease. Audited: `recommendation.released`."""
     rec = _load(recommendation_id, user)
     now = timezone.now()
-    back_to = Status.ESCALATED if rec.escalated_at else Status.PENDING
-    if back_to == Status.PENDING and rec.route == Route.SHADOW:
-        back_to = Status.SHADOW  # a blind review goes back to the shadow items
     with transaction.atomic():
-        changed = _lease_guard(user, rec, now).update(
-            status=back_to, claimed_by=None, lease_expires_at=None, updated_at=now
-        )
-        if changed != 1:
+        if not move_audited(
+            rec,
+            sources=[Status.IN_REVIEW],
+            to=_back_to(rec),
+            values={"claimed_by": None, "lease_expires_at": None, "updated_at": now},
+            where=_lease(user, now),
+            action="recommendation.released",
+            actor=Actor.of_user(user),
+        ):
             raise _why_not_yours(user, rec, now)
-        rec.status, rec.claimed_by, rec.lease_expires_at, rec.updated_at = back_to, None, None, now
-        audit_record(
-            action="recommendation.released", actor=Actor.of_user(user), recommendation=rec
-        )
     return rec
 
 
@@ -340,71 +261,30 @@ def recommendation_escalate(
     ):
         raise Conflict("This item is already escalated; decide it or release it.")
     with transaction.atomic():
-        changed = _lease_guard(user, rec, now).update(
-            status=Status.ESCALATED,
-            escalated_at=now,
-            claimed_by=None,
-            lease_expires_at=None,
-            updated_at=now,
-        )
-        if changed != 1:
-            raise _why_not_yours(user, rec, now)
-        rec.status, rec.escalated_at, rec.claimed_by, rec.lease_expires_at = (
-            Status.ESCALATED,
-            now,
-            None,
-            None,
-        )
-        rec.updated_at = now
-        audit_record(
+        if not move_audited(
+            rec,
+            sources=[Status.IN_REVIEW],
+            to=Status.ESCALATED,
+            values={
+                "escalated_at": now,
+                "claimed_by": None,
+                "lease_expires_at": None,
+                "updated_at": now,
+            },
+            where=_lease(user, now),
             action="recommendation.escalated",
             actor=Actor.of_user(user),
-            recommendation=rec,
             data={"comment": comment},
-        )
+        ):
+            raise _why_not_yours(user, rec, now)
     return rec
 
 
-def _check_decision(
-    rec: Recommendation, outcome: str, payload: Any, reason_code: str, comment: str
-) -> tuple[Any, list[dict[str, Any]], bool | None]:
-    """Validate a decision's input; returns (final payload, diff, is_cosmetic)."""
-    valid_outcomes = [o.value for o in Outcome]
-    if outcome not in valid_outcomes:
-        raise ValidationFailed(
-            "Unknown outcome.", errors={"outcome": "Must be approve, modify or reject."}
-        )
-    errors: dict[str, str] = {}
-    if not isinstance(comment, str) or len(comment) > 5000:
-        errors["comment"] = "Must be text of at most 5000 characters."
-    if outcome in (Outcome.REJECT, Outcome.MODIFY):
-        if not reason_code:
-            errors["reason_code"] = "A reason code is required to " + outcome + "."
-        elif reason_code not in rec.queue.reason_codes:
-            errors["reason_code"] = "Must be one of: " + ", ".join(rec.queue.reason_codes) + "."
-    elif reason_code and reason_code not in rec.queue.reason_codes:
-        errors["reason_code"] = "Must be one of: " + ", ".join(rec.queue.reason_codes) + "."
-    if outcome == Outcome.MODIFY:
-        if not isinstance(payload, dict):
-            errors["payload"] = "Modify needs the edited payload (an object)."
-        else:
-            errors.update(
-                errors_by_path(validator_for(rec.action_type.payload_schema), payload, "payload")
-            )
-            if "payload" not in errors and not json_diff(rec.payload, payload):
-                errors["payload"] = (
-                    "The edited payload is the same as the original; approve it instead."
-                )
-    elif outcome == Outcome.APPROVE and payload is not None and json_diff(rec.payload, payload):
-        errors["payload"] = "Approve takes the payload as proposed; use modify to change it."
-    if errors:
-        raise ValidationFailed("The decision is not valid.", errors=errors)
-    if outcome == Outcome.REJECT:
-        return None, [], None
-    if outcome == Outcome.APPROVE:
-        return rec.payload, [], None
-    changes = json_diff(rec.payload, payload)
-    return payload, changes, is_cosmetic(changes, rec.action_type.cosmetic_fields)
+def _checked(rec: Recommendation, **given: Any) -> CheckedDecision:
+    """`given` (outcome, payload, reason_code, comment) checked by the one decision-input
+    check, blind when the item is a shadow item (blind review)."""
+    mode = Mode.BLIND if rec.route == Route.SHADOW else Mode.REVIEW
+    return decision_check(Target.of(rec), mode=mode, **given)
 
 
 def recommendation_expire(*, recommendation_id: Any, now: datetime | None = None) -> bool:
@@ -414,29 +294,27 @@ def recommendation_expire(*, recommendation_id: Any, now: datetime | None = None
     with transaction.atomic():
         rec = (
             Recommendation.objects.select_for_update()
-            .filter(
-                pk=recommendation_id,
-                status__in=[Status.PENDING, Status.IN_REVIEW, Status.ESCALATED],
-                expires_at__lte=now,
-            )
+            .filter(pk=recommendation_id, status__in=OPEN_STATUSES, expires_at__lte=now)
+            .only(*AUDIT_FIELDS, "expires_at")
             .first()
         )
-        if rec is None:
-            return False
-        rec.status = Status.EXPIRED
-        rec.closed_at = rec.updated_at = now
-        rec.claimed_by = None
-        rec.lease_expires_at = None
-        rec.save(
-            update_fields=["status", "closed_at", "updated_at", "claimed_by", "lease_expires_at"]
-        )
-        audit_record(
+        return rec is not None and move_audited(
+            rec,
+            sources=OPEN_STATUSES,
+            to=Status.EXPIRED,
+            values={
+                "closed_at": now,
+                "updated_at": now,
+                "claimed_by": None,
+                "lease_expires_at": None,
+            },
             action="recommendation.expired",
             actor=Actor.system("expiry"),
-            recommendation=rec,
-            data={"expires_at": rec.expires_at.isoformat() if rec.expires_at else None},
+            data={
+                "expires_at": rec.expires_at.isoformat() if rec.expires_at else None,
+                "from_status": rec.status,
+            },
         )
-    return True
 
 
 def recommendation_decide(
@@ -463,22 +341,16 @@ def recommendation_decide(
     `recommendation.blind_reviewed` with the agreement.
     """
     rec = _load(recommendation_id, user)
-    blind = None
-    if rec.route == Route.SHADOW:
-        # Blind review: the reviewer's answer is compared with the proposal they never saw.
-        blind = blind_compare(
-            rec, outcome=outcome, payload=payload, reason_code=reason_code or "", comment=comment
-        )
-        outcome, final, changes, cosmetic = (
-            blind.outcome,
-            blind.payload,
-            blind.diff,
-            blind.is_cosmetic,
-        )
-    else:
-        final, changes, cosmetic = _check_decision(
-            rec, outcome, payload, reason_code or "", comment or ""
-        )
+    checked = _checked(
+        rec, outcome=outcome, payload=payload, reason_code=reason_code, comment=comment
+    )
+    blind = rec.route == Route.SHADOW
+    outcome, final, changes, cosmetic = (
+        checked.outcome,
+        checked.payload,
+        checked.diff,
+        checked.is_cosmetic,
+    )
     now = timezone.now()
     if (
         rec.expires_at is not None
@@ -494,20 +366,31 @@ def recommendation_decide(
         raise LeaseLost(
             "This item expired before it was decided; it is closed as expired.", reason="expired"
         )
+    payload_hash = content_hash(final) if final is not None else ""
+    audit_data = {
+        "outcome": outcome,
+        "reason_code": reason_code or "",
+        "comment": comment or "",
+        "payload_hash": payload_hash,
+        "diff": changes,
+        "is_cosmetic": cosmetic,
+    }
+    if blind:
+        audit_data = {"outcome": outcome, "agreed": checked.agreed, **audit_data}
     with transaction.atomic():
-        changed = _lease_guard(user, rec, now).update(
-            status=Status.DECIDED, lease_expires_at=None, closed_at=now, updated_at=now
-        )
-        if changed != 1:
+        if not move_audited(
+            rec,
+            sources=[Status.IN_REVIEW],
+            to=Status.DECIDED,
+            values={"lease_expires_at": None, "closed_at": now, "updated_at": now},
+            where=_lease(user, now),
+            # Shadow: nothing executes and the source is not called back; the comparison
+            # is the result (metrics count it as a compared item).
+            action="recommendation.blind_reviewed" if blind else "recommendation.decided",
+            actor=Actor.of_user(user),
+            data=audit_data,
+        ):
             raise _why_not_yours(user, rec, now)
-        # The row is decided: the in-memory item says so before anything reports it.
-        rec.status, rec.lease_expires_at, rec.closed_at, rec.updated_at = (
-            Status.DECIDED,
-            None,
-            now,
-            now,
-        )
-        payload_hash = content_hash(final) if final is not None else ""
         decision = decision_row(
             rec,
             kind=DecisionKind.HUMAN,
@@ -523,70 +406,23 @@ def recommendation_decide(
         )
         decision.save(force_insert=True)
         execution = None
-        if blind is not None:
-            # Shadow: nothing executes and the source is not called back; the comparison
-            # is the result. Metrics count it as a compared item (a human decision on a
-            # shadow-routed item).
-            audit_record(
-                action="recommendation.blind_reviewed",
-                actor=Actor.of_user(user),
-                recommendation=rec,
-                data={
-                    "outcome": outcome,
-                    "agreed": blind.agreed,
-                    "reason_code": reason_code or "",
-                    "comment": comment or "",
-                    "payload_hash": payload_hash,
-                    "diff": changes,
-                    "is_cosmetic": cosmetic,
-                },
-            )
-        elif outcome in (Outcome.APPROVE, Outcome.MODIFY):
+        if not blind and outcome in (Outcome.APPROVE, Outcome.MODIFY):
             execution = execution_row(rec, payload=final, payload_hash=payload_hash, now=now)
             execution.save(force_insert=True)
-        if execution is not None:
             execution_publish_on_commit(execution.pk)
-        if blind is None:
-            _decided_callback_and_audit(user, rec, decision, execution, changes, cosmetic)
+        if not blind:
+            callback_event(
+                recommendation=rec,
+                source=rec.source,
+                event_type="decision.made",
+                decision=decision,
+                execution=execution,
+            )
     metrics.decided(rec, decision)
     Recommendation.decision.related.set_cached_value(rec, decision)  # type: ignore[attr-defined]
     Recommendation.execution.related.set_cached_value(rec, execution)  # type: ignore[attr-defined]
     decision.reviewer = user
     return rec
-
-
-def _decided_callback_and_audit(
-    user: User,
-    rec: Recommendation,
-    decision: Decision,
-    execution: Execution | None,
-    changes: list[dict[str, Any]],
-    cosmetic: bool | None,
-) -> None:
-    callback_event(
-        recommendation=rec,
-        source=rec.source,
-        event_type="decision.made",
-        decision=decision,
-        execution=execution,
-    )
-    AuditEvent.objects.bulk_create(
-        [
-            audit_event(
-                action="recommendation.decided",
-                actor=Actor.of_user(user),
-                recommendation=rec,
-                data={
-                    "outcome": decision.outcome,
-                    "reason_code": decision.reason_code,
-                    "comment": decision.comment,
-                    "payload_hash": decision.payload_hash,
-                    "diff": changes,
-                    "is_cosmetic": cosmetic,
-                },
-            )
-        ]
-    )
 
 
 def queue_for(*, slug: str) -> Queue:

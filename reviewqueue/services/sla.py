@@ -10,19 +10,16 @@ over goes in the next run.
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from django.db import transaction
-from django.db.models import QuerySet
 from django.utils import timezone
 
-from reviewqueue.models import AuditEvent, Recommendation
-from reviewqueue.services.audit import audit_chain_order
-from reviewqueue.states import OPEN_STATUSES, Status, is_legal
+from reviewqueue.models import Recommendation
+from reviewqueue.services.audit import Actor, audit_event, audit_records
+from reviewqueue.services.transitions import lock_batch, move_locked
+from reviewqueue.states import OPEN_STATUSES, Status
 
 BATCH = 1000
-_OPEN = [s.value for s in OPEN_STATUSES]
-_AUDIT_FIELDS = ("pk", "status", "queue_id", "model_name", "model_version", "prompt_version")
 
 
 @dataclass(frozen=True)
@@ -32,50 +29,37 @@ class SweepResult:
     expired: int
 
 
-def _lock(qs: QuerySet[Recommendation], *extra: str) -> list[tuple[Any, ...]]:
-    return list(
-        qs.order_by()
-        .select_for_update(skip_locked=True, of=("self",))
-        .values_list(*_AUDIT_FIELDS, *extra)[:BATCH]
-    )
-
-
-def _audit(rows: list[tuple[Any, ...]], action: str, label: str, data: Any) -> None:
-    AuditEvent.objects.bulk_create(
-        audit_chain_order(
-            AuditEvent(
-                action=action,
-                actor_kind="system",
-                actor_label=label,
-                recommendation_id=row[0],
-                queue_id=row[2],
-                model_name=row[3],
-                model_version=row[4],
-                prompt_version=row[5],
-                data=data(row),
-            )
-            for row in rows
-        )
-    )
-
-
 def recommendations_flag_overdue(*, now: datetime | None = None) -> int:
     """Open items whose due_at (created_at + the queue's SLA) has passed get `overdue_at`.
-    Flagged once. Audited: `recommendation.overdue` per item, with its due time."""
+    Flagged once; not a status move. Audited: `recommendation.overdue` per item, with its
+    due time."""
     now = now or timezone.now()
     with transaction.atomic():
-        rows = _lock(
+        rows = lock_batch(
             Recommendation.objects.filter(
-                status__in=_OPEN, overdue_at__isnull=True, due_at__isnull=False, due_at__lte=now
+                status__in=OPEN_STATUSES,
+                overdue_at__isnull=True,
+                due_at__isnull=False,
+                due_at__lte=now,
             ),
             "due_at",
+            limit=BATCH,
         )
         if not rows:
             return 0
-        Recommendation.objects.filter(pk__in=[r[0] for r in rows]).update(
+        Recommendation.objects.filter(pk__in=[r.pk for r in rows]).update(
             overdue_at=now, updated_at=now
         )
-        _audit(rows, "recommendation.overdue", "sla", lambda r: {"due_at": r[6].isoformat()})
+        actor = Actor.system("sla")
+        audit_records(
+            audit_event(
+                action="recommendation.overdue",
+                actor=actor,
+                recommendation=r,
+                data={"due_at": r.due_at.isoformat() if r.due_at else None},
+            )
+            for r in rows
+        )
     return len(rows)
 
 
@@ -85,57 +69,55 @@ def recommendations_escalate_overdue(*, now: datetime | None = None) -> int:
     pending and is escalated by the next run). Audited: `recommendation.escalated` per item,
     with reason `sla`."""
     now = now or timezone.now()
-    assert is_legal(Status.PENDING, Status.ESCALATED)
     with transaction.atomic():
-        rows = _lock(
+        rows = lock_batch(
             Recommendation.objects.filter(
                 status=Status.PENDING, overdue_at__isnull=False, queue__sla_escalate=True
             ),
             "due_at",
+            limit=BATCH,
         )
-        if not rows:
-            return 0
-        Recommendation.objects.filter(pk__in=[r[0] for r in rows]).update(
-            status=Status.ESCALATED, escalated_at=now, updated_at=now
-        )
-        _audit(
+        return move_locked(
             rows,
-            "recommendation.escalated",
-            "sla",
-            lambda r: {"reason": "sla", "due_at": r[6].isoformat() if r[6] else None},
+            sources=[Status.PENDING],
+            to=Status.ESCALATED,
+            values={"escalated_at": now, "updated_at": now},
+            action="recommendation.escalated",
+            actor=Actor.system("sla"),
+            data=lambda r: {"reason": "sla", "due_at": r.due_at.isoformat() if r.due_at else None},
         )
-    return len(rows)
 
 
 def recommendations_expire_due(*, now: datetime | None = None) -> int:
     """Open items past their expires_at close as `expired`: never approvable, counted apart
     from decisions (they get no Decision row). A held item loses its lease. Audited:
-    `recommendation.expired` per item (the same event as recommendation_expire)."""
+    `recommendation.expired` per item (the same event as review.recommendation_expire)."""
     now = now or timezone.now()
-    assert all(is_legal(Status(s), Status.EXPIRED) for s in _OPEN)
     with transaction.atomic():
-        rows = _lock(
+        rows = lock_batch(
             Recommendation.objects.filter(
-                status__in=_OPEN, expires_at__isnull=False, expires_at__lte=now
+                status__in=OPEN_STATUSES, expires_at__isnull=False, expires_at__lte=now
             ),
             "expires_at",
+            limit=BATCH,
         )
-        if not rows:
-            return 0
-        Recommendation.objects.filter(pk__in=[r[0] for r in rows]).update(
-            status=Status.EXPIRED,
-            closed_at=now,
-            updated_at=now,
-            claimed_by=None,
-            lease_expires_at=None,
-        )
-        _audit(
+        return move_locked(
             rows,
-            "recommendation.expired",
-            "expiry",
-            lambda r: {"expires_at": r[6].isoformat(), "from_status": r[1]},
+            sources=OPEN_STATUSES,
+            to=Status.EXPIRED,
+            values={
+                "closed_at": now,
+                "updated_at": now,
+                "claimed_by": None,
+                "lease_expires_at": None,
+            },
+            action="recommendation.expired",
+            actor=Actor.system("expiry"),
+            data=lambda r: {
+                "expires_at": r.expires_at.isoformat() if r.expires_at else None,
+                "from_status": r.status,
+            },
         )
-    return len(rows)
 
 
 def sla_sweep(*, now: datetime | None = None) -> SweepResult:

@@ -140,7 +140,7 @@ def main() -> None:
     timed(api.review, "recommendation_claim", "service: recommendation_claim")
     timed(api.review, "recommendation_decide", "service: recommendation_decide")
     timed(service, "_load", "  _load (item + membership, one query)")
-    timed(service, "_check_decision", "  _check_decision")
+    timed(service, "_checked", "  _checked (decision_input.decision_check)")
     timed(service, "callback_event", "  callback_event (row for the source)")
     timed(outbox, "publish", "  outbox.publish (Celery message to Redis, on commit)")
     timed(api, "recommendation_repr", "view: recommendation_repr")

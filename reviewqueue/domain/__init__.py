@@ -1,0 +1,1 @@
+"""Pure rules: no queries, no side effects. Services and selectors ask them."""

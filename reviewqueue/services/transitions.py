@@ -1,0 +1,202 @@
+"""The one way a recommendation's status changes.
+
+Every move (claim, release, escalate, decide, expire, the human outcome of a shadow item, the
+lease and SLA sweeps) goes through a function here. Each one checks the legal-moves table
+(`states.RECOMMENDATION_MOVES`) before it writes, so a move that is not in the table cannot be
+written: it raises `MoveNotInTable`, a programming error, before any SQL runs. The UPDATE is
+filtered on the statuses the move starts from, so a row that moved meanwhile is left alone,
+and the audit row is written in the same transaction by the audit writer (services/audit.py).
+
+- `move_one`: one row by primary key, with extra conditions (e.g. the caller's live lease);
+  returns whether that row moved. The caller says why not (409) when it did not.
+- `lock_batch` + `move_locked`: the sweeps' form. Lock a bounded batch with SKIP LOCKED, move
+  them with one UPDATE, audit them with one bulk INSERT.
+- `claim_next`: the claim, one statement that picks, moves and audits (see its SQL).
+
+Callers must run these inside `transaction.atomic()`.
+"""
+
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from django.db.models import QuerySet
+
+from reviewqueue.models import Recommendation, User
+from reviewqueue.services.audit import AUDIT_INSERT, Actor, audit_event, audit_record, audit_records
+from reviewqueue.states import RECOMMENDATION_MOVES, Status
+
+
+class MoveNotInTable(AssertionError):
+    """A service tried a status move that `states.RECOMMENDATION_MOVES` does not allow."""
+
+
+def require_legal(sources: Iterable[Status], target: Status) -> list[str]:
+    """The source statuses as values, after checking every (source, target) is in the table."""
+    values = []
+    for source in sources:
+        if (Status(source), target) not in RECOMMENDATION_MOVES:
+            raise MoveNotInTable(f"{source} → {target} is not a legal recommendation move")
+        values.append(Status(source).value)
+    if not values:
+        raise MoveNotInTable(f"a move to {target} needs at least one source status")
+    return values
+
+
+def move_one(
+    pk: Any,
+    *,
+    sources: Iterable[Status],
+    to: Status,
+    values: dict[str, Any],
+    where: dict[str, Any] | None = None,
+    audit: Callable[[], Any] | None = None,
+) -> bool:
+    """Move the recommendation `pk` from one of `sources` to `to`, setting `values` too, if
+    it also matches `where`. Returns whether it moved; `audit()` (which writes the audit row
+    through the audit writer) runs only when it did."""
+    statuses = require_legal(sources, to)
+    changed = Recommendation.objects.filter(pk=pk, status__in=statuses, **(where or {})).update(
+        status=to, **values
+    )
+    if changed and audit is not None:
+        audit()
+    return changed == 1
+
+
+AUDIT_FIELDS = ("pk", "status", "queue_id", "model_name", "model_version", "prompt_version")
+
+
+def lock_batch(qs: QuerySet[Recommendation], *extra: str, limit: int) -> list[Recommendation]:
+    """Up to `limit` rows of `qs`, locked FOR UPDATE SKIP LOCKED (a reviewer's claim or
+    decision is never waited on), with the fields the audit rows need plus `extra`."""
+    return list(
+        qs.order_by()
+        .select_for_update(skip_locked=True, of=("self",))
+        .only(*AUDIT_FIELDS, *extra)[:limit]
+    )
+
+
+def move_locked(
+    rows: Sequence[Recommendation],
+    *,
+    sources: Iterable[Status],
+    to: Status,
+    values: dict[str, Any],
+    action: str,
+    actor: Actor,
+    data: Callable[[Recommendation], dict[str, Any]],
+) -> int:
+    """Move rows this transaction has locked (`lock_batch`) with one UPDATE and audit each
+    with `action` and `data(row)` (read before the move) in one INSERT. Returns the count."""
+    if not rows:
+        return 0
+    statuses = require_legal(sources, to)
+    events = [
+        audit_event(action=action, actor=actor, recommendation=row, data=data(row)) for row in rows
+    ]
+    changed = Recommendation.objects.filter(
+        pk__in=[row.pk for row in rows], status__in=statuses
+    ).update(status=to, **values)
+    assert changed == len(rows), "locked rows moved under the lock"
+    audit_records(events)
+    return changed
+
+
+CLAIM_SOURCES = (Status.ESCALATED, Status.PENDING, Status.SHADOW)
+require_legal(CLAIM_SOURCES, Status.IN_REVIEW)  # the SQL below writes these moves
+
+_CLAIM_SQL = f"""
+WITH m AS (
+    SELECT q.id AS queue_id, q.lease_minutes, mem.role, q.blind_review
+    FROM reviewqueue_queue q
+    JOIN reviewqueue_membership mem ON mem.queue_id = q.id AND mem.user_id = %(user)s
+    WHERE q.slug = %(slug)s
+), escalated AS (
+    SELECT r.id FROM reviewqueue_recommendation r
+    WHERE (SELECT role FROM m) = 'senior' AND r.queue_id = (SELECT queue_id FROM m)
+      AND r.status = 'escalated'
+      AND (r.expires_at IS NULL OR r.expires_at > %(now)s)
+    ORDER BY r.priority DESC, r.created_at, r.id
+    LIMIT 1
+    FOR UPDATE OF r SKIP LOCKED
+), pending AS (
+    SELECT r.id FROM reviewqueue_recommendation r
+    WHERE r.queue_id = (SELECT queue_id FROM m) AND r.status = 'pending'
+      AND (r.expires_at IS NULL OR r.expires_at > %(now)s)
+    ORDER BY r.priority DESC, r.created_at, r.id
+    LIMIT 1
+    FOR UPDATE OF r SKIP LOCKED
+), shadow AS (
+    -- Blind review: a blind queue's shadow items are claimed like pending ones, after them.
+    SELECT r.id FROM reviewqueue_recommendation r
+    WHERE (SELECT blind_review FROM m) AND r.queue_id = (SELECT queue_id FROM m)
+      AND r.status = 'shadow'
+      AND (r.expires_at IS NULL OR r.expires_at > %(now)s)
+    ORDER BY r.priority DESC, r.created_at, r.id
+    LIMIT 1
+    FOR UPDATE OF r SKIP LOCKED
+), cand AS (
+    -- Seniors take escalated items first. The unused rows stay locked only for the
+    -- duration of this statement.
+    SELECT COALESCE(
+        (SELECT id FROM escalated), (SELECT id FROM pending), (SELECT id FROM shadow)
+    ) AS id
+), upd AS (
+    UPDATE reviewqueue_recommendation rec
+    SET status = 'in_review', claimed_by_id = %(user)s, claimed_at = %(now)s,
+        lease_expires_at = %(now)s + make_interval(mins => m.lease_minutes), updated_at = %(now)s
+    FROM cand, m
+    WHERE rec.id = cand.id AND rec.status IN ('escalated', 'pending', 'shadow')
+    RETURNING rec.*
+), audit AS (
+    {AUDIT_INSERT}
+    SELECT %(now)s, 'user', %(user)s, NULL, %(username)s, 'recommendation.claimed', upd.id,
+           upd.queue_id, upd.model_name, upd.model_version, upd.prompt_version,
+           jsonb_build_object('lease_expires_at', upd.lease_expires_at,
+                              'escalated', upd.escalated_at IS NOT NULL)
+    FROM upd
+)
+SELECT upd.*, m.role AS member_role
+FROM m LEFT JOIN upd ON true
+"""  # noqa: S608 (constant text only; the values are parameters)
+
+
+def claim_next(*, user: User, slug: str, now: datetime) -> Recommendation | None:
+    """Claim the next item of queue `slug` for `user` in one statement: the membership check,
+    the pick (seniors take escalated items first, then pending, then a blind queue's shadow
+    items; highest priority, then oldest; FOR UPDATE SKIP LOCKED), the move to `in_review`
+    with a lease, and the `recommendation.claimed` audit row.
+
+    Returns None when `user` is not a member of the queue (or it does not exist); otherwise a
+    Recommendation whose pk is None when nothing waits."""
+    rows = list(
+        Recommendation.objects.raw(
+            _CLAIM_SQL,
+            {"user": user.pk, "slug": slug, "now": now, "username": user.get_username()},
+        )
+    )
+    return rows[0] if rows else None
+
+
+def move_audited(
+    rec: Recommendation,
+    *,
+    sources: Iterable[Status],
+    to: Status,
+    values: dict[str, Any],
+    where: dict[str, Any] | None = None,
+    action: str,
+    actor: Actor,
+    data: dict[str, Any] | None = None,
+) -> bool:
+    """`move_one` for an item in hand: on success the in-memory item carries the new status
+    and values before the audit row (`action` by `actor` with `data`) is written."""
+
+    def applied() -> None:
+        rec.status = to
+        for field, value in values.items():
+            setattr(rec, field, value)
+        audit_record(action=action, actor=actor, recommendation=rec, data=data)
+
+    return move_one(rec.pk, sources=sources, to=to, values=values, where=where, audit=applied)
