@@ -60,7 +60,7 @@ class MemberRole(StrEnum):
     SENIOR = "senior"
 
 
-# Legal moves of a recommendation: (from, to). Every service that changes a status checks here.
+# Legal moves of a recommendation: (from, to). services/transitions.py checks every move here.
 RECOMMENDATION_MOVES: frozenset[tuple[Status, Status]] = frozenset(
     {
         (Status.PENDING, Status.IN_REVIEW),  # claim
@@ -80,6 +80,8 @@ RECOMMENDATION_MOVES: frozenset[tuple[Status, Status]] = frozenset(
 
 OPEN_STATUSES = frozenset({Status.PENDING, Status.IN_REVIEW, Status.ESCALATED})
 
+# Legal moves of an execution; services/execution.py checks its moves with
+# transitions.require_execution_legal.
 EXECUTION_MOVES: frozenset[tuple[ExecutionStatus, ExecutionStatus]] = frozenset(
     {
         (ExecutionStatus.PENDING, ExecutionStatus.RUNNING),
@@ -88,7 +90,9 @@ EXECUTION_MOVES: frozenset[tuple[ExecutionStatus, ExecutionStatus]] = frozenset(
         (ExecutionStatus.RUNNING, ExecutionStatus.RETRYING),
         (ExecutionStatus.RUNNING, ExecutionStatus.DEAD),
         (ExecutionStatus.RUNNING, ExecutionStatus.REFUSED),
+        (ExecutionStatus.RUNNING, ExecutionStatus.RUNNING),  # a lost attempt's lease taken over
         (ExecutionStatus.DEAD, ExecutionStatus.PENDING),  # an admin retries
+        (ExecutionStatus.REFUSED, ExecutionStatus.PENDING),  # an admin retries
     }
 )
 

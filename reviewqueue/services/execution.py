@@ -45,10 +45,19 @@ from reviewqueue.services.audit import Actor, audit_record
 from reviewqueue.services.breaker import breaker_evaluate
 from reviewqueue.services.callbacks import callback_event
 from reviewqueue.services.outbox import publish_on_commit, retry_delay
+from reviewqueue.services.transitions import require_execution_legal
 from reviewqueue.states import DecisionKind, ExecutionStatus
 
 log = logging.getLogger(__name__)
-_DUE = [ExecutionStatus.PENDING, ExecutionStatus.RETRYING]
+# Each conditional UPDATE below filters on the statuses its move starts from, checked against
+# the legal-moves table once, here.
+_DUE = require_execution_legal(
+    [ExecutionStatus.PENDING, ExecutionStatus.RETRYING], ExecutionStatus.RUNNING
+)
+_TAKEN_OVER = require_execution_legal([ExecutionStatus.RUNNING], ExecutionStatus.RUNNING)
+_RETRYABLE = require_execution_legal(
+    [ExecutionStatus.DEAD, ExecutionStatus.REFUSED], ExecutionStatus.PENDING
+)
 _CLAIMED, _EXHAUSTED = "claimed", "exhausted"
 MAX_DETAIL_CHARS = 64 * 1024
 _LOST = (
@@ -69,7 +78,7 @@ def _claim(execution_id: int, timeout: float) -> str | None:
     lease = Now() + timedelta(seconds=timeout + settings.REVIEWQUEUE_RUNNING_GRACE_SECONDS)
     # A due time is written by the app's clock (decision, retry); a lease by the database's.
     due = Q(status__in=_DUE, next_attempt_at__lte=timezone.now())
-    lost = Q(status=ExecutionStatus.RUNNING, next_attempt_at__lte=Now())
+    lost = Q(status__in=_TAKEN_OVER, next_attempt_at__lte=Now())
     rows = Execution.objects.filter(pk=execution_id)
     if (
         rows.filter(due | lost, attempts__lt=F("max_attempts")).update(
@@ -210,7 +219,9 @@ def _finish(
         else:
             update["finished_at"] = now
         changed = Execution.objects.filter(
-            pk=execution.pk, status=ExecutionStatus.RUNNING, attempts=execution.attempts
+            pk=execution.pk,
+            status__in=require_execution_legal([ExecutionStatus.RUNNING], status),
+            attempts=execution.attempts,
         ).update(**update)
         if changed != 1:
             log.warning(
@@ -292,7 +303,7 @@ def execution_retry(*, execution_id: int, user: User) -> Execution:
         )
         if execution is None:
             raise NotFound("No such execution.")
-        if execution.status not in (ExecutionStatus.DEAD, ExecutionStatus.REFUSED):
+        if execution.status not in _RETRYABLE:
             raise IllegalMove(
                 f"Only dead executions can be retried; this one is {execution.status}."
             )

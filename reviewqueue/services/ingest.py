@@ -41,7 +41,7 @@ from reviewqueue.models import (
 from reviewqueue.observability import metrics
 from reviewqueue.observability.context import bind_recommendation
 from reviewqueue.selectors.targets import Baselines, Targets, routing_lock, targets_for
-from reviewqueue.services.audit import Actor, audit_chain_order, audit_event
+from reviewqueue.services.audit import Actor, audit_event, audit_records
 from reviewqueue.services.callbacks import callback_event
 from reviewqueue.services.flags import (
     VOLUME_SECONDS,
@@ -358,8 +358,7 @@ def _store(checked: list[Checked], source: Source, now: datetime) -> list[Prepar
                         decision=p.decision,
                         execution=p.execution,
                     )
-        # Items may span queues: chain order, as every multi-queue audit writer.
-        insert(AuditEvent, audit_chain_order(_audit_created(p, actor) for p in prepared))
+        audit_records((_audit_created(p, actor) for p in prepared), copy=len(prepared) > 1)
     return prepared
 
 

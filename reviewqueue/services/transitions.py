@@ -12,6 +12,8 @@ and the audit row is written in the same transaction by the audit writer (servic
 - `lock_batch` + `move_locked`: the sweeps' form. Lock a bounded batch with SKIP LOCKED, move
   them with one UPDATE, audit them with one bulk INSERT.
 - `claim_next`: the claim, one statement that picks, moves and audits (see its SQL).
+- `require_execution_legal`: the same table check for executions (`states.EXECUTION_MOVES`),
+  asked by services/execution.py for each of its conditional UPDATEs.
 
 Callers must run these inside `transaction.atomic()`.
 """
@@ -24,11 +26,23 @@ from django.db.models import QuerySet
 
 from reviewqueue.models import Recommendation, User
 from reviewqueue.services.audit import AUDIT_INSERT, Actor, audit_event, audit_record, audit_records
-from reviewqueue.states import RECOMMENDATION_MOVES, Status
+from reviewqueue.states import EXECUTION_MOVES, RECOMMENDATION_MOVES, ExecutionStatus, Status
 
 
 class MoveNotInTable(AssertionError):
     """A service tried a status move that `states.RECOMMENDATION_MOVES` does not allow."""
+
+
+def require_execution_legal(
+    sources: Iterable[ExecutionStatus], target: ExecutionStatus
+) -> list[str]:
+    """As `require_legal`, for an execution's moves (`states.EXECUTION_MOVES`)."""
+    values = []
+    for source in sources:
+        if (ExecutionStatus(source), target) not in EXECUTION_MOVES:
+            raise MoveNotInTable(f"{source} → {target} is not a legal execution move")
+        values.append(ExecutionStatus(source).value)
+    return values
 
 
 def require_legal(sources: Iterable[Status], target: Status) -> list[str]:

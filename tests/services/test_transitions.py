@@ -101,3 +101,12 @@ def test_both_expiry_paths_write_the_same_event(world):
     event = AuditEvent.objects.get(action="recommendation.expired")
     assert event.data["from_status"] == Status.IN_REVIEW
     assert event.actor_label == "expiry"
+
+
+def test_executions_have_their_table_too():
+    from reviewqueue.services.transitions import require_execution_legal
+    from reviewqueue.states import ExecutionStatus
+
+    assert require_execution_legal([ExecutionStatus.DEAD], ExecutionStatus.PENDING) == ["dead"]
+    with pytest.raises(MoveNotInTable, match="succeeded → running"):
+        require_execution_legal([ExecutionStatus.SUCCEEDED], ExecutionStatus.RUNNING)
