@@ -6,12 +6,23 @@ membership is necessary, never sufficient: an auditor reads every queue and revi
 so a membership (however it came to exist) gives an auditor nothing, and no path creates
 one (`membership_refusal`).
 
-Issue 16 moves the remaining checks here (item visibility, reports, stage moves, QA); until
-then they live where `grep Membership` finds them.
+Reading is wider: admins and auditors read every queue (`reads_every_queue`); anyone else
+reads only the queues they are a member of (`can_read_queue`, `visible_recommendations`).
+Changing how queues run (stages, breaker, incidents, retrying executions) is for admins
+(`can_administer_queues`). Templates ask through the `access` context processor
+(`access_flags`), so a page never checks a role itself. The roles themselves are defined
+by `User.is_admin_role` and `User.can_read_reports` (models/config.py).
 """
+
+from typing import Any
+
+from django.db.models import QuerySet
 
 from reviewqueue.models import Membership, PersonalToken, Queue, Recommendation, User
 from reviewqueue.states import MemberRole, Role, Route
+
+# The member role that also takes escalated items (read by the claim statement too).
+ESCALATION_ROLE = MemberRole.SENIOR
 
 
 def may_review_anything(user: User) -> bool:
@@ -101,3 +112,85 @@ def reads_every_queue(user: User) -> bool:
     """Admins and auditors read every queue's items and reports (and so may learn which
     queues exist); anyone else reads only the queues they are a member of."""
     return user.is_active and user.can_read_reports
+
+
+def is_member(user: User, queue_id: int) -> bool:
+    """Active and a member of the queue (whatever the member role)."""
+    return user.is_active and Membership.objects.filter(user=user, queue_id=queue_id).exists()
+
+
+def can_read_queue(user: User, queue: Queue) -> bool:
+    """May `user` read `queue` (its page, stage history, QA list, items)? Admins and
+    auditors read every queue; anyone else only the queues they are a member of."""
+    return reads_every_queue(user) or is_member(user, queue.pk)
+
+
+def can_read_item(user: User, rec: Recommendation) -> bool:
+    """May `user` read the item `rec`? The same rule as its queue."""
+    return reads_every_queue(user) or is_member(user, rec.queue_id)
+
+
+def visible_recommendations(user: User, qs: QuerySet[Recommendation]) -> QuerySet[Recommendation]:
+    """`qs` narrowed to the items `user` may read (in the same query)."""
+    if reads_every_queue(user):
+        return qs
+    if not user.is_active:
+        return qs.none()
+    return qs.filter(queue__memberships__user=user)
+
+
+def visible_queues(user: User, qs: QuerySet[Queue]) -> QuerySet[Queue]:
+    """`qs` narrowed to the queues `user` may read."""
+    if reads_every_queue(user):
+        return qs
+    if not user.is_active:
+        return qs.none()
+    return qs.filter(memberships__user=user)
+
+
+def queue_roles(user: User) -> dict[int, MemberRole]:
+    """The user's member role in each queue they belong to (queue id → role), one query."""
+    if not may_review_anything(user):
+        return {}
+    rows = Membership.objects.filter(user=user).values_list("queue_id", "role")
+    return {queue_id: MemberRole(role) for queue_id, role in rows}
+
+
+def takes_escalated(member_role: str | None) -> bool:
+    """Does this member role also take escalated items?"""
+    return member_role == ESCALATION_ROLE
+
+
+def may_give_qa_verdict(user: User, queue: Queue) -> bool:
+    """QA verdicts on a queue's auto-approved items are given by the people who review it."""
+    return can_review(user, queue)
+
+
+def may_read_audit(user: User) -> bool:
+    """The audit trail's export: admins and auditors."""
+    return reads_every_queue(user)
+
+
+def may_read_executions(user: User) -> bool:
+    """The dead-execution list, and learning that an execution exists: admins and auditors."""
+    return reads_every_queue(user)
+
+
+def may_see_error_detail(user: User) -> bool:
+    """A failed attempt's response detail (what the target answered) may hold anything the
+    target echoed: admins only."""
+    return user.is_active and user.is_admin_role
+
+
+def access_flags(request: Any) -> dict[str, Any]:
+    """Context processor: what the signed-in person may do, for templates (`access.*`)."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {"access": {}}
+    return {
+        "access": {
+            "administer": can_administer_queues(user),
+            "reads_every_queue": reads_every_queue(user),
+            "see_error_detail": may_see_error_detail(user),
+        }
+    }

@@ -19,6 +19,7 @@ from typing import Any
 from django.db.models import QuerySet, TextField
 from django.db.models.functions import Cast
 
+from reviewqueue import access
 from reviewqueue.exceptions import Forbidden, ValidationFailed
 from reviewqueue.lib.audit_chain import FIELDS, utc_text
 from reviewqueue.models import AuditEvent, Queue, User
@@ -55,7 +56,7 @@ def audit_export_for(
     *, user: User, params: Mapping[str, Any], now: datetime | None = None
 ) -> AuditExportRequest:
     """The API's entry: admins and auditors only (403), then audit_export_request."""
-    if not user.can_read_reports:
+    if not access.may_read_audit(user):
         raise Forbidden("Only admins and auditors may export the audit trail.")
     return audit_export_request(params=params, now=now)
 

@@ -7,8 +7,9 @@ from typing import Any
 from django.db.models import Count, Min, Q
 from django.utils import timezone
 
-from reviewqueue.models import AuditEvent, Decision, Membership, Queue, Recommendation, User
-from reviewqueue.states import OPEN_STATUSES, MemberRole, Status
+from reviewqueue import access
+from reviewqueue.models import AuditEvent, Decision, Queue, Recommendation, User
+from reviewqueue.states import OPEN_STATUSES, Status
 
 
 @dataclass(frozen=True)
@@ -27,7 +28,7 @@ class QueueRow:
 
     @property
     def senior(self) -> bool:
-        return self.role == MemberRole.SENIOR
+        return access.takes_escalated(self.role)
 
 
 EXPIRED_DAYS = 7
@@ -39,11 +40,11 @@ def queue_rows_for(*, user: User, now: datetime | None = None) -> list[QueueRow]
     items of a blind-review queue wait for a reviewer like pending ones (the claim takes
     them after the pending ones), so they count as waiting."""
     now = now or timezone.now()
-    roles = dict(Membership.objects.filter(user=user).values_list("queue_id", "role"))
+    roles = access.queue_roles(user)
     queues = Queue.objects.order_by("name")
-    if not user.can_read_reports:
-        queues = queues.filter(pk__in=roles)
-    queue_list = list(queues)
+    queue_list = list(
+        queues if access.reads_every_queue(user) else queues.filter(pk__in=list(roles))
+    )
     open_values = [s.value for s in OPEN_STATUSES]
     stats: dict[int, Any] = {
         row["queue"]: row
@@ -67,7 +68,7 @@ def queue_rows_for(*, user: User, now: datetime | None = None) -> list[QueueRow]
     rows = []
     for queue in queue_list:
         s = stats.get(queue.pk, {})
-        senior = roles.get(queue.pk) == MemberRole.SENIOR
+        senior = access.takes_escalated(roles.get(queue.pk))
         blind = queue.blind_review
         oldest = [
             s.get("oldest_pending"),

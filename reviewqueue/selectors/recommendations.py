@@ -36,10 +36,9 @@ def recommendation_get_for_user(*, user: User, recommendation_id: str) -> Recomm
         pk = uuid.UUID(recommendation_id)
     except ValueError:
         raise NotFound("No recommendation with this id.") from None
-    qs = _with_related(Recommendation.objects.filter(pk=pk))
-    if not user.can_read_reports:
-        qs = qs.filter(queue__memberships__user=user)
-    rec = qs.first()
+    rec = access.visible_recommendations(
+        user, _with_related(Recommendation.objects.filter(pk=pk))
+    ).first()
     if rec is None:
         raise NotFound("No recommendation with this id.")
     return rec

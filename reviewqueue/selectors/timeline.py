@@ -2,8 +2,9 @@
 
 from typing import Any
 
+from reviewqueue import access
 from reviewqueue.exceptions import NotFound
-from reviewqueue.models import AuditEvent, ExecutionAttempt, Membership, Recommendation, User
+from reviewqueue.models import AuditEvent, ExecutionAttempt, Recommendation, User
 
 
 def recommendation_for_reader(*, user: User, recommendation_id: Any) -> Recommendation:
@@ -18,9 +19,7 @@ def recommendation_for_reader(*, user: User, recommendation_id: Any) -> Recommen
     )
     if rec is None:
         raise NotFound("No recommendation with this id.")
-    if not user.can_read_reports and not (
-        user.is_active and Membership.objects.filter(user=user, queue_id=rec.queue_id).exists()
-    ):
+    if not access.can_read_item(user, rec):
         raise NotFound("No recommendation with this id.")
     return rec
 

@@ -14,6 +14,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from reviewqueue import access
 from reviewqueue.exceptions import Forbidden, IllegalMove, ValidationFailed
 from reviewqueue.models import Execution, QaReview, Queue, StageChange, User
 from reviewqueue.services.audit import Actor, audit_record
@@ -150,7 +151,7 @@ def breaker_resume(*, queue: Queue, user: User, comment: str) -> Queue:
     window). Audited: `breaker.resumed` with the previous reason and the comment."""
     from reviewqueue.services.stages import stage_history_record
 
-    if not user.is_admin_role:
+    if not access.can_administer_queues(user):
         raise Forbidden("Only admins may resume a queue.")
     comment = comment.strip()
     if not comment or len(comment) > 5000:

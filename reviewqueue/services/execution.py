@@ -27,6 +27,7 @@ from django.db.models import F, Q
 from django.db.models.functions import Now
 from django.utils import timezone
 
+from reviewqueue import access
 from reviewqueue.exceptions import Forbidden, IllegalMove, NotFound
 from reviewqueue.executors import ActionRequest, ActionResult, get_executor
 from reviewqueue.lib import signing
@@ -292,7 +293,7 @@ def _evaluate_breaker(rec: Recommendation) -> None:
 def execution_retry(*, execution_id: int, user: User) -> Execution:
     """An admin sends a dead (or refused) execution back for another round of attempts.
     Audited: `execution.retry_requested`."""
-    if not user.is_admin_role:
+    if not access.can_administer_queues(user):
         raise Forbidden("Only admins may retry executions.")
     with transaction.atomic():
         execution = (

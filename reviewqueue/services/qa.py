@@ -14,8 +14,9 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from reviewqueue import access
 from reviewqueue.exceptions import Conflict, Forbidden, NotFound, ValidationFailed
-from reviewqueue.models import Membership, QaReview, Recommendation, User
+from reviewqueue.models import QaReview, Recommendation, User
 from reviewqueue.services.audit import Actor, audit_record
 from reviewqueue.services.breaker import breaker_evaluate_qa
 from reviewqueue.states import QaVerdict, Route
@@ -64,7 +65,7 @@ def qa_review_record(
     rec = Recommendation.objects.select_related("queue").filter(pk=recommendation_id).first()
     if rec is None:
         raise NotFound("No recommendation with this id.")
-    if not (user.is_active and Membership.objects.filter(user=user, queue=rec.queue).exists()):
+    if not access.may_give_qa_verdict(user, rec.queue):
         raise Forbidden(f"You are not a member of queue '{rec.queue.slug}'.")
     if verdict == QaVerdict.INCORRECT and not reason_code:
         errors["reason_code"] = "A reason code is required to mark an action incorrect."

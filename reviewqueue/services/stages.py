@@ -10,6 +10,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from reviewqueue import access
 from reviewqueue.exceptions import Forbidden, IllegalMove, ValidationFailed
 from reviewqueue.models import Queue, StageChange, User
 from reviewqueue.selectors.targets import targets_changed
@@ -87,7 +88,7 @@ def stage_change(*, queue: Queue, to_stage: str, user: User, comment: str = "") 
     tripped queue still behaves as approval until an admin resumes it.
     Audited: `queue.stage_changed` with from, to, kind, comment and the snapshot.
     """
-    if not user.is_admin_role:
+    if not access.can_administer_queues(user):
         raise Forbidden("Only admins may move a queue between stages.")
     valid = [s.value for s in STAGE_ORDER]
     if to_stage not in valid:

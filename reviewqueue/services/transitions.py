@@ -24,6 +24,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 
+from reviewqueue import access
 from reviewqueue.models import Recommendation, User
 from reviewqueue.services.audit import AUDIT_INSERT, Actor, audit_event, audit_record, audit_records
 from reviewqueue.states import EXECUTION_MOVES, RECOMMENDATION_MOVES, ExecutionStatus, Status
@@ -128,7 +129,7 @@ WITH m AS (
     WHERE q.slug = %(slug)s
 ), escalated AS (
     SELECT r.id FROM reviewqueue_recommendation r
-    WHERE (SELECT role FROM m) = 'senior' AND r.queue_id = (SELECT queue_id FROM m)
+    WHERE (SELECT role FROM m) = %(escalation_role)s AND r.queue_id = (SELECT queue_id FROM m)
       AND r.status = 'escalated'
       AND (r.expires_at IS NULL OR r.expires_at > %(now)s)
     ORDER BY r.priority DESC, r.created_at, r.id
@@ -187,7 +188,13 @@ def claim_next(*, user: User, slug: str, now: datetime) -> Recommendation | None
     rows = list(
         Recommendation.objects.raw(
             _CLAIM_SQL,
-            {"user": user.pk, "slug": slug, "now": now, "username": user.get_username()},
+            {
+                "user": user.pk,
+                "slug": slug,
+                "now": now,
+                "username": user.get_username(),
+                "escalation_role": access.ESCALATION_ROLE.value,
+            },
         )
     )
     return rows[0] if rows else None

@@ -7,6 +7,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
+from reviewqueue import access
 from reviewqueue.exceptions import DomainError, Forbidden, NotFound
 from reviewqueue.selectors.executions import dead_executions
 from reviewqueue.services.execution import execution_retry
@@ -17,7 +18,7 @@ from reviewqueue.web.pages import current_user
 @require_GET
 def dead_list(request: HttpRequest) -> HttpResponse:
     user = current_user(request)
-    if not user.can_read_reports:
+    if not access.may_read_executions(user):
         raise Http404("No such page.")
     return render(
         request, "reviewqueue/executions/dead.html", {"rows": dead_executions(), "nav": "dead"}
@@ -28,7 +29,7 @@ def dead_list(request: HttpRequest) -> HttpResponse:
 @require_POST
 def retry(request: HttpRequest, execution_id: int) -> HttpResponse:
     user = current_user(request)
-    if not user.can_read_reports:  # as the dead list: others do not learn it exists
+    if not access.may_read_executions(user):  # as the dead list: others do not learn it exists
         raise Http404("No such execution.")
     try:
         execution_retry(execution_id=execution_id, user=user)

@@ -91,7 +91,7 @@ def _queue_page(
         "flag_days": FLAG_DAYS,
         "flag_rules": _flag_rules(queue),
         "flags_apply": flags_apply(effective_stage(queue)),
-        "disagreements": shadow_disagreements(queue=queue) if user.can_read_reports else None,
+        "disagreements": shadow_disagreements(queue=queue) if access.sees_proposals(user) else None,
         "incidents": (
             incident_list(user=user, queue=queue, limit=10)
             if access.can_read_incidents(user)
