@@ -129,6 +129,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "reviewqueue.web.errors.DomainErrorMiddleware",  # a service's 404/403/409 as a page
     "reviewqueue.web.ops.DatabaseUnavailableMiddleware",  # last: sees a view's error first
 ]
 

@@ -2,13 +2,13 @@
 button, and a form to create one (shown once, on the page that answers the POST)."""
 
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_GET, require_POST
 
-from reviewqueue.exceptions import NotFound, ValidationFailed
+from reviewqueue.exceptions import ValidationFailed
 from reviewqueue.models.config import TOKEN_DAYS_DEFAULT, TOKEN_DAYS_MAX
 from reviewqueue.selectors.tokens import personal_tokens_of
 from reviewqueue.services.audit import Actor
@@ -63,8 +63,5 @@ def token_create(request: HttpRequest) -> HttpResponse:
 @require_POST
 def token_revoke(request: HttpRequest, token_id: int) -> HttpResponse:
     user = current_user(request)
-    try:
-        personal_token_revoke(token_id=token_id, user=user, actor=Actor.of_user(user))
-    except NotFound:
-        raise Http404("No such token.") from None
+    personal_token_revoke(token_id=token_id, user=user, actor=Actor.of_user(user))
     return redirect("settings")

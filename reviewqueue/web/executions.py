@@ -2,15 +2,14 @@
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from reviewqueue import access
-from reviewqueue.exceptions import DomainError, Forbidden, NotFound
 from reviewqueue.selectors.executions import dead_executions
 from reviewqueue.services.execution import execution_retry
+from reviewqueue.web.errors import errors_back_to
 from reviewqueue.web.pages import current_user
 
 
@@ -27,17 +26,11 @@ def dead_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
+@errors_back_to("executions-dead")
 def retry(request: HttpRequest, execution_id: int) -> HttpResponse:
     user = current_user(request)
     if not access.may_read_executions(user):  # as the dead list: others do not learn it exists
         raise Http404("No such execution.")
-    try:
-        execution_retry(execution_id=execution_id, user=user)
-        messages.success(request, "Sent back to the workers for another round of attempts.")
-    except NotFound:
-        raise Http404("No such execution.") from None
-    except Forbidden as exc:
-        raise PermissionDenied(exc.detail) from None
-    except DomainError as exc:
-        messages.error(request, exc.detail)
+    execution_retry(execution_id=execution_id, user=user)
+    messages.success(request, "Sent back to the workers for another round of attempts.")
     return redirect("executions-dead")

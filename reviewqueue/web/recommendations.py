@@ -3,11 +3,10 @@
 import uuid
 
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from reviewqueue.exceptions import NotFound
 from reviewqueue.representations import proposal_hidden
 from reviewqueue.selectors.timeline import (
     audit_timeline,
@@ -20,12 +19,7 @@ from reviewqueue.web.pages import current_user
 @login_required
 @require_GET
 def recommendation_detail(request: HttpRequest, recommendation_id: uuid.UUID) -> HttpResponse:
-    try:
-        rec = recommendation_for_reader(
-            user=current_user(request), recommendation_id=recommendation_id
-        )
-    except NotFound:
-        raise Http404("No recommendation with this id.") from None
+    rec = recommendation_for_reader(user=current_user(request), recommendation_id=recommendation_id)
     context = {
         "rec": rec,
         "blind": proposal_hidden(rec, current_user(request)),

@@ -6,7 +6,6 @@ from datetime import timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -32,6 +31,7 @@ from reviewqueue.services.qa import qa_review_record
 from reviewqueue.services.routing import effective_stage
 from reviewqueue.services.stages import readiness_snapshot, stage_change
 from reviewqueue.states import STAGE_ORDER, FlagKind, Stage
+from reviewqueue.web.errors import errors_back_to
 from reviewqueue.web.pages import current_user
 
 FLAG_DAYS = 30  # the queue page counts the flagged items of the last 30 days
@@ -68,10 +68,7 @@ def _flag_rules(queue: Queue) -> list[tuple[str, str]]:
 
 
 def _queue(request: HttpRequest, slug: str) -> Queue:
-    try:
-        return queue_for_reader(user=current_user(request), slug=slug)
-    except NotFound:
-        raise Http404("No such queue.") from None
+    return queue_for_reader(user=current_user(request), slug=slug)
 
 
 def _queue_page(
@@ -129,18 +126,11 @@ def queue_stage(request: HttpRequest, slug: str) -> HttpResponse:
 
 @login_required
 @require_POST
+@errors_back_to("queue")
 def queue_resume(request: HttpRequest, slug: str) -> HttpResponse:
     """An admin resumes a tripped breaker with a required comment; back to the queue page."""
     queue = _queue(request, slug)
-    try:
-        breaker_resume(
-            queue=queue, user=current_user(request), comment=request.POST.get("comment", "")
-        )
-    except Forbidden as exc:
-        raise PermissionDenied(exc.detail) from None
-    except DomainError as exc:
-        messages.error(request, exc.detail + " " + " ".join((exc.errors or {}).values()))
-        return redirect("queue", slug=queue.slug)
+    breaker_resume(queue=queue, user=current_user(request), comment=request.POST.get("comment", ""))
     messages.success(
         request, f"Auto-execution resumed on {queue.name}; the breaker starts a fresh window."
     )
@@ -162,25 +152,19 @@ def qa_page(request: HttpRequest, slug: str) -> HttpResponse:
 
 @login_required
 @require_POST
+@errors_back_to("queue-qa")
 def qa_verdict(request: HttpRequest, slug: str, recommendation_id: uuid.UUID) -> HttpResponse:
     queue = _queue(request, slug)
     if review_item(queue=queue, recommendation_id=recommendation_id) is None:
         raise Http404("No such item in this queue.")
-    try:
-        qa_review_record(
-            user=current_user(request),
-            recommendation_id=recommendation_id,
-            verdict=request.POST.get("verdict", ""),
-            reason_code=request.POST.get("reason_code", ""),
-            comment=request.POST.get("comment", ""),
-        )
-    except NotFound:
-        raise Http404("No such item.") from None
-    except Forbidden as exc:  # admins and auditors read the queue; only members give verdicts
-        raise PermissionDenied(exc.detail) from None
-    except DomainError as exc:
-        messages.error(request, exc.detail + " " + " ".join((exc.errors or {}).values()))
-        return redirect("queue-qa", slug=queue.slug)
+    # Admins and auditors read the queue; only members give verdicts (403 otherwise).
+    qa_review_record(
+        user=current_user(request),
+        recommendation_id=recommendation_id,
+        verdict=request.POST.get("verdict", ""),
+        reason_code=request.POST.get("reason_code", ""),
+        comment=request.POST.get("comment", ""),
+    )
     messages.success(request, "QA verdict recorded.")
     return redirect("queue-qa", slug=queue.slug)
 
@@ -189,10 +173,7 @@ def _incidents_page(
     request: HttpRequest, queue: Queue, error: DomainError | None = None, status: int = 200
 ) -> HttpResponse:
     user = current_user(request)
-    try:
-        incidents = incident_list(user=user, queue=queue)
-    except Forbidden as exc:
-        raise PermissionDenied(exc.detail) from None
+    incidents = incident_list(user=user, queue=queue)
     context = {
         "queue": queue,
         "incidents": incidents,
@@ -219,8 +200,8 @@ def incidents_page(request: HttpRequest, slug: str) -> HttpResponse:
             summary=request.POST.get("summary", ""),
             recommendation_ids=request.POST.get("recommendation_ids", "").replace(",", " ").split(),
         )
-    except Forbidden as exc:
-        raise PermissionDenied(exc.detail) from None
+    except (NotFound, Forbidden):
+        raise
     except DomainError as exc:
         return _incidents_page(request, queue, error=exc, status=exc.status_code)
     messages.success(request, "Incident recorded.")
@@ -229,21 +210,13 @@ def incidents_page(request: HttpRequest, slug: str) -> HttpResponse:
 
 @login_required
 @require_POST
+@errors_back_to("queue-incidents")
 def incident_resolve_view(request: HttpRequest, slug: str, incident_id: int) -> HttpResponse:
-    queue = _queue(request, slug)
-    try:
-        incident_resolve(
-            queue=queue,
-            incident_id=incident_id,
-            user=current_user(request),
-            resolution=request.POST.get("resolution", ""),
-        )
-    except Forbidden as exc:
-        raise PermissionDenied(exc.detail) from None
-    except NotFound:
-        raise Http404("No such incident in this queue.") from None
-    except DomainError as exc:
-        messages.error(request, exc.detail)
-        return redirect("queue-incidents", slug=queue.slug)
+    incident_resolve(
+        queue=_queue(request, slug),
+        incident_id=incident_id,
+        user=current_user(request),
+        resolution=request.POST.get("resolution", ""),
+    )
     messages.success(request, "Incident resolved.")
-    return redirect("queue-incidents", slug=queue.slug)
+    return redirect("queue-incidents", slug=slug)
