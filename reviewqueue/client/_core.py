@@ -4,8 +4,6 @@ clients only differ in how they send and sleep."""
 
 from __future__ import annotations
 
-import email.utils
-import random
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -20,6 +18,7 @@ from reviewqueue.client.models import (
     NewRecommendation,
     Recommendation,
 )
+from reviewqueue.client.retrying import delay, retry_after_seconds
 
 API_PREFIX = "/api/v1"
 USER_AGENT = f"reviewqueue-client/1 httpx/{httpx.__version__}"
@@ -56,8 +55,8 @@ class RetryPolicy:
     max_retry_after: float = 60.0
 
     def _backoff(self, attempt: int) -> float:
-        cap = min(self.max_backoff, self.backoff * 2**attempt)
-        return random.uniform(cap / 2, cap)
+        # `attempt` counts retries already made (0 first): the formula counts failed tries.
+        return delay(attempt + 1, base=self.backoff, cap=self.max_backoff)
 
     def after_exception(
         self, exc: httpx.TransportError, attempt: int, mode: RetryMode
@@ -95,18 +94,7 @@ def headers(api_key: str, extra: Mapping[str, str] | None) -> dict[str, str]:
 
 
 def retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("Retry-After")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
+    return retry_after_seconds(response.headers.get("Retry-After"))
 
 
 def error_from(response: httpx.Response) -> ReviewQueueError:

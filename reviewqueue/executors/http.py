@@ -22,14 +22,13 @@ import http
 import json
 import ssl
 import time
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpcore
 import httpx
 from django.conf import settings
-from django.utils import timezone
 
+from reviewqueue.client.retrying import retry_after_seconds
 from reviewqueue.executors.base import ActionResult
 from reviewqueue.lib import signing
 from reviewqueue.lib.outbound import (
@@ -133,16 +132,8 @@ class _PinnedBackend(httpcore.NetworkBackend):
 
 
 def _retry_after(value: str | None) -> float | None:
-    if not value:
-        return None
-    if value.strip().isdigit():
-        seconds = float(value.strip())
-    else:
-        try:
-            seconds = (parsedate_to_datetime(value) - timezone.now()).total_seconds()
-        except (TypeError, ValueError, OverflowError):
-            return None
-    return min(max(0.0, seconds), MAX_RETRY_AFTER_SECONDS)
+    seconds = retry_after_seconds(value)
+    return None if seconds is None else min(seconds, MAX_RETRY_AFTER_SECONDS)
 
 
 def _status_error(status: int) -> str:

@@ -1,18 +1,21 @@
 """Signatures on every outbound request:
 `X-ReviewQueue-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>">`.
+The signer itself is the client package's (`client/signatures.py`), so what the server sends
+and what receivers verify with the client are one implementation.
 
 Nothing is ever sent unsigned: `signing_secret_problem` says why a `signing_secret_env` cannot
 sign, and is asked when configuration is applied and again before every send (the
 environment of a worker may differ from the one that applied the file)."""
 
-import hashlib
 import hmac
 import os
-import time
 
 from django.conf import settings
 
-HEADER = "X-ReviewQueue-Signature"
+from reviewqueue.client.errors import InvalidSignature
+from reviewqueue.client.signatures import SIGNATURE_HEADER, sign_callback, verify_signature
+
+HEADER = SIGNATURE_HEADER
 # Executors whose requests are signed with the action type's secret (custom executors get
 # the secret too, but may talk to systems that do not take our signature).
 SIGNED_EXECUTORS = frozenset({"webhook"})
@@ -30,25 +33,20 @@ APP_SECRET_VARIABLES = frozenset(
 
 
 def sign(secret: str, body: bytes, timestamp: int | None = None) -> str:
-    t = int(time.time()) if timestamp is None else timestamp
-    digest = hmac.new(secret.encode(), f"{t}.".encode() + body, hashlib.sha256).hexdigest()
-    return f"t={t},v1={digest}"
+    """The header value for `body`: the client package's signer, so the two never differ."""
+    return sign_callback(body, secret, timestamp=timestamp)
 
 
 def verify(
     secret: str, body: bytes, header: str, *, tolerance: int = 300, now: int | None = None
 ) -> bool:
-    """True when `header` signs `body` with `secret` within `tolerance` seconds."""
+    """True when `header` signs `body` with `secret` within `tolerance` seconds (the client
+    package's verifier, as every receiver of ours runs it)."""
     try:
-        parts = dict(part.split("=", 1) for part in header.split(","))
-        t = int(parts["t"])
-    except (ValueError, KeyError):
+        verify_signature(body, header, secret, tolerance=tolerance, now=now)
+    except InvalidSignature:
         return False
-    current = int(time.time()) if now is None else now
-    if abs(current - t) > tolerance:
-        return False
-    expected = sign(secret, body, t).split("v1=", 1)[1]
-    return hmac.compare_digest(expected, parts.get("v1", ""))
+    return True
 
 
 def _app_secrets() -> list[str]:

@@ -14,7 +14,7 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 
-from reviewqueue.lib import backoff
+from reviewqueue.client.retrying import delay
 
 log = logging.getLogger(__name__)
 _SKIP_AFTER_FAILURE_SECONDS = 5.0
@@ -40,12 +40,12 @@ def publish_on_commit(send: Callable[[], Any], what: str) -> None:
 
 def retry_delay(attempt: int, retry_after: float | None = None) -> float:
     """Seconds before the try after try number `attempt` (1, 2, ...) of an execution or a
-    callback: the target's Retry-After when it sent one, else `lib/backoff.delay` from
+    callback: the target's Retry-After when it sent one, else `client/retrying.delay` from
     REVIEWQUEUE_RETRY_BASE_SECONDS, capped at REVIEWQUEUE_RETRY_MAX_SECONDS, with its default
     jitter (a random wait between half the capped delay and all of it)."""
     if retry_after is not None:
         return retry_after
-    return backoff.delay(
+    return delay(
         attempt,
         base=settings.REVIEWQUEUE_RETRY_BASE_SECONDS,
         cap=settings.REVIEWQUEUE_RETRY_MAX_SECONDS,

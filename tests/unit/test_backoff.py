@@ -5,7 +5,7 @@ import random
 
 import pytest
 
-from reviewqueue.lib.backoff import delay
+from reviewqueue.client.retrying import delay
 
 
 @pytest.mark.parametrize(
@@ -59,3 +59,40 @@ def test_delay_matches_the_execution_and_callback_formula_it_replaced():
         old = random.uniform(cap / 2, cap)
         random.seed(attempt)
         assert delay(attempt, base=2.0, cap=600.0) == old
+
+
+# --- Retry-After: one parser for the client and the server ---------------------------------
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ("120", 120.0),
+        (" 3 ", 3.0),
+        ("-5", 0.0),
+        ("Fri, 04 Dec 2026 12:01:00 GMT", 60.0),  # an HTTP date, a minute after `now`
+        ("Fri, 04 Dec 2026 11:00:00 GMT", 0.0),  # already past
+        ("soon", None),
+        ("inf", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_retry_after_reads_seconds_or_an_http_date(header, expected):
+    from datetime import UTC, datetime
+
+    from reviewqueue.client.retrying import retry_after_seconds
+
+    now = datetime(2026, 12, 4, 12, 0, tzinfo=UTC).timestamp()
+    assert retry_after_seconds(header, now=now) == expected
+
+
+def test_the_server_caps_a_retry_after_at_a_day_and_the_client_reads_the_same_header():
+    import httpx
+
+    from reviewqueue.client._core import retry_after
+    from reviewqueue.executors.http import MAX_RETRY_AFTER_SECONDS, _retry_after
+
+    assert _retry_after("99999999") == MAX_RETRY_AFTER_SECONDS
+    assert retry_after(httpx.Response(429, headers={"Retry-After": "7"})) == 7.0
+    assert _retry_after("7") == 7.0
