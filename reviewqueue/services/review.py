@@ -21,6 +21,8 @@ from reviewqueue.lib.canonical import content_hash
 from reviewqueue.models import (
     ActionType,
     AuditEvent,
+    Decision,
+    Execution,
     Membership,
     Queue,
     Recommendation,
@@ -344,85 +346,90 @@ def recommendation_decide(
     checked = _checked(
         rec, outcome=outcome, payload=payload, reason_code=reason_code, comment=comment
     )
-    blind = rec.route == Route.SHADOW
-    outcome, final, changes, cosmetic = (
-        checked.outcome,
-        checked.payload,
-        checked.diff,
-        checked.is_cosmetic,
-    )
     now = timezone.now()
-    if (
-        rec.expires_at is not None
-        and rec.expires_at <= now
-        and rec.status
-        in (
-            Status.PENDING,
-            Status.IN_REVIEW,
-            Status.ESCALATED,
-        )
-    ):
+    if rec.expires_at is not None and rec.expires_at <= now and rec.status in OPEN_STATUSES:
         recommendation_expire(recommendation_id=rec.pk, now=now)
         raise LeaseLost(
             "This item expired before it was decided; it is closed as expired.", reason="expired"
         )
-    payload_hash = content_hash(final) if final is not None else ""
-    audit_data = {
-        "outcome": outcome,
-        "reason_code": reason_code or "",
-        "comment": comment or "",
-        "payload_hash": payload_hash,
-        "diff": changes,
-        "is_cosmetic": cosmetic,
-    }
-    if blind:
-        audit_data = {"outcome": outcome, "agreed": checked.agreed, **audit_data}
     with transaction.atomic():
-        if not move_audited(
-            rec,
-            sources=[Status.IN_REVIEW],
-            to=Status.DECIDED,
-            values={"lease_expires_at": None, "closed_at": now, "updated_at": now},
-            where=_lease(user, now),
-            # Shadow: nothing executes and the source is not called back; the comparison
-            # is the result (metrics count it as a compared item).
-            action="recommendation.blind_reviewed" if blind else "recommendation.decided",
-            actor=Actor.of_user(user),
-            data=audit_data,
-        ):
-            raise _why_not_yours(user, rec, now)
-        decision = decision_row(
-            rec,
-            kind=DecisionKind.HUMAN,
-            outcome=outcome,
-            payload=final,
-            payload_hash=payload_hash,
-            now=now,
-            reviewer=user,
-            diff=changes,
-            is_cosmetic=cosmetic,
-            reason_code=reason_code or "",
-            comment=comment or "",
+        decision, execution = _decided(
+            rec, checked, user=user, reason_code=reason_code or "", comment=comment or "", now=now
         )
-        decision.save(force_insert=True)
-        execution = None
-        if not blind and outcome in (Outcome.APPROVE, Outcome.MODIFY):
-            execution = execution_row(rec, payload=final, payload_hash=payload_hash, now=now)
-            execution.save(force_insert=True)
-            execution_publish_on_commit(execution.pk)
-        if not blind:
-            callback_event(
-                recommendation=rec,
-                source=rec.source,
-                event_type="decision.made",
-                decision=decision,
-                execution=execution,
-            )
     metrics.decided(rec, decision)
     Recommendation.decision.related.set_cached_value(rec, decision)  # type: ignore[attr-defined]
     Recommendation.execution.related.set_cached_value(rec, execution)  # type: ignore[attr-defined]
     decision.reviewer = user
     return rec
+
+
+def _decided(
+    rec: Recommendation,
+    checked: CheckedDecision,
+    *,
+    user: User,
+    reason_code: str,
+    comment: str,
+    now: datetime,
+) -> tuple[Decision, Execution | None]:
+    """The decision's writes, inside its transaction: the move to `decided` (under the
+    caller's live lease, else 409) with its audit row, the Decision, and for a non-blind
+    approve/modify the Execution (published on commit) and the `decision.made` callback."""
+    blind = rec.route == Route.SHADOW
+    final = checked.payload
+    payload_hash = content_hash(final) if final is not None else ""
+    audit_data: dict[str, Any] = {"outcome": checked.outcome}
+    if blind:
+        audit_data["agreed"] = checked.agreed
+    audit_data |= {
+        "reason_code": reason_code,
+        "comment": comment,
+        "payload_hash": payload_hash,
+        "diff": checked.diff,
+        "is_cosmetic": checked.is_cosmetic,
+    }
+    if not move_audited(
+        rec,
+        sources=[Status.IN_REVIEW],
+        to=Status.DECIDED,
+        values={"lease_expires_at": None, "closed_at": now, "updated_at": now},
+        where=_lease(user, now),
+        # Shadow: nothing executes and the source is not called back; the comparison is the
+        # result (metrics count it as a compared item).
+        action="recommendation.blind_reviewed" if blind else "recommendation.decided",
+        actor=Actor.of_user(user),
+        data=audit_data,
+    ):
+        raise _why_not_yours(user, rec, now)
+    decision = decision_row(
+        rec,
+        kind=DecisionKind.HUMAN,
+        outcome=checked.outcome,
+        payload=final,
+        payload_hash=payload_hash,
+        now=now,
+        reviewer=user,
+        diff=checked.diff,
+        is_cosmetic=checked.is_cosmetic,
+        reason_code=reason_code,
+        comment=comment,
+    )
+    decision.save(force_insert=True)
+    if blind:
+        return decision, None
+    execution = None
+    if checked.outcome in (Outcome.APPROVE, Outcome.MODIFY):
+        execution = execution_row(rec, payload=final, payload_hash=payload_hash, now=now)
+        execution.save(force_insert=True)
+        execution_publish_on_commit(execution.pk)
+    callback_event(
+        recommendation=rec,
+        source=rec.source,
+        event_type="decision.made",
+        decision=decision,
+        execution=execution,
+    )
+    return decision, execution
 
 
 def queue_for(*, slug: str) -> Queue:
