@@ -189,7 +189,7 @@ class EmbeddedPostgres:
         if result.returncode != 0:
             detail = (result.stderr or result.stdout).strip().splitlines()[-3:]
             raise EmbeddedPostgresError(f"{program} failed: {' / '.join(detail)}")
-        return result.stdout
+        return str(result.stdout)
 
     def _prepare(self) -> None:
         """The data dir exists, is 0700 and belongs to the user the server runs as."""

@@ -58,7 +58,7 @@ def _renderer(fmt: str) -> list[Any]:
         # Readable tracebacks, also without local variables.
         formatter = (
             structlog.dev.RichTracebackFormatter(show_locals=False)
-            if structlog.dev.rich is not None
+            if getattr(structlog.dev, "rich", None) is not None
             else structlog.dev.plain_traceback
         )
         return [

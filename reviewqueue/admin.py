@@ -6,7 +6,7 @@ and after. Recommendations, decisions, executions and the audit trail are read-o
 change only through services)."""
 
 import json
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from django import forms
 from django.contrib import admin, messages
@@ -59,7 +59,17 @@ def _actor(request: HttpRequest) -> Actor:
     return Actor.of_user(_user(request))
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+# The admin's classes are generic to the type checker only (django-stubs); at run time they
+# are plain classes and cannot be subscripted.
+if TYPE_CHECKING:
+    _ModelAdmin = admin.ModelAdmin[Any]
+    _ModelForm = forms.ModelForm[Any]
+    _UserAdmin = UserAdmin[User]
+else:
+    _ModelAdmin, _ModelForm, _UserAdmin = admin.ModelAdmin, forms.ModelForm, UserAdmin
+
+
+class ReadOnlyAdmin(_ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
@@ -70,7 +80,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
-class ServiceForm(forms.ModelForm):
+class ServiceForm(_ModelForm):
     """A configuration form judged by the save service's own rules: what apply_config
     refuses, this form refuses, with the same words, on the field they are about."""
 
@@ -86,7 +96,7 @@ class ServiceForm(forms.ModelForm):
         return cleaned
 
 
-class ServiceAdmin(admin.ModelAdmin):
+class ServiceAdmin(_ModelAdmin):
     """Saves and deletes through a service, never the ORM: the row, its inlines and the
     audit event are written together by `service_save` (called from save_related, when
     Django's admin has validated the form and every inline; its transaction is ours)."""
@@ -134,7 +144,7 @@ class UserAddForm(UserCreationForm):  # type: ignore[type-arg]
 
 
 @admin.register(User)
-class ReviewQueueUserAdmin(ServiceAdmin, UserAdmin):  # type: ignore[misc]
+class ReviewQueueUserAdmin(ServiceAdmin, _UserAdmin):
     natural_key = "username"
     list_display = ("username", "role", "is_active", "last_login")
     list_filter = ("role", "is_active")

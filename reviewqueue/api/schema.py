@@ -34,7 +34,7 @@ ALWAYS = (401, 503)
 WITH_BODY = (400, 413, 415)
 
 
-class ProblemSerializer(serializers.Serializer):
+class ProblemSerializer(serializers.Serializer[Any]):
     """Documentation only: stands for contracts.PROBLEM so it becomes one named component."""
 
 

@@ -15,3 +15,10 @@ def uuid7() -> uuid.UUID:
     value |= 0b10 << 62
     value |= rand & ((1 << 62) - 1)
     return uuid.UUID(int=value)
+
+
+# A recommendation's id as callers hold it: the UUID, or its text from a URL or a JSON body
+# (the ORM reads either; an unreadable text is simply not found).
+type RecommendationId = uuid.UUID | str
+# A callback delivery's id (also a UUID).
+type DeliveryId = uuid.UUID | str

@@ -2,14 +2,13 @@
 structlog context of the current request or task (cleared when the request ends and when
 the next task starts)."""
 
-from typing import Any
-
 import structlog
 
+from reviewqueue.lib.ids import DeliveryId, RecommendationId
 from reviewqueue.models import CallbackDelivery
 
 
-def bind_recommendation(recommendation_id: Any) -> None:
+def bind_recommendation(recommendation_id: RecommendationId | None) -> None:
     """Only inside a request or a task, whose ends clear the context: a script that ingests
     thousands of items must not stamp the last one's id on everything it logs (and queues)
     afterwards."""
@@ -20,7 +19,7 @@ def bind_recommendation(recommendation_id: Any) -> None:
         structlog.contextvars.bind_contextvars(recommendation_id=str(recommendation_id))
 
 
-def bind_delivery(delivery_id: Any) -> None:
+def bind_delivery(delivery_id: DeliveryId) -> None:
     """A callback task knows only its delivery: one primary-key read for its item's id."""
     bind_recommendation(
         CallbackDelivery.objects.filter(pk=delivery_id)

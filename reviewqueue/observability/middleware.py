@@ -40,7 +40,7 @@ class RequestLogMiddleware(RequestMiddleware):
     sync_capable = True
     async_capable = False  # a WSGI app; Django adapts if it is ever served over ASGI
 
-    def __call__(self, request: HttpRequest) -> HttpResponse:  # type: ignore[override]
+    def __call__(self, request: HttpRequest) -> HttpResponse:
         # Nothing bound before this request (in this thread) may leak into its lines.
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(ip=request.META.get("REMOTE_ADDR"))

@@ -8,6 +8,7 @@ from django.db.models import Count, Min, Q
 from django.utils import timezone
 
 from reviewqueue import access
+from reviewqueue.lib.ids import RecommendationId
 from reviewqueue.models import AuditEvent, Decision, Queue, Recommendation, User
 from reviewqueue.states import OPEN_STATUSES, Status
 
@@ -108,7 +109,7 @@ def waiting_count(*, queue: Queue, senior: bool) -> int:
     return Recommendation.objects.filter(queue=queue, status__in=statuses).count()
 
 
-def review_item(*, queue: Queue, recommendation_id: Any) -> Recommendation | None:
+def review_item(*, queue: Queue, recommendation_id: RecommendationId) -> Recommendation | None:
     """An item of `queue`, to show again (e.g. with a refused form's errors)."""
     return (
         Recommendation.objects.select_related("queue", "action_type", "source")

@@ -1,13 +1,12 @@
 """Reads for an item's page: the item with its decision and execution, and its audit trail."""
 
-from typing import Any
-
 from reviewqueue import access
 from reviewqueue.exceptions import NotFound
+from reviewqueue.lib.ids import RecommendationId
 from reviewqueue.models import AuditEvent, ExecutionAttempt, Recommendation, User
 
 
-def recommendation_for_reader(*, user: User, recommendation_id: Any) -> Recommendation:
+def recommendation_for_reader(*, user: User, recommendation_id: RecommendationId) -> Recommendation:
     """The item, for members of its queue, admins and auditors. Anyone else gets NotFound
     (404, not 403): an outsider cannot learn which ids exist."""
     rec = (

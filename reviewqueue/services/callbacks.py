@@ -15,6 +15,7 @@ from django.utils import timezone
 from reviewqueue.executors.base import ActionResult
 from reviewqueue.executors.http import post_signed
 from reviewqueue.lib import signing
+from reviewqueue.lib.ids import DeliveryId
 from reviewqueue.models import CallbackDelivery, Decision, Execution, Recommendation, Source
 from reviewqueue.representations import decision_repr, execution_repr, iso
 from reviewqueue.services.outbox import publish_on_commit, retry_delay
@@ -59,7 +60,7 @@ def callback_event(
     return delivery
 
 
-def callback_deliver(*, delivery_id: Any) -> str:
+def callback_deliver(*, delivery_id: DeliveryId) -> str:
     """Deliver one pending event. Claims it with a conditional update (a lease on
     next_attempt_at, longer than the request's deadline), so two workers never send it at
     once. Never sent unsigned: a source whose signing_secret_env cannot sign (see

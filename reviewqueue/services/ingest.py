@@ -368,8 +368,8 @@ def _insert_one(model: type[Model], objs: list[Any]) -> None:
 
 def _prime(rec: Recommendation, decision: Decision | None, execution: Execution | None) -> None:
     # A fresh item's related rows are known; caching them spares the representation a query.
-    Recommendation.decision.related.set_cached_value(rec, decision)  # type: ignore[attr-defined]
-    Recommendation.execution.related.set_cached_value(rec, execution)  # type: ignore[attr-defined]
+    Recommendation.decision.related.set_cached_value(rec, decision)
+    Recommendation.execution.related.set_cached_value(rec, execution)
 
 
 def recommendation_ingest(*, source: Source, data: Any) -> tuple[Recommendation, bool]:

@@ -9,13 +9,13 @@ The random source is injectable (`qa_random`), so tests are deterministic.
 """
 
 import random
-from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from reviewqueue import access
 from reviewqueue.exceptions import Conflict, Forbidden, NotFound, ValidationFailed
+from reviewqueue.lib.ids import RecommendationId
 from reviewqueue.models import QaReview, Recommendation, User
 from reviewqueue.services.audit import Actor, audit_record
 from reviewqueue.services.breaker import breaker_evaluate_qa
@@ -43,7 +43,7 @@ def qa_should_sample(rate: float) -> bool:
 def qa_review_record(
     *,
     user: User,
-    recommendation_id: Any,
+    recommendation_id: RecommendationId,
     verdict: str,
     reason_code: str = "",
     comment: str = "",

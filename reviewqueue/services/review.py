@@ -18,6 +18,7 @@ from reviewqueue import access
 from reviewqueue.domain.decision_input import CheckedDecision, Mode, Target, decision_check
 from reviewqueue.exceptions import Conflict, Forbidden, LeaseLost, NotFound, ValidationFailed
 from reviewqueue.lib.canonical import content_hash
+from reviewqueue.lib.ids import RecommendationId
 from reviewqueue.models import (
     ActionType,
     AuditEvent,
@@ -58,7 +59,7 @@ def queue_access(*, user: User, queue: Queue) -> Access:
     return Access(queue=queue, senior=role == MemberRole.SENIOR)
 
 
-def _load(recommendation_id: Any, user: User) -> Recommendation:
+def _load(recommendation_id: RecommendationId, user: User) -> Recommendation:
     """The item with its queue, action type and source, and the caller's role in its queue,
     in one query. 404 when there is no such item, 403 when the caller is not a member."""
     rec = (
@@ -73,7 +74,7 @@ def _load(recommendation_id: Any, user: User) -> Recommendation:
     )
     if rec is None:
         raise NotFound("No recommendation with this id.")
-    if not access.member_may_review(user, rec.member_role):  # type: ignore[attr-defined]
+    if not access.member_may_review(user, rec.member_role):
         raise Forbidden(f"You are not a member of queue '{rec.queue.slug}'.")
     return rec
 
@@ -158,8 +159,8 @@ def recommendation_claim(
 def _no_outcome_yet(rec: Recommendation) -> None:
     # An item under review has neither a decision nor an execution: say so, and spare the
     # representation two queries.
-    Recommendation.decision.related.set_cached_value(rec, None)  # type: ignore[attr-defined]
-    Recommendation.execution.related.set_cached_value(rec, None)  # type: ignore[attr-defined]
+    Recommendation.decision.related.set_cached_value(rec, None)
+    Recommendation.execution.related.set_cached_value(rec, None)
 
 
 _action_types: dict[int, ActionType] = {}
@@ -227,7 +228,7 @@ def _why_back_in_queue(user: User, rec: Recommendation) -> LeaseLost:
     return LeaseLost("You have not claimed this item; claim it first.", reason="not_claimed")
 
 
-def recommendation_release(*, user: User, recommendation_id: Any) -> Recommendation:
+def recommendation_release(*, user: User, recommendation_id: RecommendationId) -> Recommendation:
     """Give a held item back to the queue (escalated items back to the seniors).
     409 unless the caller holds a live lease. Audited: `recommendation.released`."""
     rec = _load(recommendation_id, user)
@@ -247,7 +248,7 @@ def recommendation_release(*, user: User, recommendation_id: Any) -> Recommendat
 
 
 def recommendation_escalate(
-    *, user: User, recommendation_id: Any, comment: str = ""
+    *, user: User, recommendation_id: RecommendationId, comment: str = ""
 ) -> Recommendation:
     """Send a held item to the queue's senior reviewers. Audited: `recommendation.escalated`."""
     rec = _load(recommendation_id, user)
@@ -289,7 +290,9 @@ def _checked(rec: Recommendation, **given: Any) -> CheckedDecision:
     return decision_check(Target.of(rec), mode=mode, **given)
 
 
-def recommendation_expire(*, recommendation_id: Any, now: datetime | None = None) -> bool:
+def recommendation_expire(
+    *, recommendation_id: RecommendationId, now: datetime | None = None
+) -> bool:
     """Close an open item that is past its expires_at as `expired` (never an approval).
     Returns whether it changed. Audited: `recommendation.expired`."""
     now = now or timezone.now()
@@ -322,7 +325,7 @@ def recommendation_expire(*, recommendation_id: Any, now: datetime | None = None
 def recommendation_decide(
     *,
     user: User,
-    recommendation_id: Any,
+    recommendation_id: RecommendationId,
     outcome: str,
     payload: Any = None,
     reason_code: str = "",
@@ -357,8 +360,8 @@ def recommendation_decide(
             rec, checked, user=user, reason_code=reason_code or "", comment=comment or "", now=now
         )
     metrics.decided(rec, decision)
-    Recommendation.decision.related.set_cached_value(rec, decision)  # type: ignore[attr-defined]
-    Recommendation.execution.related.set_cached_value(rec, execution)  # type: ignore[attr-defined]
+    Recommendation.decision.related.set_cached_value(rec, decision)
+    Recommendation.execution.related.set_cached_value(rec, execution)
     decision.reviewer = user
     return rec
 

@@ -11,6 +11,7 @@ from django.utils import timezone
 from reviewqueue.domain.decision_input import Mode, Target, decision_check
 from reviewqueue.exceptions import Conflict, NotFound
 from reviewqueue.lib.canonical import content_hash
+from reviewqueue.lib.ids import RecommendationId
 from reviewqueue.models import Recommendation, Source
 from reviewqueue.services.audit import Actor
 from reviewqueue.services.rows import decision_row
@@ -21,7 +22,7 @@ from reviewqueue.states import DecisionKind, Status
 def recommendation_record_outcome(
     *,
     source: Source,
-    recommendation_id: Any,
+    recommendation_id: RecommendationId,
     outcome: str,
     payload: Any = None,
     reason_code: str = "",
@@ -89,6 +90,6 @@ def recommendation_record_outcome(
             comment=comment,
         )
         decision.save(force_insert=True)
-    Recommendation.decision.related.set_cached_value(rec, decision)  # type: ignore[attr-defined]
-    Recommendation.execution.related.set_cached_value(rec, None)  # type: ignore[attr-defined]
+    Recommendation.decision.related.set_cached_value(rec, decision)
+    Recommendation.execution.related.set_cached_value(rec, None)
     return rec

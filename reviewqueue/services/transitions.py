@@ -25,6 +25,7 @@ from typing import Any
 from django.db.models import QuerySet
 
 from reviewqueue import access
+from reviewqueue.lib.ids import RecommendationId
 from reviewqueue.models import Recommendation, User
 from reviewqueue.services.audit import AUDIT_INSERT, Actor, audit_event, audit_record, audit_records
 from reviewqueue.states import EXECUTION_MOVES, RECOMMENDATION_MOVES, ExecutionStatus, Status
@@ -59,7 +60,7 @@ def require_legal(sources: Iterable[Status], target: Status) -> list[str]:
 
 
 def move_one(
-    pk: Any,
+    pk: RecommendationId,
     *,
     sources: Iterable[Status],
     to: Status,

@@ -76,7 +76,7 @@ def _problem(status: int, code: str, title: str, detail: str) -> HttpResponse:
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     if request.path.startswith("/api/"):
         return _problem(404, "not_found", "Not found", "No API endpoint at this path.")
-    return page_not_found(request, exception)  # type: ignore[arg-type]
+    return page_not_found(request, exception)
 
 
 class DatabaseUnavailableMiddleware:

@@ -179,7 +179,7 @@ def _nice_ceiling(seconds: float) -> float:
         return 60.0
     unit = 60.0 if seconds >= 120 else 1.0
     value = seconds / unit
-    power = 10 ** math.floor(math.log10(value))
+    power = 10.0 ** math.floor(math.log10(value))
     for step in (1, 1.5, 2, 3, 4, 5, 6, 8, 10):
         if value <= step * power:
             return step * power * unit

@@ -10,6 +10,7 @@ from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.runnables import RunnableConfig
+from langgraph.pregel.protocol import PregelProtocol
 from langgraph.types import StateSnapshot
 
 from reviewqueue.client.models import (
@@ -20,6 +21,9 @@ from reviewqueue.client.models import (
 )
 
 logger = logging.getLogger("reviewqueue.integrations.langgraph")
+
+# Any compiled LangGraph graph, whatever its state, context, input and output types.
+type Graph = PregelProtocol[Any, Any, Any, Any]
 
 EXTERNAL_ID_MAX = 200  # the API's limit
 METADATA_KEY = "langgraph"
@@ -78,7 +82,7 @@ type PerCall[T] = T | Callable[[PendingToolCall], T]
 
 
 def _per_call[T](value: PerCall[T], call: PendingToolCall) -> T:
-    return value(call) if callable(value) else value  # type: ignore[return-value]
+    return value(call) if callable(value) else value
 
 
 def _thread_id(config: RunnableConfig) -> str:

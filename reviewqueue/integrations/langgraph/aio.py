@@ -6,7 +6,6 @@ import time
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
-from langgraph.pregel.protocol import PregelProtocol
 from langgraph.types import Command
 
 from reviewqueue.client.aio import AsyncReviewQueueClient
@@ -16,6 +15,7 @@ from reviewqueue.client.models import (
     Recommendation,
 )
 from reviewqueue.integrations.langgraph._base import (
+    Graph,
     PendingInterrupt,
     PendingToolCall,
     RunResult,
@@ -34,9 +34,7 @@ class AsyncReviewQueueHITL(_HITLBase):
         super().__init__(queue=queue, **options)
         self.client = client
 
-    async def pending(
-        self, graph: PregelProtocol, config: RunnableConfig
-    ) -> list[PendingInterrupt]:
+    async def pending(self, graph: Graph, config: RunnableConfig) -> list[PendingInterrupt]:
         return self.pending_from(await graph.aget_state(config), config)
 
     async def submit_call(self, call: PendingToolCall) -> Recommendation:
@@ -49,13 +47,13 @@ class AsyncReviewQueueHITL(_HITLBase):
             logger.warning("Using existing item %s for %s", existing.id, call.external_id)
             return self._notify(call, existing)
 
-    async def submit(self, graph: PregelProtocol, config: RunnableConfig) -> list[Submitted]:
+    async def submit(self, graph: Graph, config: RunnableConfig) -> list[Submitted]:
         calls = self._calls(await self.pending(graph, config))
         return [Submitted(c, await self.submit_call(c)) for c in calls]
 
     async def run_until_done(
         self,
-        graph: PregelProtocol,
+        graph: Graph,
         input: Any,
         config: RunnableConfig,
         *,
@@ -85,13 +83,11 @@ class AsyncReviewQueueHITL(_HITLBase):
             await graph.ainvoke(Command(resume=self.resume_value(interrupts, decided)), config)
             snapshot = await graph.aget_state(config)
 
-    async def start(self, graph: PregelProtocol, input: Any, config: RunnableConfig) -> RunResult:
+    async def start(self, graph: Graph, input: Any, config: RunnableConfig) -> RunResult:
         await graph.ainvoke(input, config)
         return await self._settle(graph, config, resumed=False)
 
-    async def _settle(
-        self, graph: PregelProtocol, config: RunnableConfig, *, resumed: bool
-    ) -> RunResult:
+    async def _settle(self, graph: Graph, config: RunnableConfig, *, resumed: bool) -> RunResult:
         snapshot = await graph.aget_state(config)
         interrupts = self.pending_from(snapshot, config)
         if not interrupts:
@@ -109,7 +105,7 @@ class AsyncReviewQueueHITL(_HITLBase):
 
     async def resume_from_decision(
         self,
-        graph: PregelProtocol,
+        graph: Graph,
         config: RunnableConfig | None,
         event: CallbackEvent | Recommendation | str | None = None,
     ) -> RunResult:

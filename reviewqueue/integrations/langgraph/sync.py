@@ -6,7 +6,6 @@ import time
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
-from langgraph.pregel.protocol import PregelProtocol
 from langgraph.types import Command
 
 from reviewqueue.client.errors import Conflict
@@ -16,6 +15,7 @@ from reviewqueue.client.models import (
 )
 from reviewqueue.client.sync import ReviewQueueClient
 from reviewqueue.integrations.langgraph._base import (
+    Graph,
     PendingInterrupt,
     PendingToolCall,
     RunResult,
@@ -41,7 +41,7 @@ class ReviewQueueHITL(_HITLBase):
         super().__init__(queue=queue, **options)
         self.client = client
 
-    def pending(self, graph: PregelProtocol, config: RunnableConfig) -> list[PendingInterrupt]:
+    def pending(self, graph: Graph, config: RunnableConfig) -> list[PendingInterrupt]:
         return self.pending_from(graph.get_state(config), config)
 
     def submit_call(self, call: PendingToolCall) -> Recommendation:
@@ -57,13 +57,13 @@ class ReviewQueueHITL(_HITLBase):
             logger.warning("Using existing item %s for %s", existing.id, call.external_id)
             return self._notify(call, existing)
 
-    def submit(self, graph: PregelProtocol, config: RunnableConfig) -> list[Submitted]:
+    def submit(self, graph: Graph, config: RunnableConfig) -> list[Submitted]:
         """Submit every tool call the thread is paused on; returns them with their items."""
         return [Submitted(c, self.submit_call(c)) for c in self._calls(self.pending(graph, config))]
 
     def run_until_done(
         self,
-        graph: PregelProtocol,
+        graph: Graph,
         input: Any,
         config: RunnableConfig,
         *,
@@ -99,12 +99,12 @@ class ReviewQueueHITL(_HITLBase):
             graph.invoke(Command(resume=self.resume_value(interrupts, decided)), config)
             snapshot = graph.get_state(config)
 
-    def start(self, graph: PregelProtocol, input: Any, config: RunnableConfig) -> RunResult:
+    def start(self, graph: Graph, input: Any, config: RunnableConfig) -> RunResult:
         """Callback mode: invoke the graph, submit what it pauses on, and return at once."""
         graph.invoke(input, config)
         return self._settle(graph, config, resumed=False)
 
-    def _settle(self, graph: PregelProtocol, config: RunnableConfig, *, resumed: bool) -> RunResult:
+    def _settle(self, graph: Graph, config: RunnableConfig, *, resumed: bool) -> RunResult:
         snapshot = graph.get_state(config)
         interrupts = self.pending_from(snapshot, config)
         if not interrupts:
@@ -123,7 +123,7 @@ class ReviewQueueHITL(_HITLBase):
 
     def resume_from_decision(
         self,
-        graph: PregelProtocol,
+        graph: Graph,
         config: RunnableConfig | None,
         event: CallbackEvent | Recommendation | str | None = None,
     ) -> RunResult:
