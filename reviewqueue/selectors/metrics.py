@@ -380,7 +380,7 @@ class BucketStats:
     median_seconds_to_decision: float | None = None
     p90_seconds_to_decision: float | None = None
     median_review_seconds: float | None = None
-    flagged: int = 0  # decisions on items that had anomaly flags (services/flags.py)
+    flagged: int = 0  # decisions on items that had anomaly flags (domain/flags.py)
 
     def rate(self, count: int) -> float | None:
         return round(count / self.decisions, 4) if self.decisions else None

@@ -1,5 +1,5 @@
 """The evidence behind a queue's readiness for its next stage, read from the decisions,
-executions and audit trail; the judging is services/readiness.py (pure)."""
+executions and audit trail; the judging is domain/readiness.py (pure)."""
 
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -7,6 +7,15 @@ from zoneinfo import ZoneInfo
 from django.db.models import Count, Min, Q
 from django.utils import timezone
 
+from reviewqueue.domain.readiness import (
+    ApprovalEvidence,
+    Day,
+    Readiness,
+    ShadowEvidence,
+    SupervisedEvidence,
+    readiness_config,
+    readiness_evaluate,
+)
 from reviewqueue.models import AuditEvent, Decision, Queue
 from reviewqueue.selectors.incidents import high_incident_count
 from reviewqueue.selectors.metrics import (
@@ -16,15 +25,6 @@ from reviewqueue.selectors.metrics import (
     trend_points,
 )
 from reviewqueue.selectors.metrics_tally import Tally, tallied
-from reviewqueue.services.readiness import (
-    ApprovalEvidence,
-    Day,
-    Readiness,
-    ShadowEvidence,
-    SupervisedEvidence,
-    readiness_config,
-    readiness_evaluate,
-)
 from reviewqueue.states import DecisionKind, ExecutionStatus, Outcome, QaVerdict, Route, Stage
 
 # What counts as a person stepping in on a supervised queue (audit actions).

@@ -11,6 +11,7 @@ from django.db import connection
 from django.db.models import CharField, Count, Min, Q, QuerySet, Value
 from django.utils import timezone
 
+from reviewqueue.domain.readiness import Readiness
 from reviewqueue.models import Decision, MetricsBucket, Queue, Recommendation, User
 from reviewqueue.selectors.flag_counts import FlagCounts, flag_counts
 from reviewqueue.selectors.metrics import (
@@ -29,7 +30,6 @@ from reviewqueue.selectors.metrics import (
 )
 from reviewqueue.selectors.metrics_readiness import readiness_for
 from reviewqueue.selectors.metrics_tally import Tally, tallied
-from reviewqueue.services.readiness import Readiness
 from reviewqueue.states import DecisionKind, Outcome, Status
 
 _AGREED = Q(outcome=Outcome.APPROVE) | Q(outcome=Outcome.MODIFY, is_cosmetic=True)

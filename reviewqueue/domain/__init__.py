@@ -1,0 +1,9 @@
+"""Pure rules: decisions that depend only on what is passed in. No ORM queries, no writes, no
+clock reads; models appear only as the values handed over. Beside `reviewqueue/states.py`
+(the enums and legal-moves tables), so selectors, reporting and services all read the same
+rule without importing each other.
+
+- `routing.py`: the effective stage and where an arriving item goes;
+- `flags.py`: the anomaly flags of an arriving item;
+- `readiness.py`: the gates for a queue's next stage, judged on evidence.
+"""
