@@ -18,32 +18,17 @@ from django.views.decorators.vary import vary_on_headers
 
 from reviewqueue.exceptions import DomainError
 from reviewqueue.lib.csv_cells import csv_text
+from reviewqueue.lib.dates import local_midnight
 from reviewqueue.models import User
-from reviewqueue.selectors.flag_counts import FLAG_KINDS, flag_counts
-from reviewqueue.selectors.metrics import (
-    TREND_FIELDS,
-    TrendFilters,
-    TrendPoint,
-    TrendRequest,
-    buckets_for,
-    filters_for,
-    iso_z,
-    local_midnight,
-    metrics_scope,
-    parse_trend_request,
-    trend_points,
-)
-from reviewqueue.selectors.metrics_readiness import readiness_for
-from reviewqueue.selectors.metrics_reports import (
-    Report,
-    VersionRow,
-    backlog,
-    edited_fields,
-    reasons,
-    report_for,
-    reviewers,
-    versions,
-)
+from reviewqueue.reporting.backlog import backlog
+from reviewqueue.reporting.buckets import buckets_for, iso_z
+from reviewqueue.reporting.flag_counts import FLAG_KINDS, flag_counts
+from reviewqueue.reporting.parameters import TrendRequest, parse_trend_request
+from reviewqueue.reporting.readiness import readiness_for
+from reviewqueue.reporting.report import Report, report_for
+from reviewqueue.reporting.scope import TrendFilters, filters_for, metrics_scope
+from reviewqueue.reporting.sections import VersionRow, edited_fields, reasons, reviewers, versions
+from reviewqueue.reporting.trend import TREND_FIELDS, TrendPoint, trend_points
 from reviewqueue.services.report_limits import report_request_counted
 from reviewqueue.web.pages import HtmxHttpRequest, current_user, render_page
 

@@ -17,6 +17,7 @@ from reviewqueue.domain.flags import SIGMA, anomaly_of, flags_apply
 from reviewqueue.domain.routing import effective_stage
 from reviewqueue.exceptions import DomainError, Forbidden, NotFound
 from reviewqueue.models import Queue
+from reviewqueue.reporting.flag_counts import flag_counts
 from reviewqueue.selectors.autonomy import (
     qa_counts,
     qa_pending,
@@ -24,7 +25,6 @@ from reviewqueue.selectors.autonomy import (
     shadow_disagreements,
     stage_history,
 )
-from reviewqueue.selectors.flag_counts import flag_counts
 from reviewqueue.selectors.incidents import incident_list
 from reviewqueue.selectors.queues import review_item
 from reviewqueue.services.breaker import breaker_resume

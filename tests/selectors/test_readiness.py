@@ -1,5 +1,5 @@
 """Readiness gates on both sides of each threshold (pure, domain/readiness.py), and the
-evidence read for them (selectors/metrics_readiness.py)."""
+evidence read for them (reporting/readiness.py)."""
 
 from datetime import UTC, date, datetime, timedelta
 
@@ -24,7 +24,7 @@ from reviewqueue.domain.readiness import (
     shadow_agreement_gate,
 )
 from reviewqueue.models import AuditEvent, Execution, QaReview, Recommendation
-from reviewqueue.selectors.metrics_readiness import readiness_for
+from reviewqueue.reporting.readiness import readiness_for
 from tests.factories import UserFactory
 from tests.selectors.metrics_world import at, decide
 

@@ -17,14 +17,12 @@ from reviewqueue.domain.readiness import (
     readiness_evaluate,
 )
 from reviewqueue.models import AuditEvent, Decision, Queue
+from reviewqueue.reporting.buckets import buckets_for
+from reviewqueue.reporting.parameters import TrendRequest
+from reviewqueue.reporting.scope import TrendFilters
+from reviewqueue.reporting.tally import Tally, tallied
+from reviewqueue.reporting.trend import trend_points
 from reviewqueue.selectors.incidents import high_incident_count
-from reviewqueue.selectors.metrics import (
-    TrendFilters,
-    TrendRequest,
-    buckets_for,
-    trend_points,
-)
-from reviewqueue.selectors.metrics_tally import Tally, tallied
 from reviewqueue.states import DecisionKind, ExecutionStatus, Outcome, QaVerdict, Route, Stage
 
 # What counts as a person stepping in on a supervised queue (audit actions).
