@@ -5,5 +5,6 @@ rule without importing each other.
 
 - `routing.py`: the effective stage and where an arriving item goes;
 - `flags.py`: the anomaly flags of an arriving item;
-- `readiness.py`: the gates for a queue's next stage, judged on evidence.
+- `readiness.py`: the gates for a queue's next stage, judged on evidence;
+- `rows.py`: the unsaved Decision and Execution rows that more than one service writes.
 """

@@ -13,6 +13,8 @@ Read side (reads only; imports `domain`, `selectors`, never `services`):
 - `readiness.py`: the evidence behind a queue's readiness (judged by domain/readiness.py);
 - `report.py`: everything the reports page shows (`report_for`);
 - `export.py`: decisions as streamed JSON Lines.
+- for the page: `display.py` (rates, durations, labels, the tables), `charts.py` (SVG
+  coordinates; one template partial draws every line chart), `csv_sections.py` (the CSV rows).
 
 Writes (a service, like reviewqueue/services): `memo.py` is the only writer of the
 MetricsBucket memo (`memo_save`, `memo_prune`); `warm.py` counts ahead (`metrics_warm`,

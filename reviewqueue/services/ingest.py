@@ -30,6 +30,7 @@ from reviewqueue.domain.flags import (
     flags_for,
 )
 from reviewqueue.domain.routing import INITIAL_STATUS, effective_stage, route_for
+from reviewqueue.domain.rows import decision_row, execution_row
 from reviewqueue.exceptions import DomainError, Forbidden, IdempotencyConflict, ValidationFailed
 from reviewqueue.lib.bulk import bulk_insert, insert_together
 from reviewqueue.lib.canonical import content_hash
@@ -53,7 +54,6 @@ from reviewqueue.services.callbacks import callback_event
 from reviewqueue.services.outbox import publish_on_commit
 from reviewqueue.services.qa import qa_should_sample
 from reviewqueue.services.ratelimit import volume_count
-from reviewqueue.services.rows import decision_row, execution_row
 from reviewqueue.states import DecisionKind, Outcome, Route
 
 _ITEM_VALIDATOR = FastValidator(contracts.INGEST_ITEM)

@@ -15,6 +15,7 @@ from django.db.models import Case, OuterRef, Subquery, Value, When
 from django.utils import timezone
 
 from reviewqueue import access
+from reviewqueue.domain.rows import decision_row, execution_row
 from reviewqueue.exceptions import Conflict, Forbidden, LeaseLost, NotFound, ValidationFailed
 from reviewqueue.lib.canonical import content_hash
 from reviewqueue.lib.diff import is_cosmetic, json_diff
@@ -34,7 +35,6 @@ from reviewqueue.selectors.recommendations import held_item
 from reviewqueue.services.audit import Actor, audit_chain_order, audit_event, audit_record
 from reviewqueue.services.callbacks import callback_event
 from reviewqueue.services.execution import execution_publish_on_commit
-from reviewqueue.services.rows import decision_row, execution_row
 from reviewqueue.services.shadow import blind_compare
 from reviewqueue.states import DecisionKind, MemberRole, Outcome, Route, Status
 

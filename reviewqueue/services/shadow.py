@@ -9,13 +9,13 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from reviewqueue.domain.rows import decision_row
 from reviewqueue.exceptions import Conflict, NotFound, ValidationFailed
 from reviewqueue.lib.canonical import content_hash
 from reviewqueue.lib.diff import is_cosmetic, json_diff
 from reviewqueue.lib.schema import errors_by_path, validator_for
 from reviewqueue.models import Recommendation, Source
 from reviewqueue.services.audit import Actor, audit_record
-from reviewqueue.services.rows import decision_row
 from reviewqueue.states import DecisionKind, Outcome, Status
 
 

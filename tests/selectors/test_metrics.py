@@ -277,7 +277,7 @@ def test_each_filter(world, admin):
     rec = ingest(world.source, world.queue, action={"type": "refund.cancel", "payload": {}})
     Recommendation.objects.filter(pk=rec.pk).update(created_at=day - timedelta(minutes=1))
     rec.refresh_from_db()
-    from reviewqueue.services.rows import decision_row
+    from reviewqueue.domain.rows import decision_row
 
     decision_row(rec, kind="human", outcome="reject", payload=None, payload_hash="", now=day).save()
 
