@@ -1,5 +1,6 @@
 """Pure rules: decisions that depend only on what is passed in. No ORM queries, no writes, no
-clock reads; models appear only as the values handed over. Beside `reviewqueue/states.py`
+clock reads; models appear only as the values handed over (rows.py reads the relations its
+callers have already loaded). Beside `reviewqueue/states.py`
 (the enums and legal-moves tables), so selectors, reporting and services all read the same
 rule without importing each other.
 

@@ -12,7 +12,7 @@ Read side (reads only; imports `domain`, `selectors`, never `services`):
 - `backlog.py`: open items per queue now; `flag_counts.py`: anomaly flags per queue;
 - `readiness.py`: the evidence behind a queue's readiness (judged by domain/readiness.py);
 - `report.py`: everything the reports page shows (`report_for`);
-- `export.py`: decisions as streamed JSON Lines.
+- `export.py`: decisions as streamed JSON Lines;
 - for the page: `display.py` (rates, durations, labels, the tables), `charts.py` (SVG
   coordinates; one template partial draws every line chart), `csv_sections.py` (the CSV rows).
 
