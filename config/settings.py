@@ -235,7 +235,7 @@ CELERY_WORKER_MAX_MEMORY_PER_CHILD = env_int("CELERY_WORKER_MAX_MEMORY_PER_CHILD
 # --- Cache and sessions -----------------------------------------------------------------
 # No Redis in the request path: a Redis outage must not turn a page, a sign-in or an ingest
 # into a 500. The cache is per process and holds only memos that may be recomputed (see
-# selectors/metrics_tally.py); rate-limit counters are shared through PostgreSQL
+# reporting/tally.py); rate-limit counters are shared through PostgreSQL
 # (services/ratelimit.py), and sessions live in the database.
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 # In the database rather than in signed cookies: signing out (or an admin deleting the

@@ -57,7 +57,7 @@ def sla_sweep() -> dict[str, int]:
 def metrics_warm() -> int:
     """Count the reports' default views ahead (beat, every 10 minutes): after the first run
     only newly closed days are counted."""
-    from reviewqueue.selectors.metrics_reports import metrics_warm as warm
+    from reviewqueue.reporting.warm import metrics_warm as warm
 
     return warm()
 

@@ -14,14 +14,10 @@ from rest_framework.response import Response
 from reviewqueue.api.review import ReviewerAPIView
 from reviewqueue.api.schema import problems
 from reviewqueue.models import User
+from reviewqueue.reporting.export import export_lines, parse_export_request
+from reviewqueue.reporting.parameters import MAX_BUCKETS, parse_trend_request
+from reviewqueue.reporting.trend import TREND_FIELDS, trend_for
 from reviewqueue.selectors.audit_export import audit_export_for, audit_export_lines
-from reviewqueue.selectors.metrics import (
-    MAX_BUCKETS,
-    TREND_FIELDS,
-    parse_trend_request,
-    trend_for,
-)
-from reviewqueue.selectors.metrics_export import export_lines, parse_export_request
 from reviewqueue.services.report_limits import report_request_counted
 
 _RATE = {"type": ["number", "null"], "minimum": 0, "maximum": 1}

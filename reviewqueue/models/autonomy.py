@@ -57,7 +57,7 @@ class QaReview(models.Model):
 class AnomalyBaseline(models.Model):
     """The recent history of one numeric payload field of one action type in one queue: the
     count, mean and standard deviation of its last `window` values, which the anomaly flags
-    compare each arriving item with (services/flags.py). Written only by the periodic
+    compare each arriving item with (domain/flags.py). Written only by the periodic
     refresh (services/anomaly.py), never by ingest, so no ingest waits on another's update
     of this row; ingest reads it."""
 

@@ -2,7 +2,7 @@
 
 A bucket is a half-open UTC range [lo, hi) over human decisions matching one set of filters
 (its `signature`). Decisions are immutable and are written with decided_at = the time of the
-decision, so once `hi` is safely in the past (selectors/metrics.py: CLOSED_AFTER) the
+decision, so once `hi` is safely in the past (reporting/buckets.py: CLOSED_AFTER) the
 bucket's numbers never change; open buckets are always computed from the decisions.
 """
 

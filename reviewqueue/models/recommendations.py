@@ -43,7 +43,7 @@ class Recommendation(models.Model):
     qa_sampled = models.BooleanField(default=False)
     # Why the item waits for people although its stage would have let it execute:
     # [{"kind": "risk_ceiling|confidence_floor|outlier|volume", "detail": "..."}]
-    # (services/flags.py); set at ingest, never changed.
+    # (domain/flags.py); set at ingest, never changed.
     # (db_default: rows written by SQL alone, e.g. a bulk load, need no flags column.)
     flags = models.JSONField(default=list, db_default=Value([], JSONField()), blank=True)
 

@@ -7,7 +7,7 @@ data; `data_text` is the exact JSON text the hash covers (PostgreSQL's jsonb for
 ordered, numbers as stored), since re-serialising parsed JSON would not give it back.
 
 Shared by GET /api/v1/exports/audit.jsonl and `manage.py export_audit`. Streamed like the
-decisions export (selectors/metrics_export.py): a server-side cursor, inside a transaction.
+decisions export (reporting/export.py): a server-side cursor, inside a transaction.
 """
 
 import json

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
-from reviewqueue.selectors.metrics import date_param, local_midnight
+from reviewqueue.lib.dates import date_param, local_midnight
 
 log = logging.getLogger(__name__)
 

@@ -28,8 +28,8 @@ from typing import Any
 from django.conf import settings
 from django.db import connection
 
+from reviewqueue.domain.flags import Baseline
 from reviewqueue.models import ActionType, AnomalyBaseline, Queue, QueueActionType, Source
-from reviewqueue.services.flags import Baseline
 
 # (queue id, action type id) -> that action type's baselines in that queue, by field
 Baselines = dict[tuple[int, int], dict[str, Baseline]]
@@ -37,7 +37,7 @@ Baselines = dict[tuple[int, int], dict[str, Baseline]]
 Targets = dict[tuple[str, str], tuple[Queue, ActionType]]
 _cache: dict[int, tuple[float, Targets]] = {}
 
-# Every Queue column routing and the new item's timing depend on (services/routing.py,
+# Every Queue column routing and the new item's timing depend on (domain/routing.py,
 # services/ingest.py). Read fresh on each ingest; never from the targets cache.
 ROUTING_FIELDS = (
     "stage",

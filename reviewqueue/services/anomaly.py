@@ -17,8 +17,8 @@ from typing import Any
 from django.db import connection
 from django.utils import timezone
 
+from reviewqueue.domain.flags import anomaly_of
 from reviewqueue.models import AnomalyBaseline, Queue, QueueActionType, Recommendation
-from reviewqueue.services.flags import anomaly_of
 
 # For each field: its value where it is a JSON number, else NULL (count/avg/stddev skip it).
 _VALUE = "CASE WHEN jsonb_typeof(payload -> %s) = 'number' THEN (payload ->> %s)::float8 END"

@@ -16,12 +16,12 @@ from urllib.parse import urlsplit
 from django.conf import settings
 
 from reviewqueue import access
+from reviewqueue.domain.flags import ANOMALY_MAX_WINDOW
+from reviewqueue.domain.readiness import DEFAULTS as READINESS_DEFAULTS
+from reviewqueue.domain.readiness import readiness_config
 from reviewqueue.lib import signing
 from reviewqueue.lib.outbound import OutboundRefused, check_url
 from reviewqueue.lib.schema import schema_problem
-from reviewqueue.services.flags import ANOMALY_MAX_WINDOW
-from reviewqueue.services.readiness import DEFAULTS as READINESS_DEFAULTS
-from reviewqueue.services.readiness import readiness_config
 from reviewqueue.states import MemberRole, Stage
 
 # (path inside the object's TOML table, message)

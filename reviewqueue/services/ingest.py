@@ -23,6 +23,14 @@ from django.db.models import Model
 from django.utils import timezone
 
 from reviewqueue import contracts
+from reviewqueue.domain.flags import (
+    VOLUME_SECONDS,
+    Flag,
+    flags_apply,
+    flags_for,
+)
+from reviewqueue.domain.routing import INITIAL_STATUS, effective_stage, route_for
+from reviewqueue.domain.rows import decision_row, execution_row
 from reviewqueue.exceptions import DomainError, Forbidden, IdempotencyConflict, ValidationFailed
 from reviewqueue.lib.bulk import bulk_insert, insert_together
 from reviewqueue.lib.canonical import content_hash
@@ -43,17 +51,9 @@ from reviewqueue.observability.context import bind_recommendation
 from reviewqueue.selectors.targets import Baselines, Targets, routing_lock, targets_for
 from reviewqueue.services.audit import Actor, audit_event, audit_records
 from reviewqueue.services.callbacks import callback_event
-from reviewqueue.services.flags import (
-    VOLUME_SECONDS,
-    Flag,
-    flags_apply,
-    flags_for,
-)
 from reviewqueue.services.outbox import publish_on_commit
 from reviewqueue.services.qa import qa_should_sample
 from reviewqueue.services.ratelimit import volume_count
-from reviewqueue.services.routing import INITIAL_STATUS, effective_stage, route_for
-from reviewqueue.services.rows import decision_row, execution_row
 from reviewqueue.states import DecisionKind, Outcome, Route
 
 _ITEM_VALIDATOR = FastValidator(contracts.INGEST_ITEM)

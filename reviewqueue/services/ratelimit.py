@@ -225,7 +225,7 @@ def rate_limit_peek(limits: Mapping[str, str], *, now: datetime | None = None) -
     return [Usage(key, n, limit_of[key], left_of[key]) for key, n in found]
 
 
-# The anomaly flags' volume (services/flags.py): per (source, queue), counted in 10-second
+# The anomaly flags' volume (domain/flags.py): per (source, queue), counted in 10-second
 # steps; the last 5 minutes are the current step and the 29 before it. Each step's row is kept
 # until the 5 minutes after it have passed (rate_limits_prune deletes it then).
 VOLUME_STEP_SECONDS = 10

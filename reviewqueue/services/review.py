@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from reviewqueue import access
 from reviewqueue.domain.decision_input import CheckedDecision, Mode, Target, decision_check
+from reviewqueue.domain.rows import decision_row, execution_row
 from reviewqueue.exceptions import Conflict, Forbidden, LeaseLost, NotFound, ValidationFailed
 from reviewqueue.lib.canonical import content_hash
 from reviewqueue.lib.ids import RecommendationId
@@ -34,7 +35,6 @@ from reviewqueue.selectors.recommendations import held_item
 from reviewqueue.services.audit import Actor
 from reviewqueue.services.callbacks import callback_event
 from reviewqueue.services.execution import execution_publish_on_commit
-from reviewqueue.services.rows import decision_row, execution_row
 from reviewqueue.services.transitions import (
     AUDIT_FIELDS,
     claim_next,

@@ -9,12 +9,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from reviewqueue.domain.decision_input import Mode, Target, decision_check
+from reviewqueue.domain.rows import decision_row
 from reviewqueue.exceptions import Conflict, NotFound
 from reviewqueue.lib.canonical import content_hash
 from reviewqueue.lib.ids import RecommendationId
 from reviewqueue.models import Recommendation, Source
 from reviewqueue.services.audit import Actor
-from reviewqueue.services.rows import decision_row
 from reviewqueue.services.transitions import move_audited
 from reviewqueue.states import DecisionKind, Status
 

@@ -26,8 +26,8 @@ class StageMoveRefused(IllegalMove):
 
 def readiness_snapshot(*, queue: Queue) -> dict[str, Any]:
     """The readiness of `queue` for its next stage as plain JSON: every gate with its
-    status, the rule and the numbers (selectors/metrics_readiness.py), plus the breaker."""
-    from reviewqueue.selectors.metrics_readiness import readiness_for
+    status, the rule and the numbers (reporting/readiness.py), plus the breaker."""
+    from reviewqueue.reporting.readiness import readiness_for
 
     readiness = readiness_for(queue=queue)
     snapshot = {

@@ -12,8 +12,11 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from reviewqueue import access
+from reviewqueue.domain.flags import SIGMA, anomaly_of, flags_apply
+from reviewqueue.domain.routing import effective_stage
 from reviewqueue.exceptions import DomainError, Forbidden, NotFound
 from reviewqueue.models import Queue
+from reviewqueue.reporting.flag_counts import flag_counts
 from reviewqueue.selectors.autonomy import (
     qa_counts,
     qa_pending,
@@ -21,14 +24,11 @@ from reviewqueue.selectors.autonomy import (
     shadow_disagreements,
     stage_history,
 )
-from reviewqueue.selectors.flag_counts import flag_counts
 from reviewqueue.selectors.incidents import incident_list
 from reviewqueue.selectors.queues import review_item
 from reviewqueue.services.breaker import breaker_resume
-from reviewqueue.services.flags import SIGMA, anomaly_of, flags_apply
 from reviewqueue.services.incidents import incident_record, incident_resolve
 from reviewqueue.services.qa import qa_review_record
-from reviewqueue.services.routing import effective_stage
 from reviewqueue.services.stages import readiness_snapshot, stage_change
 from reviewqueue.states import STAGE_ORDER, FlagKind, Stage
 from reviewqueue.web.errors import errors_back_to

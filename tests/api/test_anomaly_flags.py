@@ -11,6 +11,7 @@ from django.db.models import F
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from reviewqueue.domain.flags import SIGMA
 from reviewqueue.exceptions import ConfigError
 from reviewqueue.models import (
     AnomalyBaseline,
@@ -22,7 +23,6 @@ from reviewqueue.models import (
 from reviewqueue.selectors.targets import targets_forget
 from reviewqueue.services.anomaly import baselines_refresh
 from reviewqueue.services.audit import Actor
-from reviewqueue.services.flags import SIGMA
 from reviewqueue.services.review import recommendation_claim, recommendation_decide
 from reviewqueue.services.setup import config_apply
 from tests.conftest import item

@@ -9,7 +9,7 @@ import time_machine
 from django.utils import timezone
 
 from reviewqueue.models import AuditEvent, Decision, Execution, Queue, Recommendation
-from reviewqueue.selectors.metrics_readiness import shadow_evidence
+from reviewqueue.reporting.readiness import shadow_evidence
 from reviewqueue.services.ingest import recommendation_ingest
 from reviewqueue.tasks import leases_sweep, outbox_sweep, sla_sweep
 from tests.api.test_review import as_user, claim, decide
@@ -270,8 +270,8 @@ def test_the_item_page_shows_a_blind_decision_as_recorded(blind, people, decided
 
 
 def test_a_reviewers_own_numbers_leave_out_blind_decisions(blind, people):
-    from reviewqueue.selectors.metrics import parse_trend_request
-    from reviewqueue.selectors.metrics_reports import report_for
+    from reviewqueue.reporting.parameters import parse_trend_request
+    from reviewqueue.reporting.report import report_for
 
     rec = add(blind)
     client = as_user(people["reviewer"])

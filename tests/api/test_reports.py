@@ -10,8 +10,9 @@ from django.http import StreamingHttpResponse
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
-from reviewqueue.selectors import exports, metrics_export
-from reviewqueue.selectors.metrics_export import ExportRequest, export_lines
+from reviewqueue.reporting import export
+from reviewqueue.reporting.export import ExportRequest, export_lines
+from reviewqueue.selectors import exports
 from tests.api.test_ingest import assert_problem
 from tests.api.test_review import as_user
 from tests.factories import UserFactory, member
@@ -246,16 +247,16 @@ class TestExport:
         assert set(body["errors"]) == {"kind", "queue", "from"}
 
     def test_lines_are_produced_lazily_in_chunks(self, world, people, october, monkeypatch):
-        monkeypatch.setattr(metrics_export, "CHUNK", 2)
+        monkeypatch.setattr(export, "CHUNK", 2)
         monkeypatch.setattr(exports, "SEND_BYTES", 1)  # a piece per line
         chunk_sizes = []
-        real_iterator = metrics_export.QuerySet.iterator
+        real_iterator = export.QuerySet.iterator
 
         def spy(self, chunk_size=None):
             chunk_sizes.append(chunk_size)
             return real_iterator(self, chunk_size=chunk_size)
 
-        monkeypatch.setattr(metrics_export.QuerySet, "iterator", spy)
+        monkeypatch.setattr(export.QuerySet, "iterator", spy)
         request = ExportRequest(
             queue_ids=(world.queue.pk, world.other_queue.pk),
             lo=at("2026-10-01T00:00:00"),

@@ -326,7 +326,7 @@ def measure_export(token: str, path: str, env: dict[str, str], logdir: Path) -> 
 
 def warm_twice() -> tuple[float, float]:
     """metrics_warm() as the beat task runs it: the first run after the load, then again."""
-    from reviewqueue.selectors.metrics_reports import metrics_warm
+    from reviewqueue.reporting.warm import metrics_warm
 
     times = []
     for _ in range(2):
@@ -341,7 +341,10 @@ def raw_trend_ms(queue_pk: int, days: int) -> float:
 
     from django.utils import timezone
 
-    from reviewqueue.selectors.metrics import TrendFilters, TrendRequest, buckets_for, trend_points
+    from reviewqueue.reporting.buckets import buckets_for
+    from reviewqueue.reporting.parameters import TrendRequest
+    from reviewqueue.reporting.scope import TrendFilters
+    from reviewqueue.reporting.trend import trend_points
 
     today = timezone.now().date()
     request = TrendRequest(

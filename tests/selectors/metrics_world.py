@@ -1,13 +1,13 @@
 """Fixtures for the metrics tests: decisions with chosen times, built the way the services
-build them (ingest, then services.rows.decision_row) with the timestamps set by hand."""
+build them (ingest, then domain.rows.decision_row) with the timestamps set by hand."""
 
 import itertools
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from reviewqueue.domain.rows import decision_row
 from reviewqueue.models import Decision, Queue, Recommendation, Source, User
 from reviewqueue.services.ingest import recommendation_ingest
-from reviewqueue.services.rows import decision_row
 from tests.conftest import item
 
 _numbers = itertools.count(1)

@@ -9,15 +9,10 @@ import pytest
 
 from reviewqueue.exceptions import Forbidden, NotFound, ValidationFailed
 from reviewqueue.models import MetricsBucket, Recommendation
-from reviewqueue.selectors.metrics import (
-    TrendFilters,
-    TrendRequest,
-    buckets_for,
-    filters_for,
-    metrics_scope,
-    parse_trend_request,
-    trend_points,
-)
+from reviewqueue.reporting.buckets import buckets_for
+from reviewqueue.reporting.parameters import TrendRequest, parse_trend_request
+from reviewqueue.reporting.scope import TrendFilters, filters_for, metrics_scope
+from reviewqueue.reporting.trend import trend_points
 from tests.factories import ActionTypeFactory, QueueFactory, SourceFactory, UserFactory, member
 from tests.selectors.metrics_world import at, decide, ingest
 
@@ -282,7 +277,7 @@ def test_each_filter(world, admin):
     rec = ingest(world.source, world.queue, action={"type": "refund.cancel", "payload": {}})
     Recommendation.objects.filter(pk=rec.pk).update(created_at=day - timedelta(minutes=1))
     rec.refresh_from_db()
-    from reviewqueue.services.rows import decision_row
+    from reviewqueue.domain.rows import decision_row
 
     decision_row(rec, kind="human", outcome="reject", payload=None, payload_hash="", now=day).save()
 
@@ -458,12 +453,12 @@ def test_report_counts_through_the_cache_equal_the_raw_counts(world, admin):
     """The same seeded walk for the additive report sections (reasons, edited fields,
     model and prompt versions): the closed part of the range comes from the cache, the open
     rest from the decisions; the sum must always equal counting the whole range at once."""
-    from reviewqueue.selectors.metrics_reports import (
+    from reviewqueue.reporting.sections import (
         _field_counts,
         _reason_counts,
         _version_counts,
     )
-    from reviewqueue.selectors.metrics_tally import tallied
+    from reviewqueue.reporting.tally import tallied
 
     rng = random.Random(99)
     clock = at("2026-10-20T00:00:00")
@@ -504,7 +499,7 @@ def test_report_counts_through_the_cache_equal_the_raw_counts(world, admin):
 
 
 def test_closed_counts_are_read_from_the_cache(world, admin, django_assert_num_queries):
-    from reviewqueue.selectors.metrics_reports import reasons
+    from reviewqueue.reporting.sections import reasons
 
     decide(world, decided_at=at("2026-10-05T12:00:00"), outcome="reject", reason_code="other")
     filters = TrendFilters(queue_ids=(world.queue.pk,))
@@ -516,7 +511,7 @@ def test_closed_counts_are_read_from_the_cache(world, admin, django_assert_num_q
 
 
 def test_warming_remembers_the_default_views(world, admin, django_assert_max_num_queries):
-    from reviewqueue.selectors.metrics_reports import metrics_warm
+    from reviewqueue.reporting.warm import metrics_warm
     from reviewqueue.tasks import metrics_warm as warm_task
 
     decide(world, decided_at=at("2026-11-10T12:00:00"))
@@ -545,8 +540,8 @@ def test_warming_remembers_the_default_views(world, admin, django_assert_max_num
 
 
 def test_report_counts_survive_a_broken_cache(world, admin, monkeypatch):
-    from reviewqueue.selectors import metrics_tally
-    from reviewqueue.selectors.metrics_reports import reasons
+    from reviewqueue.reporting import tally
+    from reviewqueue.reporting.sections import reasons
 
     class Broken:
         def get(self, *args, **kwargs):
@@ -555,7 +550,7 @@ def test_report_counts_survive_a_broken_cache(world, admin, monkeypatch):
         set = get
 
     decide(world, decided_at=at("2026-10-05T12:00:00"), outcome="reject", reason_code="other")
-    monkeypatch.setattr(metrics_tally, "cache", Broken())
+    monkeypatch.setattr(tally, "cache", Broken())
     rows = reasons(
         TrendFilters(queue_ids=(world.queue.pk,)), at("2026-10-01T00:00:00"), NOW, now=NOW
     )

@@ -1,13 +1,11 @@
-"""Readiness gates on both sides of each threshold (pure, services/readiness.py), and the
-evidence read for them (selectors/metrics_readiness.py)."""
+"""Readiness gates on both sides of each threshold (pure, domain/readiness.py), and the
+evidence read for them (reporting/readiness.py)."""
 
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from reviewqueue.models import AuditEvent, Execution, QaReview, Recommendation
-from reviewqueue.selectors.metrics_readiness import readiness_for
-from reviewqueue.services.readiness import (
+from reviewqueue.domain.readiness import (
     DEFAULTS,
     MET,
     NO_DATA,
@@ -25,6 +23,8 @@ from reviewqueue.services.readiness import (
     readiness_evaluate,
     shadow_agreement_gate,
 )
+from reviewqueue.models import AuditEvent, Execution, QaReview, Recommendation
+from reviewqueue.reporting.readiness import readiness_for
 from tests.factories import UserFactory
 from tests.selectors.metrics_world import at, decide
 
@@ -164,7 +164,7 @@ def test_every_gate_says_which_days_it_looks_at():
 
 
 def test_status_labels_are_one_set():
-    from reviewqueue.services.readiness import STATUS_LABELS
+    from reviewqueue.domain.readiness import STATUS_LABELS
 
     assert STATUS_LABELS == {MET: "met", UNMET: "not met", NO_DATA: "no data yet"}
 

@@ -350,8 +350,8 @@ def test_coverage_passes_when_every_decided_item_has_its_events(world, reviewer)
 def test_coverage_names_decided_items_without_events(world, reviewer):
     from django.utils import timezone
 
+    from reviewqueue.domain.rows import decision_row
     from reviewqueue.models import Decision, Recommendation
-    from reviewqueue.services.rows import decision_row
 
     rec, _ = recommendation_ingest(source=world.source, data=item(external_id="c-2"))
     # Decided around the services (as an import would): no decided event.

@@ -21,7 +21,7 @@ from django.core.management import call_command
 
 from reviewqueue.management.commands.seed_demo import cancellation
 from reviewqueue.models import ActionType, AuditEvent, Queue, Source, StageChange, User
-from reviewqueue.selectors.metrics_readiness import readiness_for
+from reviewqueue.reporting.readiness import readiness_for
 from reviewqueue.services.ingest import recommendation_ingest
 from reviewqueue.services.stages import stage_change
 from tests.tasks.conftest import wait_until

@@ -1,9 +1,9 @@
-"""The anomaly flags' pure rules and sentences (services/flags.py)."""
+"""The anomaly flags' pure rules and sentences (domain/flags.py)."""
 
 import pytest
 
+from reviewqueue.domain.flags import SIGMA, Baseline, flags_for, number
 from reviewqueue.models import Queue
-from reviewqueue.services.flags import SIGMA, Baseline, flags_for, number
 
 
 def queue(**fields) -> Queue:

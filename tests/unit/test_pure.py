@@ -2,11 +2,11 @@
 
 import pytest
 
+from reviewqueue.domain.routing import route_for
 from reviewqueue.lib import signing
 from reviewqueue.lib.diff import is_cosmetic, json_diff
 from reviewqueue.lib.outbound import OutboundRefused, check_url
 from reviewqueue.models import ActionType, Queue
-from reviewqueue.services.routing import route_for
 
 
 class TestSigning:

@@ -5,8 +5,8 @@ from datetime import UTC, datetime
 
 import pytest
 
+from reviewqueue.domain.routing import effective_stage, route_for
 from reviewqueue.models import ActionType, Queue
-from reviewqueue.services.routing import effective_stage, route_for
 from reviewqueue.states import Stage, stage_move_is_legal
 
 

@@ -24,7 +24,7 @@ from reviewqueue.models import (
     QueueActionType,
     Recommendation,
 )
-from reviewqueue.selectors.flag_counts import flag_counts
+from reviewqueue.reporting.flag_counts import flag_counts
 from reviewqueue.services.anomaly import baselines_refresh
 from reviewqueue.services.ingest import recommendation_ingest
 from reviewqueue.services.review import recommendation_claim, recommendation_decide

@@ -65,12 +65,12 @@ from reviewqueue.models import (
     Recommendation,
     User,
 )
+from reviewqueue.reporting.csv_sections import CSV_SECTIONS
 from reviewqueue.services.audit import Actor
 from reviewqueue.services.incidents import incident_record
 from reviewqueue.services.ingest import recommendation_ingest
 from reviewqueue.services.review import recommendation_claim, recommendation_decide
 from reviewqueue.services.tokens import personal_token_create
-from reviewqueue.web.reports import CSV_SECTIONS
 from tests.conftest import item
 from tests.factories import (
     ActionTypeFactory,

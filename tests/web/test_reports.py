@@ -424,7 +424,8 @@ def test_htmx_gets_errors_in_the_partial_with_400(client, world, people):
 
 
 def test_time_axis_and_labels():
-    from reviewqueue.web.reports import Seconds, _nice_ceiling, _short_duration
+    from reviewqueue.reporting.charts import _nice_ceiling, _short_duration
+    from reviewqueue.reporting.display import Seconds
 
     assert _nice_ceiling(0) == 60
     assert _nice_ceiling(45) == 50

@@ -9,12 +9,12 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.db.models import F
 from django.utils import timezone
 
+from reviewqueue.domain.rows import decision_row
 from reviewqueue.lib.canonical import content_hash
 from reviewqueue.lib.diff import is_cosmetic, json_diff
 from reviewqueue.models import AuditEvent, Decision, Queue, Recommendation, Source, User
 from reviewqueue.services.audit import Actor, audit_chain_order, audit_event
 from reviewqueue.services.ingest import recommendation_ingest_batch
-from reviewqueue.services.rows import decision_row
 from reviewqueue.services.setup import api_key_create, config_apply, user_create
 
 MODELS = [

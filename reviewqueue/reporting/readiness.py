@@ -1,5 +1,5 @@
 """The evidence behind a queue's readiness for its next stage, read from the decisions,
-executions and audit trail; the judging is services/readiness.py (pure)."""
+executions and audit trail; the judging is domain/readiness.py (pure)."""
 
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -7,16 +7,7 @@ from zoneinfo import ZoneInfo
 from django.db.models import Count, Min, Q
 from django.utils import timezone
 
-from reviewqueue.models import AuditEvent, Decision, Queue
-from reviewqueue.selectors.incidents import high_incident_count
-from reviewqueue.selectors.metrics import (
-    TrendFilters,
-    TrendRequest,
-    buckets_for,
-    trend_points,
-)
-from reviewqueue.selectors.metrics_tally import Tally, tallied
-from reviewqueue.services.readiness import (
+from reviewqueue.domain.readiness import (
     ApprovalEvidence,
     Day,
     Readiness,
@@ -25,6 +16,13 @@ from reviewqueue.services.readiness import (
     readiness_config,
     readiness_evaluate,
 )
+from reviewqueue.models import AuditEvent, Decision, Queue
+from reviewqueue.reporting.buckets import buckets_for
+from reviewqueue.reporting.parameters import TrendRequest
+from reviewqueue.reporting.scope import TrendFilters
+from reviewqueue.reporting.tally import Tally, tallied
+from reviewqueue.reporting.trend import trend_points
+from reviewqueue.selectors.incidents import high_incident_count
 from reviewqueue.states import DecisionKind, ExecutionStatus, Outcome, QaVerdict, Route, Stage
 
 # What counts as a person stepping in on a supervised queue (audit actions).

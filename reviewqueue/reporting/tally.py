@@ -21,7 +21,8 @@ from typing import Any
 from django.core.cache import cache
 from django.utils import timezone
 
-from reviewqueue.selectors.metrics import CLOSED_AFTER, TrendFilters
+from reviewqueue.reporting.buckets import CLOSED_AFTER
+from reviewqueue.reporting.scope import TrendFilters
 
 log = logging.getLogger(__name__)
 

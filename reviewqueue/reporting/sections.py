@@ -1,36 +1,18 @@
-"""The reports page's numbers besides the trend: reasons (Pareto), most-edited fields, model
-and prompt versions side by side, reviewers' productivity, backlog and readiness. Same
-definitions as selectors/metrics.py: human decisions, decided_at in [lo, hi)."""
+"""The reports page's additive sections besides the trend: reasons (Pareto), most-edited
+fields, model and prompt versions side by side, and reviewers' productivity. Same
+definitions as trend.py: human decisions, decided_at in [lo, hi)."""
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import datetime
 
 from django.db import connection
-from django.db.models import CharField, Count, Min, Q, QuerySet, Value
-from django.utils import timezone
+from django.db.models import Count, Q, QuerySet
 
-from reviewqueue.models import Decision, MetricsBucket, Queue, Recommendation, User
-from reviewqueue.selectors.flag_counts import FlagCounts, flag_counts
-from reviewqueue.selectors.metrics import (
-    BucketStats,
-    Scope,
-    TrendFilters,
-    TrendPoint,
-    TrendRequest,
-    buckets_for,
-    filters_for,
-    local_midnight,
-    metrics_scope,
-    parse_trend_request,
-    total_of,
-    trend_points,
-)
-from reviewqueue.selectors.metrics_readiness import readiness_for
-from reviewqueue.selectors.metrics_tally import Tally, tallied
-from reviewqueue.services.readiness import Readiness
-from reviewqueue.states import DecisionKind, Outcome, Status
+from reviewqueue.models import Decision, User
+from reviewqueue.reporting.scope import TrendFilters
+from reviewqueue.reporting.tally import Tally, tallied
+from reviewqueue.states import DecisionKind, Outcome
 
 _AGREED = Q(outcome=Outcome.APPROVE) | Q(outcome=Outcome.MODIFY, is_cosmetic=True)
 
@@ -290,167 +272,3 @@ def reviewers(filters: TrendFilters, lo: datetime, hi: datetime) -> list[Reviewe
         for reviewer_id, (n, m, median) in found.items()
     ]
     return sorted(out, key=lambda r: (-r.decisions, r.reviewer))
-
-
-# --- Backlog ------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class BacklogRow:
-    queue: Queue
-    pending: int
-    in_review: int
-    escalated: int
-    overdue: int  # open and past the queue's SLA (due_at)
-    oldest_created_at: datetime | None
-    shadow: int = 0  # shadow items a reviewer may claim (blind review queues only)
-
-    @property
-    def waiting(self) -> int:
-        """Claimable now: pending items, and shadow items of a blind-review queue."""
-        return self.pending + self.shadow
-
-    @property
-    def open(self) -> int:
-        return self.pending + self.shadow + self.in_review + self.escalated
-
-
-def backlog(queues: list[Queue], now: datetime) -> list[BacklogRow]:
-    """Open items per queue: how many, the oldest, how many overdue. One statement: a
-    branch per open status, so each reads its own partial index (rec_claim_pending_idx,
-    rec_claim_escalated_idx, rec_lease_idx) and stays as small as the backlog, whatever the
-    number of decided items. Shadow items count only in blind-review queues: elsewhere they
-    wait for the source's human outcome, not for a reviewer."""
-    blind = [q for q in queues if q.blind_review]
-    branches = [
-        Recommendation.objects.filter(
-            queue__in=blind if status == Status.SHADOW else queues, status=status
-        )
-        .values("queue")
-        .annotate(
-            state=Value(status.value, output_field=CharField()),
-            n=Count("id"),
-            oldest=Min("created_at"),
-            overdue=Count("id", filter=Q(due_at__lt=now)),
-        )
-        .order_by()
-        for status in (Status.PENDING, Status.IN_REVIEW, Status.ESCALATED, Status.SHADOW)
-        if status != Status.SHADOW or blind
-    ]
-    stats: dict[int, dict[str, Any]] = {}
-    for queue_id, state, n, oldest, overdue in (
-        branches[0]
-        .union(*branches[1:], all=True)
-        .values_list("queue", "state", "n", "oldest", "overdue")
-    ):
-        entry = stats.setdefault(queue_id, {"overdue": 0, "oldest": None})
-        entry[state] = n
-        entry["overdue"] += overdue
-        if entry["oldest"] is None or (oldest is not None and oldest < entry["oldest"]):
-            entry["oldest"] = oldest
-    out = []
-    for q in queues:
-        s = stats.get(q.pk, {})
-        out.append(
-            BacklogRow(
-                queue=q,
-                pending=s.get(Status.PENDING.value, 0),
-                in_review=s.get(Status.IN_REVIEW.value, 0),
-                escalated=s.get(Status.ESCALATED.value, 0),
-                overdue=s.get("overdue", 0),
-                oldest_created_at=s.get("oldest"),
-                shadow=s.get(Status.SHADOW.value, 0),
-            )
-        )
-    return out
-
-
-# --- The whole report ----------------------------------------------------------------------------------
-
-
-@dataclass
-class Report:
-    request: TrendRequest
-    scope: Scope
-    now: datetime
-    points: list[TrendPoint]
-    total: BucketStats
-    reasons: list[ReasonRow]
-    modifications: int
-    fields: list[FieldRow]
-    models: list[VersionRow]
-    prompts: list[VersionRow]
-    reviewers: list[ReviewerRow]
-    backlog: list[BacklogRow]
-    readiness: list[tuple[Queue, Readiness]]
-    flags: list[FlagCounts]  # items that arrived flagged in the range, per queue
-
-    @property
-    def lo(self) -> datetime:
-        return local_midnight(self.request.start, self.request.tz)
-
-    @property
-    def hi(self) -> datetime:
-        return local_midnight(self.request.end, self.request.tz)
-
-
-def report_for(*, user: User, request: TrendRequest, now: datetime | None = None) -> Report:
-    """Everything the reports page shows, for what `user` may see. Model and prompt version
-    comparisons ignore the version filters (they compare versions)."""
-    now = now or timezone.now()
-    scope = metrics_scope(user=user, queue=request.queue, reviewer=request.reviewer)
-    filters = filters_for(request, scope)
-    lo, hi = local_midnight(request.start, request.tz), local_midnight(request.end, request.tz)
-    points = trend_points(filters=filters, buckets=buckets_for(request), now=now)
-    unversioned = filters.without_versions()
-    modifications, fields = edited_fields(filters, lo, hi, now=now)
-    return Report(
-        request=request,
-        scope=scope,
-        now=now,
-        points=points,
-        total=total_of(points),
-        reasons=reasons(filters, lo, hi, now=now),
-        modifications=modifications,
-        fields=fields,
-        models=versions(unversioned, lo, hi, by=("model_name", "model_version"), now=now),
-        prompts=versions(unversioned, lo, hi, by=("prompt_version",), now=now),
-        reviewers=reviewers(filters, lo, hi),
-        backlog=backlog(scope.queues, now),
-        readiness=(
-            []
-            if scope.own_numbers_only
-            else [(q, readiness_for(queue=q, now=now)) for q in scope.queues]
-        ),
-        flags=flag_counts(queues=scope.queues, lo=lo, hi=hi, filters=filters),
-    )
-
-
-# --- Warming --------------------------------------------------------------------------------------------
-
-MEMO_KEEP_DAYS = 90
-
-
-def metrics_warm(*, now: datetime | None = None, days: int = 400) -> int:
-    """Count ahead what people open first, so it is fast from the first request: per queue
-    and for all queues together, a year of day buckets (UTC) and the reports page's default
-    view (the last 30 days). After the first run only newly closed days are counted.
-    Remembered buckets not computed for MEMO_KEEP_DAYS are dropped (they are counted again
-    when asked for). Returns how many buckets are remembered now."""
-    now = now or timezone.now()
-    queues = list(Queue.objects.order_by("pk").values_list("pk", flat=True))
-    today = now.astimezone(UTC).date()
-    year = TrendRequest(start=today - timedelta(days=days - 1), end=today + timedelta(days=1))
-    default = parse_trend_request({}, now=now)
-    lo = local_midnight(default.start, default.tz)
-    hi = local_midnight(default.end, default.tz)
-    for queue_ids in [(pk,) for pk in queues] + ([tuple(queues)] if len(queues) > 1 else []):
-        filters = TrendFilters(queue_ids=queue_ids)
-        trend_points(filters=filters, buckets=buckets_for(year), now=now)
-        trend_points(filters=filters, buckets=buckets_for(default), now=now)
-        edited_fields(filters, lo, hi, now=now)
-        reasons(filters, lo, hi, now=now)
-        for by in (("model_name", "model_version"), ("prompt_version",)):
-            versions(filters, lo, hi, by=by, now=now)
-    MetricsBucket.objects.filter(computed_at__lt=now - timedelta(days=MEMO_KEEP_DAYS)).delete()
-    return MetricsBucket.objects.count()

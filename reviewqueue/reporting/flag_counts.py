@@ -15,7 +15,7 @@ from typing import Any
 from django.db.models import Count, Q
 
 from reviewqueue.models import Queue, Recommendation
-from reviewqueue.selectors.metrics import TrendFilters
+from reviewqueue.reporting.scope import TrendFilters
 from reviewqueue.states import FlagKind
 
 FLAG_KINDS: tuple[FlagKind, ...] = tuple(FlagKind)

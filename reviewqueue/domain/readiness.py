@@ -1,6 +1,6 @@
 """Readiness for the next stage: the gates of the stages table in ../shared/docs/product.md,
 judged on evidence.
-Pure: the evidence is gathered by selectors/metrics_readiness.py; nothing here reads the
+Pure: the evidence is gathered by reporting/readiness.py; nothing here reads the
 database or changes anything. Nothing moves a queue up by itself: this recommends, with the
 numbers behind each gate, and an admin decides.
 

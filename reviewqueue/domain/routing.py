@@ -2,8 +2,8 @@
 
 from collections.abc import Sequence
 
+from reviewqueue.domain.flags import Flag
 from reviewqueue.models import ActionType, Queue
-from reviewqueue.services.flags import Flag
 from reviewqueue.states import Route, Stage, Status
 
 
@@ -26,7 +26,7 @@ def route_for(
     """Boundaries (spec defaults): auto when risk < auto_max_risk and confidence >=
     auto_min_confidence; escalate when risk >= escalate_min_risk; review otherwise. In
     supervised and autonomous stages, risk at or above hard_risk_ceiling escalates and any
-    anomaly flag (services/flags.py) keeps the item from executing."""
+    anomaly flag (domain/flags.py) keeps the item from executing."""
     stage = effective_stage(queue)
     if stage == Stage.SHADOW:
         return Route.SHADOW
