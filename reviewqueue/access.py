@@ -16,7 +16,7 @@ by `User.is_admin_role` and `User.can_read_reports` (models/config.py).
 
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import OuterRef, QuerySet, Subquery
 
 from reviewqueue.models import Membership, PersonalToken, Queue, Recommendation, User
 from reviewqueue.states import MemberRole, Role, Route
@@ -29,6 +29,15 @@ def may_review_anything(user: User) -> bool:
     """The part of the rule that depends on the person alone: active, and not an auditor.
     For callers that read the membership in their own query (the claim statement)."""
     return user.is_active and user.role != Role.AUDITOR
+
+
+def member_role_of(user: User) -> Subquery:
+    """An expression for a query over items: `user`'s member role in each item's queue (NULL:
+    not a member), so a service loads an item and the caller's role in one query and then
+    asks `member_may_review`."""
+    return Subquery(
+        Membership.objects.filter(queue=OuterRef("queue"), user=user).values("role")[:1]
+    )
 
 
 def member_may_review(user: User, member_role: str | None) -> bool:

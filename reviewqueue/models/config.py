@@ -77,7 +77,7 @@ class Queue(models.Model):
     escalate_min_risk = models.FloatField(default=0.7)
     qa_sample_rate = models.FloatField(default=0.05)
     hard_risk_ceiling = models.FloatField(null=True, blank=True)
-    # Anomaly flags (supervised / autonomous; services/flags.py): an item flagged by any of
+    # Anomaly flags (supervised / autonomous; domain/flags.py): an item flagged by any of
     # these waits for people instead of executing.
     hard_confidence_floor = models.FloatField(null=True, blank=True)
     max_per_5min = models.PositiveIntegerField(null=True, blank=True)

@@ -10,6 +10,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 
+from reviewqueue import access
 from reviewqueue.exceptions import Forbidden, ValidationFailed
 from reviewqueue.models import Decision, Queue, User
 from reviewqueue.representations import iso
@@ -32,7 +33,7 @@ def parse_export_request(
 ) -> ExportRequest:
     """Admins and auditors only (403). from/to are dates in `tz` (default UTC), `to`
     exclusive; without them, the last 30 days. `kind`: human, policy or external."""
-    if not user.can_read_reports:
+    if not access.reads_every_queue(user):
         raise Forbidden("Only admins and auditors may export decisions.")
     errors: dict[str, str] = {}
     window = export_window(params, errors, now)

@@ -11,7 +11,7 @@ from django.db.models import QuerySet
 
 from reviewqueue import access
 from reviewqueue.exceptions import Forbidden, NotFound, ValidationFailed
-from reviewqueue.models import ActionType, Decision, Membership, Queue, Source, User
+from reviewqueue.models import ActionType, Decision, Queue, Source, User
 from reviewqueue.reporting.parameters import TrendRequest
 from reviewqueue.states import DecisionKind, Route
 
@@ -117,9 +117,7 @@ def metrics_scope(*, user: User, queue: str | None = None, reviewer: str | None 
         return Scope(queues=queues, reviewer=person, own_numbers_only=False)
     if reviewer and reviewer != user.get_username():
         raise Forbidden("You may see your own numbers only.")
-    member_of = Queue.objects.filter(
-        pk__in=Membership.objects.filter(user=user).values("queue_id")
-    ).order_by("name")
+    member_of = access.visible_queues(user, Queue.objects.all()).order_by("name")
     if queue:
         if found is None or not member_of.filter(pk=found.pk).exists():
             raise NotFound(f"No queue '{queue}'.")

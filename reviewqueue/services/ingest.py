@@ -7,7 +7,7 @@ INSERT; plus the key lookup and a target lookup at most once per source every fe
 In a supervised or autonomous queue that configures anomaly flags, the flags' inputs are
 the action type's baselines (in the same statement as the routing state) and, for
 max_per_5min, the source's volume (one counter statement just before the transaction,
-services/ratelimit.py); services/flags.py decides. A flagged item waits
+services/ratelimit.py); domain/flags.py decides. A flagged item waits
 for people. An auto-routed item adds its policy decision and execution row (the outbox). Replays
 are settled by the unique (source, external_id) constraint, so concurrent posts of one
 external_id create one row whatever the timing.

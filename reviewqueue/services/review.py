@@ -11,7 +11,6 @@ from datetime import datetime
 from typing import Any
 
 from django.db import transaction
-from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from reviewqueue import access
@@ -25,7 +24,6 @@ from reviewqueue.models import (
     AuditEvent,
     Decision,
     Execution,
-    Membership,
     Queue,
     Recommendation,
     User,
@@ -64,11 +62,7 @@ def _load(recommendation_id: RecommendationId, user: User) -> Recommendation:
     in one query. 404 when there is no such item, 403 when the caller is not a member."""
     rec = (
         Recommendation.objects.select_related("queue", "action_type", "source")
-        .annotate(
-            member_role=Subquery(
-                Membership.objects.filter(queue=OuterRef("queue"), user=user).values("role")[:1]
-            )
-        )
+        .annotate(member_role=access.member_role_of(user))
         .filter(pk=recommendation_id)
         .first()
     )
