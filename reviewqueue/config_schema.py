@@ -6,7 +6,8 @@ JSON Schema (Draft 2020-12). It is
   between sections, outbound URLs, signing keys, payload schemas on RE2);
 - where the defaults live: the models' field defaults (models/config.py) and a key a file
   leaves out (config_apply, through the models) come from `default`;
-- the reference (next: docs/configuration.md generated from it).
+- the reference: `python manage.py config_reference` writes docs/configuration.md and
+  docs/configuration.schema.json from it.
 
 Annotations of ours (ignored by other JSON Schema tools):
 - `x-field`: the model field a key is stored in (TOML key -> field maps: `fields`);

@@ -1,11 +1,13 @@
-"""The configuration is described once (reviewqueue/config_schema.py): it validates and
-carries the defaults the models take."""
+"""The configuration is described once (reviewqueue/config_schema.py): it validates, carries
+the defaults the models take, and generates docs/configuration.md."""
 
+import io
 import tomllib
 from pathlib import Path
 
 import pytest
 from django.conf import settings as django_settings
+from django.core.management import CommandError, call_command
 from jsonschema import Draft202012Validator
 
 from reviewqueue import config_schema
@@ -15,6 +17,24 @@ from reviewqueue.services import config_check
 MODELS = {"action_types": ActionType, "queues": Queue, "sources": Source}
 ACTION = {"name": "refund.issue", "payload_schema": {"type": "object"}}
 QUEUE = {"slug": "refunds", "name": "Refunds", "action_types": ["refund.issue"]}
+
+
+def test_the_committed_reference_is_the_one_the_schema_generates():
+    """Fails when the schema changed and `python manage.py config_reference` was not run."""
+    call_command("config_reference", "--check", stdout=io.StringIO())
+
+
+def test_config_reference_writes_what_check_then_accepts(tmp_path, settings):
+    settings.BASE_DIR = tmp_path
+    (tmp_path / "docs").mkdir()
+    with pytest.raises(CommandError, match=r"docs/configuration\.md"):
+        call_command("config_reference", "--check", stdout=io.StringIO())
+    call_command("config_reference", stdout=io.StringIO())
+    call_command("config_reference", "--check", stdout=io.StringIO())
+    assert (
+        "| `routing.auto_max_risk` | number from 0 to 1 | 0.3 |"
+        in (tmp_path / "docs/configuration.md").read_text()
+    )
 
 
 def test_the_schema_is_valid_draft_2020_12_and_accepts_the_demo_and_spec_files():
