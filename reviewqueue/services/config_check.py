@@ -42,13 +42,13 @@ def _dotted(path: Path) -> str:
 
 
 class _Rules:
-    """The problems of one table: its schema's, then those of the rules below, which see
-    only keys the schema did not already complain about."""
+    """The rules' problems of one table; they see only values the schema accepted
+    (`refused`: the paths the schema already named)."""
 
-    def __init__(self, table: Mapping[str, Any], found: list[Problem]) -> None:
+    def __init__(self, table: Mapping[str, Any], refused: set[str]) -> None:
         self.table = table
-        self.problems = found
-        self.refused = {where for where, _ in found}
+        self.refused = refused
+        self.problems: list[Problem] = []
 
     def add(self, where: str, message: str) -> None:
         self.problems.append((where, message))
@@ -103,9 +103,15 @@ class _Rules:
             self.add("signing_secret_env", problem)
 
 
-def _judged(section: str, table: Mapping[str, Any]) -> _Rules:
+def _judged(
+    section: str, table: Mapping[str, Any], rules: Callable[[_Rules], None]
+) -> list[Problem]:
+    """One table's problems: its schema's, then its rules'."""
     schema = config_schema.table_schema(section)
-    return _Rules(table, [(_dotted(p), m) for p, m in problems(schema, dict(table))])
+    found = [(_dotted(p), m) for p, m in problems(schema, dict(table))]
+    check = _Rules(table, {where for where, _ in found})
+    rules(check)
+    return found + check.problems
 
 
 def _executors() -> set[str]:
@@ -143,9 +149,7 @@ def _action_type_rules(check: _Rules) -> None:
 
 def action_type_problems(t: Mapping[str, Any]) -> list[Problem]:
     """An [[action_types]] table's problems (paths relative to the table)."""
-    check = _judged("action_types", t)
-    _action_type_rules(check)
-    return check.problems
+    return _judged("action_types", t, _action_type_rules)
 
 
 def _numeric_properties(schema: Any) -> set[str]:
@@ -182,9 +186,7 @@ def _queue_rules(check: _Rules, action_schemas: Mapping[str, Any]) -> None:
 def queue_problems(t: Mapping[str, Any], *, action_schemas: Mapping[str, Any]) -> list[Problem]:
     """A [[queues]] table's problems; `action_schemas` are the action types it may list, by
     name, with their payload schemas."""
-    check = _judged("queues", t)
-    _queue_rules(check, action_schemas)
-    return check.problems
+    return _judged("queues", t, lambda check: _queue_rules(check, action_schemas))
 
 
 def _source_rules(check: _Rules, queue_slugs: set[str]) -> None:
@@ -198,9 +200,7 @@ def _source_rules(check: _Rules, queue_slugs: set[str]) -> None:
 
 def source_problems(t: Mapping[str, Any], *, queue_slugs: set[str]) -> list[Problem]:
     """A [[sources]] table's problems; `queue_slugs` are the queues it may list."""
-    check = _judged("sources", t)
-    _source_rules(check, queue_slugs)
-    return check.problems
+    return _judged("sources", t, lambda check: _source_rules(check, queue_slugs))
 
 
 def _member_rules(check: _Rules, user_roles: Mapping[str, str], queue_slugs: set[str]) -> None:
@@ -219,9 +219,7 @@ def member_problems(
     t: Mapping[str, Any], *, user_roles: Mapping[str, str], queue_slugs: set[str]
 ) -> list[Problem]:
     """A [[members]] table's problems; `user_roles` maps existing usernames to app roles."""
-    check = _judged("members", t)
-    _member_rules(check, user_roles, queue_slugs)
-    return check.problems
+    return _judged("members", t, lambda check: _member_rules(check, user_roles, queue_slugs))
 
 
 def _file_path(path: Path) -> str:
@@ -282,13 +280,9 @@ def file_problems(
         for i, t in enumerate(tables(section)):
             if not isinstance(t, dict):
                 continue
-            inside = [(_dotted(p[2:]), m) for p, m in found if p[:2] == (section, i)]
-            check = _Rules(t, list(inside))
+            check = _Rules(t, {_dotted(p[2:]) for p, _ in found if p[:2] == (section, i)})
             judge(check)
-            lines += [
-                f"{section}[{i}].{where}: {message}"
-                for where, message in check.problems[len(inside) :]
-            ]
+            lines += [f"{section}[{i}].{where}: {message}" for where, message in check.problems]
     lines += _duplicates("action_types", "name", actions, "action type")
     lines += _duplicates("queues", "slug", queues, "queue slug")
     lines += _duplicates("sources", "name", tables("sources"), "source")
