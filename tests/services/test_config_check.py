@@ -136,3 +136,22 @@ def test_file_problems_name_the_table_by_its_index():
         "colour: unknown section (expected action_types, members, queues, sources)",
         "queues[1].lease_minutes: must be a positive integer, got 0",
     ]
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        ({"queues": 5}, "queues: must be an array of tables ([[queues]])"),
+        ({"queues": [5]}, "queues: must be an array of tables ([[queues]])"),
+        ({"members": [{"queues": []}]}, "members[0].user: is required"),
+        (
+            {"action_types": [{**ACTION, "timeout_seconds": 0}]},
+            "action_types[0].timeout_seconds: must be a number of seconds from 0 to 300, got 0",
+        ),
+    ],
+)
+def test_file_problems_name_sections_and_tables(data, expected):
+    found = config_check.file_problems(
+        data, known_action_schemas={}, known_queue_slugs=set(), user_roles={}
+    )
+    assert found == [expected]
