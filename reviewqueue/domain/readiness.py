@@ -44,7 +44,11 @@ DEFAULTS: dict[str, float | int] = {
     "supervised_max_error_rate": 0.001,
     "supervised_days": 90,
 }
-_COUNTS = {"shadow_window": (1, 100_000), "approval_days": (1, 366), "supervised_days": (1, 730)}
+COUNT_RANGES = {
+    "shadow_window": (1, 100_000),
+    "approval_days": (1, 366),
+    "supervised_days": (1, 730),
+}
 NEXT_STAGE = {
     Stage.SHADOW: Stage.APPROVAL,
     Stage.APPROVAL: Stage.SUPERVISED,
@@ -63,8 +67,8 @@ def readiness_config(overrides: Mapping[str, Any] | None) -> dict[str, float | i
     for key, value in (overrides or {}).items():
         if key not in DEFAULTS or isinstance(value, bool) or not isinstance(value, int | float):
             continue
-        if key in _COUNTS:
-            low, high = _COUNTS[key]
+        if key in COUNT_RANGES:
+            low, high = COUNT_RANGES[key]
             if isinstance(value, int) and low <= value <= high:
                 config[key] = value
         elif 0 <= value <= 1:

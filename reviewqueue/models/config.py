@@ -7,9 +7,20 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from reviewqueue import config_schema
 from reviewqueue.states import MemberRole, Role, Stage
 
 STAGE_CHOICES = [(s.value, s.value) for s in Stage]
+
+
+# A configuration field's default is the configuration file's (reviewqueue/config_schema.py,
+# the one description of apply_config's TOML and of docs/configuration.md).
+def _action(key: str) -> object:
+    return config_schema.model_default("action_types", key)
+
+
+def _queue(key: str) -> object:
+    return config_schema.model_default("queues", key)
 
 
 class User(AbstractUser):
@@ -28,16 +39,14 @@ class User(AbstractUser):
 
 class ActionType(models.Model):
     name = models.CharField(max_length=100, unique=True)
-    executor = models.CharField(
-        max_length=200, default="noop"
-    )  # webhook | noop | a name in REVIEWQUEUE_EXECUTORS
+    executor = models.CharField(max_length=200, default=_action("executor"))
     url = models.URLField(max_length=2000, blank=True)
     signing_secret_env = models.CharField(max_length=200, blank=True)
-    payload_schema = models.JSONField(default=dict)
-    cosmetic_fields = models.JSONField(default=list)
-    always_review = models.BooleanField(default=False)
-    timeout_seconds = models.FloatField(default=10.0)
-    max_attempts = models.PositiveIntegerField(default=8)
+    payload_schema = models.JSONField(default=dict)  # required in a file
+    cosmetic_fields = models.JSONField(default=_action("cosmetic_fields"))
+    always_review = models.BooleanField(default=_action("always_review"))
+    timeout_seconds = models.FloatField(default=_action("timeout_seconds"))
+    max_attempts = models.PositiveIntegerField(default=_action("max_attempts"))
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -64,33 +73,39 @@ class ActionType(models.Model):
 class Queue(models.Model):
     slug = models.SlugField(max_length=100, unique=True)
     name = models.CharField(max_length=200)
-    stage = models.CharField(max_length=16, choices=STAGE_CHOICES, default=Stage.APPROVAL)
+    stage = models.CharField(
+        max_length=16,
+        choices=STAGE_CHOICES,
+        default=Stage(config_schema.default("queues", "stage")),
+    )
     action_types = models.ManyToManyField(ActionType, through="QueueActionType", related_name="+")
-    reason_codes = models.JSONField(default=list)
+    reason_codes = models.JSONField(default=_queue("reason_codes"))
     sla_minutes = models.PositiveIntegerField(null=True, blank=True)
-    sla_escalate = models.BooleanField(default=False)
-    lease_minutes = models.PositiveIntegerField(default=10)
-    blind_review = models.BooleanField(default=False)
+    sla_escalate = models.BooleanField(default=_queue("sla_escalate"))
+    lease_minutes = models.PositiveIntegerField(default=_queue("lease_minutes"))
+    blind_review = models.BooleanField(default=_queue("blind_review"))
     # Routing (supervised / autonomous).
-    auto_max_risk = models.FloatField(default=0.3)
-    auto_min_confidence = models.FloatField(default=0.95)
-    escalate_min_risk = models.FloatField(default=0.7)
-    qa_sample_rate = models.FloatField(default=0.05)
+    auto_max_risk = models.FloatField(default=_queue("routing.auto_max_risk"))
+    auto_min_confidence = models.FloatField(default=_queue("routing.auto_min_confidence"))
+    escalate_min_risk = models.FloatField(default=_queue("routing.escalate_min_risk"))
+    qa_sample_rate = models.FloatField(default=_queue("routing.qa_sample_rate"))
     hard_risk_ceiling = models.FloatField(null=True, blank=True)
     # Anomaly flags (supervised / autonomous; domain/flags.py): an item flagged by any of
     # these waits for people instead of executing.
     hard_confidence_floor = models.FloatField(null=True, blank=True)
     max_per_5min = models.PositiveIntegerField(null=True, blank=True)
     # {"fields": ["amount"], "z": 4.0, "window": 1000}; {} for none.
-    anomaly = models.JSONField(default=dict, blank=True)
+    anomaly = models.JSONField(default=_queue("anomaly"), blank=True)
     # Circuit breaker: over the last `breaker_window` auto-executed items.
-    breaker_window = models.PositiveIntegerField(default=50)
-    breaker_max_failure_rate = models.FloatField(default=0.2)
-    breaker_max_qa_rejection_rate = models.FloatField(default=0.1)
+    breaker_window = models.PositiveIntegerField(default=_queue("breaker.window"))
+    breaker_max_failure_rate = models.FloatField(default=_queue("breaker.max_failure_rate"))
+    breaker_max_qa_rejection_rate = models.FloatField(
+        default=_queue("breaker.max_qa_rejection_rate")
+    )
     breaker_tripped_at = models.DateTimeField(null=True, blank=True)
     breaker_reason = models.TextField(blank=True)
     # Readiness gate overrides, e.g. {"shadow_min_agreement": 0.85}.
-    readiness = models.JSONField(default=dict, blank=True)
+    readiness = models.JSONField(default=_queue("readiness"), blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -163,7 +178,7 @@ class Source(models.Model):
     queues = models.ManyToManyField(Queue, through="SourceQueue", related_name="sources")
     callback_url = models.URLField(max_length=2000, blank=True)
     signing_secret_env = models.CharField(max_length=200, blank=True)
-    is_active = models.BooleanField(default=True)
+    is_active = models.BooleanField(default=config_schema.model_default("sources", "active"))
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -234,7 +249,9 @@ class Membership(models.Model):
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
     queue = models.ForeignKey(Queue, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(
-        max_length=16, choices=[(r.value, r.value) for r in MemberRole], default=MemberRole.REVIEWER
+        max_length=16,
+        choices=[(r.value, r.value) for r in MemberRole],
+        default=MemberRole(config_schema.default("members", "role")),
     )
 
     class Meta:

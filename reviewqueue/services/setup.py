@@ -1,6 +1,7 @@
 """Setup: apply a TOML config, create API keys, people and their tokens. With
 services/config_edit.py (one object at a time, the admin's path), the only code that changes
-configuration rows; what is valid is services/config_check.py's to say.
+configuration rows; what is valid is services/config_check.py's to say (with the schema
+of the file, reviewqueue/config_schema.py).
 
 Every change is recorded with what it changed: field by field, before and after
 (config_edit.field_changes), a secret only as changed.
@@ -15,7 +16,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from reviewqueue import access
+from reviewqueue import access, config_schema
 from reviewqueue.exceptions import ConfigError, NotFound, ValidationFailed
 from reviewqueue.lib import keys
 from reviewqueue.lib.canonical import sha256_hex
@@ -40,7 +41,7 @@ from reviewqueue.services.config_edit import (
     memberships_set,
     row_upsert,
 )
-from reviewqueue.states import MemberRole, Role
+from reviewqueue.states import Role
 
 
 def config_parse(text: str) -> dict[str, Any]:
@@ -82,7 +83,8 @@ def config_apply(*, text: str, actor: Actor) -> ConfigResult:
 
     Idempotent: applying the same file twice changes nothing the second time. A source's
     queues and a queue's action types become exactly those listed. Nothing is deleted.
-    A key the file leaves out takes the model's default. A queue's `stage` is its starting
+    A key the file leaves out takes its default (reviewqueue/config_schema.py, which the
+    models' field defaults are too). A queue's `stage` is its starting
     stage: once the queue exists, stages move only in the app (services/stages.py, audited
     with the readiness evidence) or by its breaker, so a config file never silently
     promotes or demotes a queue; a differing stage is reported in the result's notes.
@@ -141,7 +143,7 @@ def config_apply(*, text: str, actor: Actor) -> ConfigResult:
         for t in data.get("members", []):
             edit = MemberEdit(
                 user=User.objects.get(username=t["user"]),
-                role=t.get("role", MemberRole.REVIEWER.value),
+                role=t.get("role", config_schema.default("members", "role")),
             )
             for queue in Queue.objects.filter(slug__in=t["queues"]).order_by("slug"):
                 note(f"queue {queue.slug}", memberships_set(queue=queue, edits=[edit]))
