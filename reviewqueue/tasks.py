@@ -12,16 +12,16 @@ from django.contrib.sessions.backends.db import SessionStore
 
 from reviewqueue.observability.context import bind_delivery
 from reviewqueue.services import anomaly, callbacks, execution, ratelimit, sla
-from reviewqueue.services.outbox import publish
+from reviewqueue.services.outbox import DELIVER_CALLBACK, EXECUTE_ACTION, publish
 from reviewqueue.services.review import leases_return_expired
 
 
-@shared_task(name="reviewqueue.execute_action", acks_late=True, soft_time_limit=330, time_limit=360)
+@shared_task(name=EXECUTE_ACTION, acks_late=True, soft_time_limit=330, time_limit=360)
 def execute_action(execution_id: int) -> str | None:
     return execution.execution_run(execution_id=execution_id)
 
 
-@shared_task(name="reviewqueue.deliver_callback", acks_late=True, soft_time_limit=60, time_limit=90)
+@shared_task(name=DELIVER_CALLBACK, acks_late=True, soft_time_limit=60, time_limit=90)
 def deliver_callback(delivery_id: str) -> str:
     bind_delivery(delivery_id)
     return callbacks.callback_deliver(delivery_id=delivery_id)

@@ -18,7 +18,7 @@ from reviewqueue.lib import signing
 from reviewqueue.lib.ids import DeliveryId
 from reviewqueue.models import CallbackDelivery, Decision, Execution, Recommendation, Source
 from reviewqueue.representations import decision_repr, execution_repr, iso
-from reviewqueue.services.outbox import publish_on_commit, retry_delay
+from reviewqueue.services.outbox import DELIVER_CALLBACK, retry_delay, task_publish_on_commit
 
 # A delivery's request ends within _DEADLINE_SECONDS; its claim is a lease of
 # _LEASE_SECONDS, so no second worker sends the event while the first may still be sending.
@@ -54,9 +54,7 @@ def callback_event(
         },
     }
     delivery.save(force_insert=True)
-    from reviewqueue.tasks import deliver_callback
-
-    publish_on_commit(lambda: deliver_callback.delay(str(delivery.id)), f"callback {delivery.id}")
+    task_publish_on_commit(DELIVER_CALLBACK, str(delivery.id), what=f"callback {delivery.id}")
     return delivery
 
 

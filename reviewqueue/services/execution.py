@@ -45,7 +45,11 @@ from reviewqueue.observability.context import bind_recommendation
 from reviewqueue.services.audit import Actor, audit_record
 from reviewqueue.services.breaker import breaker_evaluate
 from reviewqueue.services.callbacks import callback_event
-from reviewqueue.services.outbox import publish_on_commit, retry_delay
+from reviewqueue.services.outbox import (
+    EXECUTE_ACTION,
+    retry_delay,
+    task_publish_on_commit,
+)
 from reviewqueue.services.transitions import require_execution_legal
 from reviewqueue.states import DecisionKind, ExecutionStatus
 
@@ -68,9 +72,7 @@ _LOST = (
 
 def execution_publish_on_commit(execution_id: int) -> None:
     """Queue the execution task once the current transaction commits."""
-    from reviewqueue.tasks import execute_action
-
-    publish_on_commit(lambda: execute_action.delay(execution_id), f"execution {execution_id}")
+    task_publish_on_commit(EXECUTE_ACTION, execution_id, what=f"execution {execution_id}")
 
 
 def _claim(execution_id: int, timeout: float) -> str | None:
@@ -266,11 +268,8 @@ def _finish(
                 recommendation=rec, source=rec.source, event_type=event, execution=execution
             )
     if status == ExecutionStatus.RETRYING and delay is not None:
-        from reviewqueue.tasks import execute_action
-
-        publish_on_commit(
-            lambda: execute_action.apply_async((execution.pk,), countdown=delay),
-            f"retry of {execution.pk}",
+        task_publish_on_commit(
+            EXECUTE_ACTION, execution.pk, what=f"retry of {execution.pk}", countdown=delay
         )
     return status
 

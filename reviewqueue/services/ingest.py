@@ -51,7 +51,7 @@ from reviewqueue.observability.context import bind_recommendation
 from reviewqueue.selectors.targets import Baselines, Targets, routing_lock, targets_for
 from reviewqueue.services.audit import Actor, audit_event, audit_records
 from reviewqueue.services.callbacks import callback_event
-from reviewqueue.services.outbox import publish_on_commit
+from reviewqueue.services.outbox import EXECUTE_ACTION, publish_on_commit, task_send
 from reviewqueue.services.qa import qa_should_sample
 from reviewqueue.services.ratelimit import volume_count
 from reviewqueue.states import DecisionKind, Outcome, Route
@@ -318,8 +318,6 @@ def _store(checked: list[Checked], source: Source, now: datetime) -> list[Prepar
     single item (no policy decision) is then one statement: the recommendation and its audit
     event together (lib/bulk.insert_together). Batches go by COPY.
     """
-    from reviewqueue.tasks import execute_action
-
     if not checked:
         return []
     actor = Actor.of_source(source)
@@ -346,9 +344,12 @@ def _store(checked: list[Checked], source: Source, now: datetime) -> list[Prepar
         if executions:
             Execution.objects.bulk_create(executions)
             ids = [e.pk for e in executions]
-            publish_on_commit(
-                lambda: [execute_action.delay(pk) for pk in ids], f"{len(ids)} auto executions"
-            )
+
+            def send_all() -> None:
+                for pk in ids:
+                    task_send(EXECUTE_ACTION, pk)
+
+            publish_on_commit(send_all, f"{len(ids)} auto executions")
             for p in prepared:
                 if p.decision is not None:
                     callback_event(

@@ -11,12 +11,18 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from celery import current_app
 from django.conf import settings
 from django.db import transaction
 
 from reviewqueue.client.retrying import delay
 
 log = logging.getLogger(__name__)
+
+# The tasks services publish, by the names tasks.py registers them under: services send by
+# name and never import tasks.py, whose entry points call the services.
+EXECUTE_ACTION = "reviewqueue.execute_action"
+DELIVER_CALLBACK = "reviewqueue.deliver_callback"
 _SKIP_AFTER_FAILURE_SECONDS = 5.0
 _last_failure = 0.0
 
@@ -36,6 +42,19 @@ def publish(send: Callable[[], Any], what: str) -> bool:
 
 def publish_on_commit(send: Callable[[], Any], what: str) -> None:
     transaction.on_commit(lambda: publish(send, what))
+
+
+def task_send(name: str, *args: Any, countdown: float | None = None) -> None:
+    """Send the task `name` with `args` to the broker now (see `task_publish_on_commit`)."""
+    current_app.send_task(name, args=args, countdown=countdown)
+
+
+def task_publish_on_commit(
+    name: str, *args: Any, what: str, countdown: float | None = None
+) -> None:
+    """Send the task `name` with `args` once the current transaction commits; a broker
+    outage leaves it to the sweep (`publish`)."""
+    publish_on_commit(lambda: task_send(name, *args, countdown=countdown), what)
 
 
 def retry_delay(attempt: int, retry_after: float | None = None) -> float:
