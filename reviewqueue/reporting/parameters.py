@@ -43,19 +43,23 @@ class TrendRequest:
             "bucket": self.bucket,
             "tz": self.tz.key,
         }
-        for name in (
-            "queue",
-            "action_type",
-            "source",
-            "model_name",
-            "model_version",
-            "prompt_version",
-            "reviewer",
-        ):
+        for name in TEXT_FILTERS:
             value = getattr(self, name)
             if value:
                 out[name] = value
         return out
+
+
+# The trend's text filters: query parameters and TrendRequest fields of the same names.
+TEXT_FILTERS = (
+    "queue",
+    "action_type",
+    "source",
+    "model_name",
+    "model_version",
+    "prompt_version",
+    "reviewer",
+)
 
 
 def _text(params: Mapping[str, Any], name: str, errors: dict[str, str]) -> str | None:
@@ -86,18 +90,7 @@ def parse_trend_request(params: Mapping[str, Any], *, now: datetime | None = Non
     except (ZoneInfoNotFoundError, ValueError):
         errors["tz"] = "Must be an IANA time zone name, e.g. Europe/Amsterdam."
     start, end = date_param(params, "from", errors), date_param(params, "to", errors)
-    texts = {
-        name: _text(params, name, errors)
-        for name in (
-            "queue",
-            "action_type",
-            "source",
-            "model_name",
-            "model_version",
-            "prompt_version",
-            "reviewer",
-        )
-    }
+    texts = {name: _text(params, name, errors) for name in TEXT_FILTERS}
     if "from" not in errors and "to" not in errors:
         today = (now or timezone.now()).astimezone(tz).date()
         span = timedelta(days=DEFAULT_SPAN[bucket])

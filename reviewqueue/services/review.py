@@ -36,9 +36,11 @@ from reviewqueue.services.execution import execution_publish_on_commit
 from reviewqueue.services.transitions import (
     AUDIT_FIELDS,
     claim_next,
+    expired_values,
     lock_batch,
     move_audited,
     move_locked,
+    unheld,
 )
 from reviewqueue.states import OPEN_STATUSES, DecisionKind, MemberRole, Outcome, Route, Status
 
@@ -96,7 +98,7 @@ def leases_return_expired(*, queue: Queue | None = None, now: datetime | None = 
                 group,
                 sources=[Status.IN_REVIEW],
                 to=to,
-                values={"claimed_by": None, "lease_expires_at": None, "updated_at": now},
+                values=unheld(now),
                 action="lease.expired",
                 actor=Actor.system("lease-sweep"),
                 data=lambda row: {"holder": row.claimed_by.username if row.claimed_by else None},
@@ -232,7 +234,7 @@ def recommendation_release(*, user: User, recommendation_id: RecommendationId) -
             rec,
             sources=[Status.IN_REVIEW],
             to=_back_to(rec),
-            values={"claimed_by": None, "lease_expires_at": None, "updated_at": now},
+            values=unheld(now),
             where=_lease(user, now),
             action="recommendation.released",
             actor=Actor.of_user(user),
@@ -262,12 +264,7 @@ def recommendation_escalate(
             rec,
             sources=[Status.IN_REVIEW],
             to=Status.ESCALATED,
-            values={
-                "escalated_at": now,
-                "claimed_by": None,
-                "lease_expires_at": None,
-                "updated_at": now,
-            },
+            values=unheld(now, escalated_at=now),
             where=_lease(user, now),
             action="recommendation.escalated",
             actor=Actor.of_user(user),
@@ -301,12 +298,7 @@ def recommendation_expire(
             rec,
             sources=OPEN_STATUSES,
             to=Status.EXPIRED,
-            values={
-                "closed_at": now,
-                "updated_at": now,
-                "claimed_by": None,
-                "lease_expires_at": None,
-            },
+            values=expired_values(now),
             action="recommendation.expired",
             actor=Actor.system("expiry"),
             data={

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from reviewqueue.models import Recommendation
 from reviewqueue.services.audit import Actor, audit_event, audit_records
-from reviewqueue.services.transitions import lock_batch, move_locked
+from reviewqueue.services.transitions import expired_values, lock_batch, move_locked
 from reviewqueue.states import OPEN_STATUSES, Status
 
 BATCH = 1000
@@ -105,12 +105,7 @@ def recommendations_expire_due(*, now: datetime | None = None) -> int:
             rows,
             sources=OPEN_STATUSES,
             to=Status.EXPIRED,
-            values={
-                "closed_at": now,
-                "updated_at": now,
-                "claimed_by": None,
-                "lease_expires_at": None,
-            },
+            values=expired_values(now),
             action="recommendation.expired",
             actor=Actor.system("expiry"),
             data=lambda r: {

@@ -59,6 +59,17 @@ def require_legal(sources: Iterable[Status], target: Status) -> list[str]:
     return values
 
 
+def unheld(now: datetime, **values: Any) -> dict[str, Any]:
+    """The values of a move that takes an item out of anyone's hands (release, escalate,
+    expire, a lease running out): no holder, no lease, updated now; plus `values`."""
+    return {"claimed_by": None, "lease_expires_at": None, "updated_at": now, **values}
+
+
+def expired_values(now: datetime) -> dict[str, Any]:
+    """The values of the move to `expired` (one item or the sweep's batch): closed now."""
+    return unheld(now, closed_at=now)
+
+
 def move_one(
     pk: RecommendationId,
     *,
