@@ -108,24 +108,7 @@ def config_apply(*, text: str, actor: Actor) -> ConfigResult:
             note(f"action_type {t['name']}", changed)
             counts["action_types"] += 1
         for t in data.get("queues", []):
-            values = config_check.values_of(config_check.QUEUE_FIELDS, t, Queue)
-            wanted_stage = values.pop("stage")
-            queue, created, changed = row_upsert(
-                Queue, {"slug": t["slug"]}, values, create_only={"stage": wanted_stage}
-            )
-            if not created and queue.stage != wanted_stage:
-                notes.append(
-                    f"queues.{queue.slug}.stage: kept at '{queue.stage}' (the file says "
-                    f"'{wanted_stage}'); an existing queue changes stage in the app, where the "
-                    "move is audited with its readiness evidence."
-                )
-            changed |= links_set(
-                through=QueueActionType,
-                owner_field="queue",
-                owner=queue,
-                target_field="action_type",
-                targets=ActionType.objects.filter(name__in=t["action_types"]),
-            )
+            queue, changed = _queue_apply(t, notes)
             note(f"queue {queue.slug}", changed)
             counts["queues"] += 1
         for t in data.get("sources", []):
@@ -160,6 +143,30 @@ def config_apply(*, text: str, actor: Actor) -> ConfigResult:
             },
         )
     return ConfigResult(counts=counts, notes=notes, changes=changes)
+
+
+def _queue_apply(t: dict[str, Any], notes: list[str]) -> tuple[Queue, Changes]:
+    """One queue of the file: upserted, its action types exactly those listed. The stage is
+    only a starting stage (see config_apply): a differing one is kept and noted."""
+    values = config_check.values_of(config_check.QUEUE_FIELDS, t, Queue)
+    wanted_stage = values.pop("stage")
+    queue, created, changed = row_upsert(
+        Queue, {"slug": t["slug"]}, values, create_only={"stage": wanted_stage}
+    )
+    if not created and queue.stage != wanted_stage:
+        notes.append(
+            f"queues.{queue.slug}.stage: kept at '{queue.stage}' (the file says "
+            f"'{wanted_stage}'); an existing queue changes stage in the app, where the "
+            "move is audited with its readiness evidence."
+        )
+    changed |= links_set(
+        through=QueueActionType,
+        owner_field="queue",
+        owner=queue,
+        target_field="action_type",
+        targets=ActionType.objects.filter(name__in=t["action_types"]),
+    )
+    return queue, changed
 
 
 def api_key_create(
