@@ -86,7 +86,7 @@ class People:
 
     reviewer: User  # rita: reviews the queue
     senior: User  # sam: senior reviewer of the queue (escalations, undo)
-    outsider: User  # otto: reviews the other queue only, nothing of this one
+    outsider: User  # otto: nothing of this queue (reviews the other one, if there is one)
     auditor: User  # audrey: reads every queue, reviews none; no membership
     admin: User  # ada: administers everything, the Django admin too (as `setup` makes admins)
 
