@@ -105,8 +105,14 @@ def make_people(queue: Queue, other_queue: Queue | None = None) -> People:
         senior=senior,
         outsider=outsider,
         auditor=UserFactory(username="audrey", role="auditor"),
-        admin=UserFactory(username="ada", role="admin", is_staff=True, is_superuser=True),
+        admin=make_admin(),
     )
+
+
+def make_admin() -> User:
+    """The admin persona alone, for tests of the Django admin's membership forms, where the
+    others' memberships would show up."""
+    return UserFactory(username="ada", role="admin", is_staff=True, is_superuser=True)
 
 
 @pytest.fixture

@@ -309,30 +309,29 @@ def test_each_filter(world, people):
 # --- Who sees what -------------------------------------------------------------------------------
 
 
-def test_reviewers_see_only_their_own_numbers_in_their_queues(world):
-    bob = UserFactory(username="bob")
-    member(bob, world.queue)
-    alice = UserFactory(username="alice")
+def test_reviewers_see_only_their_own_numbers_in_their_queues(world, people):
+    rita = people.reviewer
+    alice = UserFactory(username="alice")  # a second reviewer of refunds
     member(alice, world.queue)
     day = at("2026-10-05T12:00:00")
-    decide(world, decided_at=day, reviewer=bob)
+    decide(world, decided_at=day, reviewer=rita)
     decide(world, decided_at=day, reviewer=alice)
     decide(world, decided_at=day, reviewer=alice, outcome="reject")
-    (bucket,) = trend(bob, **{"from": "2026-10-05", "to": "2026-10-06"})
+    (bucket,) = trend(rita, **{"from": "2026-10-05", "to": "2026-10-06"})
     assert (bucket["decisions"], bucket["approved"]) == (1, 1)
     (bucket,) = trend(
-        bob, reviewer="bob", queue="refunds", **{"from": "2026-10-05", "to": "2026-10-06"}
+        rita, reviewer="rita", queue="refunds", **{"from": "2026-10-05", "to": "2026-10-06"}
     )
     assert bucket["decisions"] == 1
     with pytest.raises(Forbidden):
-        trend(bob, reviewer="alice", **{"from": "2026-10-05", "to": "2026-10-06"})
-    # Issue 14 #17: a queue bob is not in answers as one that does not exist.
+        trend(rita, reviewer="alice", **{"from": "2026-10-05", "to": "2026-10-06"})
+    # Issue 14 #17: a queue rita is not in answers as one that does not exist.
     with pytest.raises(NotFound):
-        trend(bob, queue="other", **{"from": "2026-10-05", "to": "2026-10-06"})
+        trend(rita, queue="other", **{"from": "2026-10-05", "to": "2026-10-06"})
     with pytest.raises(NotFound):
-        trend(bob, queue="no-such-queue", **{"from": "2026-10-05", "to": "2026-10-06"})
-    scope = metrics_scope(user=bob)
-    assert scope.own_numbers_only and scope.reviewer == bob and scope.queues == [world.queue]
+        trend(rita, queue="no-such-queue", **{"from": "2026-10-05", "to": "2026-10-06"})
+    scope = metrics_scope(user=rita)
+    assert scope.own_numbers_only and scope.reviewer == rita and scope.queues == [world.queue]
 
 
 def test_someone_in_no_queue_sees_nothing(world):
@@ -342,8 +341,8 @@ def test_someone_in_no_queue_sees_nothing(world):
     assert bucket["decisions"] == 0 and bucket["approval_rate"] is None
 
 
-def test_auditors_see_every_queue_and_reviewer(world):
-    auditor = UserFactory(username="audrey", role="auditor")
+def test_auditors_see_every_queue_and_reviewer(world, people):
+    auditor = people.auditor
     bob = UserFactory(username="bob")
     decide(world, decided_at=at("2026-10-05T12:00:00"), reviewer=bob)
     decide(world, decided_at=at("2026-10-05T12:00:00"), queue=world.other_queue)
