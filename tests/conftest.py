@@ -5,11 +5,17 @@ import pytest
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
-from reviewqueue.models import ActionType, Queue, RateLimitWindow, Source
+from reviewqueue.models import ActionType, Queue, RateLimitWindow, Source, User
 from reviewqueue.selectors.targets import targets_forget
-from tests.factories import ActionTypeFactory, QueueFactory, SourceFactory, make_key
-
-TEST_PASSWORD = "correct horse battery staple"
+from tests.factories import TEST_PASSWORD as TEST_PASSWORD  # tests import it from here
+from tests.factories import (
+    ActionTypeFactory,
+    QueueFactory,
+    SourceFactory,
+    UserFactory,
+    make_key,
+    member,
+)
 
 
 def pytest_configure(config):
@@ -70,6 +76,49 @@ def world(db) -> World:
         other_source=other_source,
         other_key=make_key(other_source),
     )
+
+
+@dataclass(frozen=True)
+class People:
+    """The personas every test shares (docs/style.md). Each signs in as its username with
+    TEST_PASSWORD. A test that needs someone else (a second reviewer for a race, a user without
+    any role) makes them from tests.factories."""
+
+    reviewer: User  # rita: reviews the queue
+    senior: User  # sam: senior reviewer of the queue (escalations, undo)
+    outsider: User  # otto: nothing of this queue (reviews the other one, if there is one)
+    auditor: User  # audrey: reads every queue, reviews none; no membership
+    admin: User  # ada: administers everything, the Django admin too (as `setup` makes admins)
+
+
+def make_people(queue: Queue, other_queue: Queue | None = None) -> People:
+    """The personas on `queue`; the outsider reviews `other_queue` (if given) and nothing else."""
+    reviewer = UserFactory(username="rita")
+    senior = UserFactory(username="sam", role="senior")
+    outsider = UserFactory(username="otto")
+    member(reviewer, queue)
+    member(senior, queue, role="senior")
+    if other_queue is not None:
+        member(outsider, other_queue)
+    return People(
+        reviewer=reviewer,
+        senior=senior,
+        outsider=outsider,
+        auditor=UserFactory(username="audrey", role="auditor"),
+        admin=make_admin(),
+    )
+
+
+def make_admin() -> User:
+    """The admin persona alone, for tests of the Django admin's membership forms, where the
+    others' memberships would show up."""
+    return UserFactory(username="ada", role="admin", is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def people(world: World) -> People:
+    """The personas on `refunds`; the outsider reviews `other`."""
+    return make_people(world.queue, world.other_queue)
 
 
 def item(**overrides: Any) -> dict[str, Any]:

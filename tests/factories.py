@@ -14,6 +14,8 @@ from reviewqueue.models import (
     User,
 )
 
+TEST_PASSWORD = "correct horse battery staple"
+
 REFUND_SCHEMA = {
     "type": "object",
     "required": ["order_id", "amount"],
@@ -82,7 +84,7 @@ class UserFactory(factory.django.DjangoModelFactory):
 
     username = factory.Sequence(lambda n: f"user{n}")
     role = "reviewer"
-    password = factory.django.Password("correct horse battery staple")
+    password = factory.django.Password(TEST_PASSWORD)
 
 
 def member(user: User, queue: Queue, role: str = "reviewer") -> Membership:

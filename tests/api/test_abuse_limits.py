@@ -21,7 +21,7 @@ from reviewqueue.services.ingest import recommendation_ingest
 from reviewqueue.services.ratelimit import Rate, parse_rate, rate_limit_hit, rate_limits_prune
 from tests.api.test_ingest import URL, assert_problem, post
 from tests.api.test_ingest_batch import post_batch
-from tests.api.test_review import as_user, claim, decide, people  # noqa: F401 (fixture)
+from tests.api.test_review import as_user, claim, decide
 from tests.conftest import item
 
 
@@ -85,9 +85,9 @@ class TestArrayLengths:
         results = post_batch(world.client(), items).json()["results"]
         assert len(results) == 1001 and {r["status"] for r in results} == {201}
 
-    def test_a_modified_payload_with_a_long_array_is_400(self, world, people):  # noqa: F811
+    def test_a_modified_payload_with_a_long_array_is_400(self, world, people):
         rec, _ = recommendation_ingest(source=world.source, data=item())
-        client = as_user(people["reviewer"])
+        client = as_user(people.reviewer)
         claim(client)
         payload = {"order_id": "A-1", "amount": 1, "lines": [0] * 1001}
         response = decide(client, rec.pk, outcome="modify", payload=payload, reason_code="other")
@@ -127,11 +127,11 @@ class TestTextLengths:
     def test_a_reviewers_comment_over_5000_characters_is_400(
         self,
         world,
-        people,  # noqa: F811
+        people,
         action,
     ):
         rec, _ = recommendation_ingest(source=world.source, data=item())
-        client = as_user(people["reviewer"])
+        client = as_user(people.reviewer)
         claim(client)
         body = {"comment": "c" * 5001} | ({"outcome": "approve"} if action == "decision" else {})
         response = client.post(
@@ -156,12 +156,12 @@ class TestTextLengths:
         problem = assert_problem(response, 400)
         assert problem["errors"] == {"comment": "Must be at most 5000 characters."}
 
-    def test_a_qa_comment_over_5000_characters_is_400(self, world, people):  # noqa: F811
+    def test_a_qa_comment_over_5000_characters_is_400(self, world, people):
         rec, _ = recommendation_ingest(source=world.source, data=item())
         Recommendation.objects.filter(pk=rec.pk).update(
             route="auto", status="auto_approved", qa_sampled=True
         )
-        response = as_user(people["reviewer"]).post(
+        response = as_user(people.reviewer).post(
             f"/api/v1/recommendations/{rec.pk}/qa",
             data=json.dumps({"verdict": "correct", "comment": "c" * 5001}),
             content_type="application/json",
@@ -175,9 +175,9 @@ class TestBodiesOnTheReviewApi:
     """The parser's limits hold on every endpoint that takes a body, not only ingest."""
 
     @pytest.fixture
-    def held(self, world, people):  # noqa: F811
+    def held(self, world, people):
         rec, _ = recommendation_ingest(source=world.source, data=item())
-        client = as_user(people["reviewer"])
+        client = as_user(people.reviewer)
         assert claim(client).status_code == 200
         return client, rec
 
@@ -247,12 +247,12 @@ class TestRateLimit:
     def test_people_reading_items_are_not_counted_against_a_key(
         self,
         world,
-        people,  # noqa: F811
+        people,
         settings,
     ):
         settings.REVIEWQUEUE_INGEST_RATE = "1/m"
         rec_id = post(world.client(), item()).json()["id"]
-        reviewer = as_user(people["reviewer"])
+        reviewer = as_user(people.reviewer)
         codes = [reviewer.get(f"{URL}/{rec_id}").status_code for _ in range(5)]
         assert codes == [200] * 5
         assert_problem(world.client().get(f"{URL}/{rec_id}"), 429)

@@ -26,7 +26,6 @@ from reviewqueue.services.audit import Actor
 from reviewqueue.services.review import recommendation_claim, recommendation_decide
 from reviewqueue.services.setup import config_apply
 from tests.conftest import item
-from tests.factories import UserFactory, member
 
 URL = "/api/v1/recommendations"
 
@@ -205,7 +204,7 @@ class TestThresholdsAndVolume:
 
 
 class TestOnTheRecord:
-    def test_flags_are_in_the_audit_event_and_the_decision_and_the_trend(self, world):
+    def test_flags_are_in_the_audit_event_and_the_decision_and_the_trend(self, world, people):
         configure(world, hard_confidence_floor=0.5)
         body = post(world.client(), refund(1, 40, confidence=0.2)).json()
         event = AuditEvent.objects.get(
@@ -213,8 +212,7 @@ class TestOnTheRecord:
         )
         assert event.data["flags"][0]["kind"] == "confidence_floor"
 
-        reviewer = UserFactory(username="rita")
-        member(reviewer, world.queue)
+        reviewer = people.reviewer
         rec = recommendation_claim(queue=world.queue, user=reviewer)
         assert str(rec.pk) == body["id"]
         decided = recommendation_decide(
@@ -223,8 +221,7 @@ class TestOnTheRecord:
         assert decided.decision.flagged is True
 
         client = world.client()
-        admin = UserFactory(username="ada", role="admin")
-        client.force_authenticate(admin)
+        client.force_authenticate(people.admin)
         trend = client.get("/api/v1/metrics/trend", {"queue": "refunds", "bucket": "day"})
         assert trend.status_code == 200, trend.content
         assert sum(b["flagged"] for b in trend.json()["buckets"]) == 1

@@ -14,21 +14,9 @@ from reviewqueue.services.ingest import recommendation_ingest
 from tests.api.test_ingest import assert_problem
 from tests.api.test_review import as_user
 from tests.conftest import item
-from tests.factories import UserFactory, member
 
 EXPORT = "/api/v1/exports/audit.jsonl"
 FIRST = {"from": "2026-10-01", "to": "2026-10-02"}
-
-
-@pytest.fixture
-def people(world):
-    reviewer = UserFactory(username="rita")
-    member(reviewer, world.queue)
-    return {
-        "admin": UserFactory(username="root", role="admin"),
-        "auditor": UserFactory(username="audrey", role="auditor"),
-        "reviewer": reviewer,
-    }
 
 
 @pytest.fixture
@@ -52,7 +40,7 @@ def lines(response) -> list[dict]:
 
 
 def test_streams_the_range_chain_by_chain_and_every_line_verifies(world, people, events):
-    response = as_user(people["auditor"]).get(EXPORT, FIRST)
+    response = as_user(people.auditor).get(EXPORT, FIRST)
     assert response.status_code == 200
     assert response["Content-Type"] == "application/x-ndjson"
     assert response.streaming
@@ -76,7 +64,7 @@ def test_streams_the_range_chain_by_chain_and_every_line_verifies(world, people,
 
 
 def test_filters_by_queue_and_to_is_exclusive(world, people, events):
-    client = as_user(people["admin"])
+    client = as_user(people.admin)
     refunds = lines(client.get(EXPORT, {**FIRST, "queue": "refunds"}))
     assert [r["seq"] for r in refunds] == [1, 2] and {r["queue"] for r in refunds} == {"refunds"}
     both_days = lines(client.get(EXPORT, {"from": "2026-10-01", "to": "2026-10-03"}))
@@ -89,7 +77,7 @@ def test_filters_by_queue_and_to_is_exclusive(world, people, events):
 def test_time_zone_moves_the_day(world, people, events):
     # Oct 2 in Amsterdam (UTC+2) starts at Oct 1 22:00 UTC.
     rows = lines(
-        as_user(people["admin"]).get(
+        as_user(people.admin).get(
             EXPORT, {"from": "2026-10-02", "to": "2026-10-03", "tz": "Europe/Amsterdam"}
         )
     )
@@ -97,7 +85,7 @@ def test_time_zone_moves_the_day(world, people, events):
 
 
 def test_reviewer_is_403_anonymous_and_source_keys_401(world, people, events):
-    assert_problem(as_user(people["reviewer"]).get(EXPORT, FIRST), 403)
+    assert_problem(as_user(people.reviewer).get(EXPORT, FIRST), 403)
     assert_problem(APIClient().get(EXPORT, FIRST), 401)
     assert_problem(world.client().get(EXPORT, FIRST), 401)
 
@@ -111,7 +99,7 @@ def test_reviewer_is_403_anonymous_and_source_keys_401(world, people, events):
     ],
 )
 def test_bad_parameters_are_400_naming_each(world, people, params, fields):
-    body = assert_problem(as_user(people["auditor"]).get(EXPORT, params), 400)
+    body = assert_problem(as_user(people.auditor).get(EXPORT, params), 400)
     assert set(body["errors"]) == fields
 
 
@@ -125,7 +113,7 @@ def test_is_documented_in_the_openapi_schema(world, client):
 def test_command_writes_the_same_lines(world, people, events, tmp_path):
     target = tmp_path / "audit.jsonl"
     call_command("export_audit", "--from", "2026-10-01", "--to", "2026-10-02", "--output", target)
-    api = b"".join(as_user(people["admin"]).get(EXPORT, FIRST).streaming_content)
+    api = b"".join(as_user(people.admin).get(EXPORT, FIRST).streaming_content)
     assert target.read_bytes() == api and api.count(b"\n") == 3
     with pytest.raises(CommandError, match="--to: Must be after"):
         call_command("export_audit", "--from", "2026-10-02", "--to", "2026-10-01")

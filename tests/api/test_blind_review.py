@@ -27,14 +27,6 @@ def blind(world):
     return world
 
 
-@pytest.fixture
-def people(world):
-    reviewer = UserFactory(username="rita")
-    auditor = UserFactory(username="audrey", role="auditor")
-    member(reviewer, world.queue)
-    return {"reviewer": reviewer, "auditor": auditor}
-
-
 def add(world, external_id="b-1", **overrides) -> Recommendation:
     body = item(
         external_id=external_id,
@@ -58,7 +50,7 @@ def assert_no_proposal(response) -> None:
 
 def test_claim_includes_shadow_items_of_a_blind_queue_without_the_proposal(blind, people):
     rec = add(blind)
-    response = claim(as_user(people["reviewer"]))
+    response = claim(as_user(people.reviewer))
     assert response.status_code == 200
     body = response.json()
     assert body["id"] == str(rec.id) and body["status"] == "in_review" and body["blind"] is True
@@ -74,7 +66,7 @@ def test_claim_includes_shadow_items_of_a_blind_queue_without_the_proposal(blind
 def test_shadow_items_of_a_queue_without_blind_review_are_not_claimable(world, people):
     Queue.objects.filter(pk=world.queue.pk).update(stage="shadow", blind_review=False)
     add(world)
-    assert claim(as_user(people["reviewer"])).status_code == 204
+    assert claim(as_user(people.reviewer)).status_code == 204
 
 
 def test_pending_items_come_before_shadow_items(blind, people):
@@ -89,7 +81,7 @@ def test_pending_items_come_before_shadow_items(blind, people):
         status="pending",
         route="review",
     )
-    client = as_user(people["reviewer"])
+    client = as_user(people.reviewer)
     assert claim(client).json()["id"] == str(pending.id)
 
 
@@ -105,7 +97,7 @@ def test_the_app_compares_the_blind_answer_with_the_proposal(
     blind, people, payload, outcome, agreed, cosmetic
 ):
     rec = add(blind)
-    client = as_user(people["reviewer"])
+    client = as_user(people.reviewer)
     claim(client)
     response = decide(client, rec.id, outcome="modify", payload=payload)
     assert response.status_code == 200, response.json()
@@ -114,7 +106,7 @@ def test_the_app_compares_the_blind_answer_with_the_proposal(
     assert body["status"] == "decided" and "diff" not in body["decision"]
     decision = Decision.objects.get(recommendation=rec)
     assert (decision.kind, decision.outcome, decision.is_cosmetic) == ("human", outcome, cosmetic)
-    assert decision.reviewer == people["reviewer"]
+    assert decision.reviewer == people.reviewer
     event = AuditEvent.objects.get(action="recommendation.blind_reviewed")
     assert event.data["agreed"] is agreed and event.data["outcome"] == outcome
     assert not Execution.objects.exists()
@@ -123,7 +115,7 @@ def test_the_app_compares_the_blind_answer_with_the_proposal(
 
 def test_blind_reject_needs_a_reason_and_never_agrees(blind, people):
     rec = add(blind)
-    client = as_user(people["reviewer"])
+    client = as_user(people.reviewer)
     claim(client)
     assert decide(client, rec.id, outcome="reject").status_code == 400
     response = decide(client, rec.id, outcome="reject", reason_code="policy_violation")
@@ -133,7 +125,7 @@ def test_blind_reject_needs_a_reason_and_never_agrees(blind, people):
 
 def test_blind_approve_without_a_payload_is_refused(blind, people):
     rec = add(blind)
-    client = as_user(people["reviewer"])
+    client = as_user(people.reviewer)
     claim(client)
     response = decide(client, rec.id, outcome="approve")
     assert response.status_code == 400 and "payload" in response.json()["errors"]
@@ -141,7 +133,7 @@ def test_blind_approve_without_a_payload_is_refused(blind, people):
 
 
 def test_blind_decisions_count_as_compared_items(blind, people):
-    client = as_user(people["reviewer"])
+    client = as_user(people.reviewer)
     answers = [SECRET_PAYLOAD, {**SECRET_PAYLOAD, "note": "x"}, {**SECRET_PAYLOAD, "amount": 1.0}]
     for i, payload in enumerate(answers):
         rec = add(blind, external_id=f"c-{i}")
@@ -154,16 +146,16 @@ def test_blind_decisions_count_as_compared_items(blind, people):
 def test_get_hides_the_proposal_from_reviewers_not_from_the_source_or_auditors(blind, people):
     rec = add(blind)
     url = f"/api/v1/recommendations/{rec.id}"
-    reviewer = as_user(people["reviewer"]).get(url)
+    reviewer = as_user(people.reviewer).get(url)
     assert reviewer.status_code == 200 and reviewer.json()["blind"] is True
     assert_no_proposal(reviewer)
     assert blind.client().get(url).json()["action"]["payload"] == SECRET_PAYLOAD
-    assert as_user(people["auditor"]).get(url).json()["action"]["payload"] == SECRET_PAYLOAD
+    assert as_user(people.auditor).get(url).json()["action"]["payload"] == SECRET_PAYLOAD
 
 
 def test_release_and_lease_expiry_return_blind_items_to_the_shadow_pool(blind, people):
     rec = add(blind)
-    client = as_user(people["reviewer"])
+    client = as_user(people.reviewer)
     claim(client)
     released = client.post(f"/api/v1/recommendations/{rec.id}/release")
     assert released.status_code == 200 and released.json()["status"] == "shadow"
@@ -178,7 +170,7 @@ def test_release_and_lease_expiry_return_blind_items_to_the_shadow_pool(blind, p
 def test_shadow_items_never_execute_through_retries_and_sweeps(blind, people):
     rec = add(blind)
     decided = add(blind, external_id="b-2")
-    client = as_user(people["reviewer"])
+    client = as_user(people.reviewer)
     claim(client)  # takes the older item first
     client.post(f"/api/v1/recommendations/{rec.id}/release")
     assert claim(client).json()["id"] == str(rec.id)
@@ -212,7 +204,7 @@ def decided_blind(blind, people):
     """Rita's blind answer equals the hidden proposal, so the app records an approve (whose
     payload and hash are the proposal's)."""
     rec = add(blind)
-    client = as_user(people["reviewer"])
+    client = as_user(people.reviewer)
     claim(client)
     response = decide(client, rec.id, outcome="modify", payload=SECRET_PAYLOAD)
     assert response.status_code == 200
@@ -237,7 +229,7 @@ def test_a_blind_decision_is_shown_to_other_reviewers_as_recorded_without_the_pr
 def test_the_reviewer_who_decided_blind_never_learns_whether_they_matched(
     blind, people, decided_blind
 ):
-    response = as_user(people["reviewer"]).get(f"/api/v1/recommendations/{decided_blind.id}")
+    response = as_user(people.reviewer).get(f"/api/v1/recommendations/{decided_blind.id}")
     decision = response.json()["decision"]
     assert decision["outcome"] == "recorded"
     assert "payload_hash" not in decision and "is_cosmetic" not in decision
@@ -245,7 +237,7 @@ def test_the_reviewer_who_decided_blind_never_learns_whether_they_matched(
 
 
 def test_auditors_still_see_the_blind_outcome_and_payload(blind, people, decided_blind):
-    response = as_user(people["auditor"]).get(f"/api/v1/recommendations/{decided_blind.id}")
+    response = as_user(people.auditor).get(f"/api/v1/recommendations/{decided_blind.id}")
     decision = response.json()["decision"]
     assert decision["outcome"] == "approve" and decision["payload"] == SECRET_PAYLOAD
 
@@ -255,7 +247,7 @@ def test_the_item_page_shows_a_blind_decision_as_recorded(blind, people, decided
 
     url = f"/recommendations/{decided_blind.id}/"
     own = Client()
-    own.force_login(people["reviewer"])
+    own.force_login(people.reviewer)
     page = own.get(url).content.decode()
     assert "data-blind-outcome" in page and "tag-approve" not in page and "tag-modify" not in page
     assert "Your action" in page and "SECRET-ORDER-77" in page  # her own answer
@@ -274,17 +266,17 @@ def test_a_reviewers_own_numbers_leave_out_blind_decisions(blind, people):
     from reviewqueue.reporting.report import report_for
 
     rec = add(blind)
-    client = as_user(people["reviewer"])
+    client = as_user(people.reviewer)
     claim(client)
     # An enum-like field edited: her "most edited fields" would show the path "note", and a
     # modify vs an approve in her trend would tell her she did not match.
     decide(client, rec.id, outcome="modify", payload={**SECRET_PAYLOAD, "amount": 1.0})
     request = parse_trend_request({})
-    own = report_for(user=people["reviewer"], request=request)
+    own = report_for(user=people.reviewer, request=request)
     assert own.total.decisions == 0 and own.modifications == 0 and own.fields == []
     assert all(v.compared == 0 for v in own.models)
     trend = client.get("/api/v1/metrics/trend").json()
     assert sum(b["decisions"] for b in trend["buckets"]) == 0
-    audited = report_for(user=people["auditor"], request=request)
+    audited = report_for(user=people.auditor, request=request)
     assert audited.total.decisions == 1 and audited.modifications == 1
     assert [f.path for f in audited.fields] == ["amount"]

@@ -36,8 +36,8 @@ from reviewqueue.services.audit import Actor
 from reviewqueue.services.ingest import recommendation_ingest
 from reviewqueue.services.review import recommendation_claim
 from reviewqueue.services.tokens import personal_token_create
-from tests.conftest import World, item
-from tests.factories import UserFactory, member
+from tests.conftest import People, World, item
+from tests.factories import member
 from tests.web.test_bad_input import _first_string, _with_nul_at
 
 NUL = "\x00"
@@ -134,9 +134,9 @@ def in_process_requests():
 
 
 @pytest.fixture
-def fuzz_world(world: World, in_process_requests) -> dict[str, str]:
-    admin = UserFactory(username="fuzz-admin", role="admin")
-    member(admin, world.queue, role="senior")
+def fuzz_world(world: World, people: People, in_process_requests) -> dict[str, str]:
+    admin = people.admin
+    member(admin, world.queue, role="senior")  # an admin who also reviews
     _, token = personal_token_create(user=admin, actor=Actor.system("test"))
     rec, _ = recommendation_ingest(source=world.source, data=item(external_id="fuzz-known"))
     recommendation_claim(user=admin, queue=world.queue.slug)  # so decisions can succeed

@@ -7,25 +7,13 @@ from django.db import DatabaseError, transaction
 from reviewqueue.models import AuditEvent, Incident
 from reviewqueue.services.incidents import incident_record
 from tests.api.test_review import add, as_user
-from tests.factories import UserFactory, member
 
 URL = "/api/v1/queues/refunds/incidents"
 
 
-@pytest.fixture
-def people(world):
-    reviewer = UserFactory(username="rita")
-    member(reviewer, world.queue)
-    return {
-        "admin": UserFactory(username="ada", role="admin"),
-        "auditor": UserFactory(username="audrey", role="auditor"),
-        "reviewer": reviewer,
-    }
-
-
 def test_admin_records_an_incident_with_items_of_the_queue(world, people):
     a, b = add(world, external_id="a"), add(world, external_id="b")
-    response = as_user(people["admin"]).post(
+    response = as_user(people.admin).post(
         URL,
         {
             "severity": "high",
@@ -53,7 +41,7 @@ def test_ids_outside_the_queue_are_refused_and_named(world, people):
     theirs, _ = recommendation_ingest(
         source=world.other_source, data=item(queue="other", external_id="theirs")
     )
-    response = as_user(people["admin"]).post(
+    response = as_user(people.admin).post(
         URL,
         {
             "severity": "low",
@@ -70,7 +58,7 @@ def test_ids_outside_the_queue_are_refused_and_named(world, people):
 
 
 def test_bad_severity_and_blank_summary_are_400(world, people):
-    client = as_user(people["admin"])
+    client = as_user(people.admin)
     response = client.post(URL, {"severity": "urgent", "summary": ""}, format="json")
     assert response.status_code == 400
     assert set(response.json()["errors"]) >= {"severity"}
@@ -78,7 +66,9 @@ def test_bad_severity_and_blank_summary_are_400(world, people):
 
 @pytest.mark.parametrize("who", ["reviewer", "auditor"])
 def test_people_other_than_admins_may_not_record(world, people, who):
-    response = as_user(people[who]).post(URL, {"severity": "high", "summary": "x"}, format="json")
+    response = as_user(getattr(people, who)).post(
+        URL, {"severity": "high", "summary": "x"}, format="json"
+    )
     assert response.status_code == 403
     assert not Incident.objects.exists()
 
@@ -90,24 +80,22 @@ def test_sources_are_refused_with_403(world, people):
 
 
 def test_admins_and_auditors_list_incidents_reviewers_do_not(world, people):
-    incident_record(queue=world.queue, user=people["admin"], severity="medium", summary="slow")
+    incident_record(queue=world.queue, user=people.admin, severity="medium", summary="slow")
     for who in ("admin", "auditor"):
-        response = as_user(people[who]).get(URL)
+        response = as_user(getattr(people, who)).get(URL)
         assert response.status_code == 200
         assert [i["summary"] for i in response.json()] == ["slow"]
-    assert as_user(people["reviewer"]).get(URL).status_code == 403
+    assert as_user(people.reviewer).get(URL).status_code == 403
 
 
 def test_unknown_queue_is_404(world, people):
-    response = as_user(people["admin"]).get("/api/v1/queues/nope/incidents")
+    response = as_user(people.admin).get("/api/v1/queues/nope/incidents")
     assert response.status_code == 404
 
 
 def test_resolve_is_audited_once_and_conflicts_the_second_time(world, people):
-    incident = incident_record(
-        queue=world.queue, user=people["admin"], severity="high", summary="x"
-    )
-    client = as_user(people["admin"])
+    incident = incident_record(queue=world.queue, user=people.admin, severity="high", summary="x")
+    client = as_user(people.admin)
     url = f"{URL}/{incident.pk}/resolve"
     response = client.post(url, {"resolution": "refunds reversed"}, format="json")
     assert response.status_code == 200
@@ -115,19 +103,19 @@ def test_resolve_is_audited_once_and_conflicts_the_second_time(world, people):
     assert response.json()["resolution"] == "refunds reversed"
     assert client.post(url, {}, format="json").status_code == 409
     assert AuditEvent.objects.filter(action="incident.resolved").count() == 1
-    assert as_user(people["auditor"]).post(url, {}, format="json").status_code == 403
+    assert as_user(people.auditor).post(url, {}, format="json").status_code == 403
 
 
 def test_resolving_an_incident_of_another_queue_is_404(world, people):
     incident = incident_record(
-        queue=world.other_queue, user=people["admin"], severity="low", summary="x"
+        queue=world.other_queue, user=people.admin, severity="low", summary="x"
     )
-    response = as_user(people["admin"]).post(f"{URL}/{incident.pk}/resolve", {}, format="json")
+    response = as_user(people.admin).post(f"{URL}/{incident.pk}/resolve", {}, format="json")
     assert response.status_code == 404
 
 
 def test_incidents_are_never_deleted(world, people):
-    incident = incident_record(queue=world.queue, user=people["admin"], severity="low", summary="x")
+    incident = incident_record(queue=world.queue, user=people.admin, severity="low", summary="x")
     with pytest.raises(DatabaseError, match="never deleted"), transaction.atomic():
         Incident.objects.filter(pk=incident.pk).delete()
     assert Incident.objects.filter(pk=incident.pk).exists()

@@ -15,7 +15,6 @@ from reviewqueue.reporting.export import ExportRequest, export_lines
 from reviewqueue.selectors import exports
 from tests.api.test_ingest import assert_problem
 from tests.api.test_review import as_user
-from tests.factories import UserFactory, member
 from tests.selectors.metrics_world import at, decide
 
 TREND = "/api/v1/metrics/trend"
@@ -24,32 +23,15 @@ OCTOBER = {"from": "2026-10-01", "to": "2026-11-01"}
 
 
 @pytest.fixture
-def people(world):
-    reviewer = UserFactory(username="rita")
-    senior = UserFactory(username="sam", role="senior")
-    outsider = UserFactory(username="otto")
-    member(reviewer, world.queue)
-    member(senior, world.queue, role="senior")
-    member(outsider, world.other_queue)
-    return {
-        "admin": UserFactory(username="root", role="admin"),
-        "auditor": UserFactory(username="audrey", role="auditor"),
-        "reviewer": reviewer,
-        "senior": senior,
-        "outsider": outsider,
-    }
-
-
-@pytest.fixture
 def october(world, people):
     """Rita approves twice and modifies once, Sam rejects once, all in refunds; a decision in
     the other queue; a policy approval."""
-    decide(world, decided_at=at("2026-10-01T09:00:00"), reviewer=people["reviewer"], seconds=100)
-    decide(world, decided_at=at("2026-10-01T10:00:00"), reviewer=people["reviewer"], seconds=300)
+    decide(world, decided_at=at("2026-10-01T09:00:00"), reviewer=people.reviewer, seconds=100)
+    decide(world, decided_at=at("2026-10-01T10:00:00"), reviewer=people.reviewer, seconds=300)
     decide(
         world,
         decided_at=at("2026-10-02T10:00:00"),
-        reviewer=people["reviewer"],
+        reviewer=people.reviewer,
         outcome="modify",
         reason_code="wrong_amount",
         diff=[{"path": "amount", "op": "replace", "old": 40.0, "new": 35.0}],
@@ -59,7 +41,7 @@ def october(world, people):
     decide(
         world,
         decided_at=at("2026-10-02T11:00:00"),
-        reviewer=people["senior"],
+        reviewer=people.senior,
         outcome="reject",
         reason_code="policy_violation",
     )
@@ -76,7 +58,7 @@ def get(client, url=TREND, **params):
 
 class TestTrend:
     def test_answers_the_specified_shape(self, world, people, october):
-        response = get(as_user(people["admin"]), queue="refunds", bucket="day", **OCTOBER)
+        response = get(as_user(people.admin), queue="refunds", bucket="day", **OCTOBER)
         assert response.status_code == 200 and response["Content-Type"] == "application/json"
         body = response.json()
         assert list(body) == ["buckets"] and len(body["buckets"]) == 31
@@ -101,13 +83,13 @@ class TestTrend:
         assert third["decisions"] == 0 and third["approval_rate"] is None
 
     def test_month_bucket_is_october(self, world, people, october):
-        body = get(as_user(people["auditor"]), bucket="month", **OCTOBER).json()
+        body = get(as_user(people.auditor), bucket="month", **OCTOBER).json()
         assert [(b["start"], b["decisions"]) for b in body["buckets"]] == [
             ("2026-10-01T00:00:00Z", 5)
         ]
 
     def test_time_zone_parameter(self, world, people, october):
-        body = get(as_user(people["admin"]), tz="Europe/Amsterdam", **OCTOBER).json()
+        body = get(as_user(people.admin), tz="Europe/Amsterdam", **OCTOBER).json()
         assert body["buckets"][0]["start"] == "2026-09-30T22:00:00Z"
         assert body["buckets"][-1]["start"] == "2026-10-30T23:00:00Z"  # after the DST change
 
@@ -118,32 +100,32 @@ class TestTrend:
         assert_problem(world.client().get(TREND), 401)
 
     def test_session_sign_in_works(self, world, people, october, client):
-        client.force_login(people["auditor"])
+        client.force_login(people.auditor)
         assert client.get(TREND, OCTOBER).status_code == 200
 
     def test_reviewer_sees_own_numbers_only(self, world, people, october):
-        body = get(as_user(people["reviewer"]), bucket="month", **OCTOBER).json()
+        body = get(as_user(people.reviewer), bucket="month", **OCTOBER).json()
         (month,) = body["buckets"]
         assert (month["decisions"], month["approved"], month["modified"]) == (3, 2, 1)
-        body = get(as_user(people["senior"]), bucket="month", **OCTOBER).json()
+        body = get(as_user(people.senior), bucket="month", **OCTOBER).json()
         assert body["buckets"][0]["rejected"] == 1 and body["buckets"][0]["decisions"] == 1
-        ok = get(as_user(people["reviewer"]), reviewer="rita", queue="refunds", **OCTOBER)
+        ok = get(as_user(people.reviewer), reviewer="rita", queue="refunds", **OCTOBER)
         assert ok.status_code == 200
 
     def test_reviewer_asking_for_someone_else_is_403(self, world, people, october):
-        assert_problem(get(as_user(people["reviewer"]), reviewer="sam", **OCTOBER), 403)
+        assert_problem(get(as_user(people.reviewer), reviewer="sam", **OCTOBER), 403)
 
     def test_outsider_asking_for_a_queue_they_are_not_in_is_404_as_for_no_queue(
         self, world, people, october
     ):
         """Issue 14 #17: the same answer as for a queue that does not exist."""
-        client = as_user(people["outsider"])
+        client = as_user(people.outsider)
         not_in = assert_problem(get(client, queue="refunds", **OCTOBER), 404)
         missing = assert_problem(get(client, queue="no-such-queue", **OCTOBER), 404)
         assert not_in["detail"].replace("refunds", "X") == missing["detail"].replace(
             "no-such-queue", "X"
         )
-        body = get(as_user(people["outsider"]), bucket="month", **OCTOBER).json()
+        body = get(as_user(people.outsider), bucket="month", **OCTOBER).json()
         assert body["buckets"][0]["decisions"] == 0  # their own: none
 
     @pytest.mark.parametrize(
@@ -161,13 +143,11 @@ class TestTrend:
         ],
     )
     def test_bad_parameters_are_400_naming_the_parameter(self, world, people, params, field):
-        body = assert_problem(get(as_user(people["admin"]), **params), 400)
+        body = assert_problem(get(as_user(people.admin), **params), 400)
         assert field in body["errors"]
 
     def test_every_problem_at_once(self, world, people):
-        body = assert_problem(
-            get(as_user(people["admin"]), bucket="x", tz="y", **{"from": "z"}), 400
-        )
+        body = assert_problem(get(as_user(people.admin), bucket="x", tz="y", **{"from": "z"}), 400)
         assert set(body["errors"]) == {"bucket", "tz", "from"}
 
     def test_is_documented_in_the_openapi_schema(self, world, client):
@@ -190,7 +170,7 @@ def lines(response):
 
 class TestExport:
     def test_streams_one_json_line_per_decision(self, world, people, october):
-        response = get(as_user(people["auditor"]), EXPORT, queue="refunds", **OCTOBER)
+        response = get(as_user(people.auditor), EXPORT, queue="refunds", **OCTOBER)
         assert response.status_code == 200
         assert response["Content-Type"] == "application/x-ndjson"
         assert response.streaming
@@ -223,26 +203,26 @@ class TestExport:
         assert rows[3]["final_payload"] is None
 
     def test_filters_by_queue_range_and_kind(self, world, people, october):
-        client = as_user(people["admin"])
+        client = as_user(people.admin)
         assert len(lines(get(client, EXPORT, **OCTOBER))) == 6
         assert len(lines(get(client, EXPORT, queue="other", **OCTOBER))) == 1
         assert len(lines(get(client, EXPORT, kind="human", **OCTOBER))) == 5
         assert len(lines(get(client, EXPORT, **{"from": "2026-10-02", "to": "2026-10-03"}))) == 2
 
     def test_accepts_asking_for_ndjson(self, world, people, october):
-        response = as_user(people["admin"]).get(EXPORT, OCTOBER, HTTP_ACCEPT="application/x-ndjson")
+        response = as_user(people.admin).get(EXPORT, OCTOBER, HTTP_ACCEPT="application/x-ndjson")
         assert response.status_code == 200 and len(lines(response)) == 6
 
     @pytest.mark.parametrize("persona", ["reviewer", "senior", "outsider"])
     def test_people_who_may_not_read_reports_get_403(self, world, people, persona):
-        assert_problem(get(as_user(people[persona]), EXPORT), 403)
+        assert_problem(get(as_user(getattr(people, persona)), EXPORT), 403)
 
     def test_anonymous_is_401(self, world):
         assert_problem(APIClient().get(EXPORT), 401)
 
     def test_bad_parameters_are_400(self, world, people):
         body = assert_problem(
-            get(as_user(people["admin"]), EXPORT, kind="robot", queue="nope", **{"from": "x"}), 400
+            get(as_user(people.admin), EXPORT, kind="robot", queue="nope", **{"from": "x"}), 400
         )
         assert set(body["errors"]) == {"kind", "queue", "from"}
 

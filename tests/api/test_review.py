@@ -17,19 +17,6 @@ from reviewqueue.services.tokens import personal_token_create
 from reviewqueue.tasks import leases_sweep
 from tests.api.test_ingest import assert_problem
 from tests.conftest import item
-from tests.factories import UserFactory, member
-
-
-@pytest.fixture
-def people(world):
-    reviewer = UserFactory(username="rita")
-    senior = UserFactory(username="sam", role="senior")
-    outsider = UserFactory(username="otto")
-    auditor = UserFactory(username="audrey", role="auditor")
-    member(reviewer, world.queue)
-    member(senior, world.queue, role="senior")
-    member(outsider, world.other_queue)
-    return {"reviewer": reviewer, "senior": senior, "outsider": outsider, "auditor": auditor}
 
 
 def as_user(user) -> APIClient:
@@ -61,7 +48,7 @@ class TestClaim:
         old = add(world, external_id="old")
         add(world, external_id="newer")
         urgent = add(world, external_id="urgent", priority=5)
-        client = as_user(people["reviewer"])
+        client = as_user(people.reviewer)
         first = claim(client)
         assert first.status_code == 200 and first.json()["id"] == str(urgent.id)
         assert first.json()["status"] == "in_review" and first.json()["lease_expires_at"]
@@ -69,33 +56,33 @@ class TestClaim:
         assert claim(client).json()["id"] == str(old.id)
 
     def test_claim_with_nothing_waiting_is_204(self, world, people):
-        response = claim(as_user(people["reviewer"]))
+        response = claim(as_user(people.reviewer))
         assert response.status_code == 204 and response.content == b""
 
     def test_claiming_again_returns_the_item_you_hold(self, world, people):
         add(world, external_id="a")
         add(world, external_id="b")
-        client = as_user(people["reviewer"])
+        client = as_user(people.reviewer)
         assert claim(client).json()["id"] == claim(client).json()["id"]
 
     def test_two_reviewers_never_hold_the_same_item(self, world, people):
         only = add(world)
-        assert claim(as_user(people["reviewer"])).json()["id"] == str(only.id)
-        assert claim(as_user(people["senior"])).status_code == 204
+        assert claim(as_user(people.reviewer)).json()["id"] == str(only.id)
+        assert claim(as_user(people.senior)).status_code == 204
 
     def test_claim_writes_an_audit_event(self, world, people):
         rec = add(world)
-        claim(as_user(people["reviewer"]))
+        claim(as_user(people.reviewer))
         event = AuditEvent.objects.get(recommendation=rec, action="recommendation.claimed")
         assert event.actor_label == "rita"
 
     def test_non_member_gets_403(self, world, people):
         add(world)
-        assert_problem(claim(as_user(people["outsider"])), 403)
-        assert_problem(claim(as_user(people["auditor"])), 403)
+        assert_problem(claim(as_user(people.outsider)), 403)
+        assert_problem(claim(as_user(people.auditor)), 403)
 
     def test_unknown_queue_is_404(self, world, people):
-        assert_problem(claim(as_user(people["reviewer"]), slug="nope"), 404)
+        assert_problem(claim(as_user(people.reviewer), slug="nope"), 404)
 
     def test_anonymous_and_source_keys_get_401(self, world, people):
         assert_problem(APIClient().post("/api/v1/queues/refunds/claim"), 401)
@@ -106,21 +93,21 @@ class TestClaim:
         Recommendation.objects.filter(pk=rec.pk).update(
             expires_at=timezone.now() - timedelta(seconds=1)
         )
-        assert claim(as_user(people["reviewer"])).status_code == 204
+        assert claim(as_user(people.reviewer)).status_code == 204
 
     def test_session_auth_works_with_csrf(self, world, people, client):
         add(world)
-        client.force_login(people["reviewer"])
+        client.force_login(people.reviewer)
         assert client.post("/api/v1/queues/refunds/claim").status_code == 200
         csrf_client = APIClient(enforce_csrf_checks=True)
-        csrf_client.force_login(people["reviewer"])
+        csrf_client.force_login(people.reviewer)
         assert_problem(csrf_client.post("/api/v1/queues/refunds/claim"), 403)
 
 
 class TestEscalation:
     def test_escalated_items_go_to_seniors_only(self, world, people):
         rec = add(world)
-        reviewer = as_user(people["reviewer"])
+        reviewer = as_user(people.reviewer)
         claim(reviewer)
         response = reviewer.post(
             f"/api/v1/recommendations/{rec.id}/escalate",
@@ -129,7 +116,7 @@ class TestEscalation:
         )
         assert response.status_code == 200 and response.json()["status"] == "escalated"
         assert claim(reviewer).status_code == 204
-        senior = as_user(people["senior"])
+        senior = as_user(people.senior)
         taken = claim(senior).json()
         assert taken["id"] == str(rec.id) and taken["status"] == "in_review"
         assert decide(senior, rec.id, outcome="approve").status_code == 200
@@ -145,11 +132,11 @@ class TestEscalation:
         targets_forget()  # an ORM edit from another process would apply within the cache TTL
         hot = add(world, external_id="hot", risk_score=0.9)
         assert hot.status == "escalated"
-        assert claim(as_user(people["senior"])).json()["id"] == str(hot.id)
+        assert claim(as_user(people.senior)).json()["id"] == str(hot.id)
 
     def test_escalate_needs_your_lease(self, world, people):
         rec = add(world)
-        response = as_user(people["reviewer"]).post(
+        response = as_user(people.reviewer).post(
             f"/api/v1/recommendations/{rec.id}/escalate", format="json"
         )
         body = assert_problem(response, 409)
@@ -159,7 +146,7 @@ class TestEscalation:
         world.queue.stage = "supervised"
         world.queue.save()
         hot = add(world, risk_score=0.9)
-        senior = as_user(people["senior"])
+        senior = as_user(people.senior)
         claim(senior)
         assert (
             senior.post(f"/api/v1/recommendations/{hot.id}/release").json()["status"] == "escalated"
@@ -169,31 +156,31 @@ class TestEscalation:
 class TestRelease:
     def test_release_returns_the_item_to_the_queue(self, world, people):
         rec = add(world)
-        client = as_user(people["reviewer"])
+        client = as_user(people.reviewer)
         claim(client)
         response = client.post(f"/api/v1/recommendations/{rec.id}/release")
         assert response.status_code == 200 and response.json()["status"] == "pending"
-        assert claim(as_user(people["senior"])).json()["id"] == str(rec.id)
+        assert claim(as_user(people.senior)).json()["id"] == str(rec.id)
 
     def test_release_of_an_item_you_do_not_hold_is_409(self, world, people):
         rec = add(world)
-        claim(as_user(people["senior"]))
+        claim(as_user(people.senior))
         body = assert_problem(
-            as_user(people["reviewer"]).post(f"/api/v1/recommendations/{rec.id}/release"), 409
+            as_user(people.reviewer).post(f"/api/v1/recommendations/{rec.id}/release"), 409
         )
         assert body["reason"] == "held_by_other"
 
     def test_release_by_non_member_is_403(self, world, people):
         rec = add(world)
         assert_problem(
-            as_user(people["outsider"]).post(f"/api/v1/recommendations/{rec.id}/release"), 403
+            as_user(people.outsider).post(f"/api/v1/recommendations/{rec.id}/release"), 403
         )
 
 
 class TestDecision:
     def test_approve_records_the_hash_and_writes_the_execution_row(self, world, people):
         rec = add(world)
-        client = as_user(people["reviewer"])
+        client = as_user(people.reviewer)
         claim(client)
         response = decide(client, rec.id, outcome="approve", comment="Looks right")
         assert response.status_code == 200
@@ -210,7 +197,7 @@ class TestDecision:
 
     def test_modify_stores_the_field_diff_and_whether_it_is_cosmetic(self, world, people):
         rec = add(world)
-        client = as_user(people["reviewer"])
+        client = as_user(people.reviewer)
         claim(client)
         edited = {"order_id": "A-1", "amount": 35.0}
         body = decide(
@@ -224,7 +211,7 @@ class TestDecision:
 
     def test_a_note_only_edit_is_cosmetic(self, world, people):
         rec = add(world)
-        client = as_user(people["reviewer"])
+        client = as_user(people.reviewer)
         claim(client)
         edited = {**rec.payload, "note": "Apologies for the double charge"}
         body = decide(client, rec.id, outcome="modify", payload=edited, reason_code="other").json()
@@ -233,7 +220,7 @@ class TestDecision:
 
     def test_reject_needs_a_reason_from_the_queue_and_executes_nothing(self, world, people):
         rec = add(world)
-        client = as_user(people["reviewer"])
+        client = as_user(people.reviewer)
         claim(client)
         assert assert_problem(decide(client, rec.id, outcome="reject"), 400)["errors"] == {
             "reason_code": "A reason code is required to reject."
@@ -284,7 +271,7 @@ class TestDecision:
     )
     def test_bad_decisions_are_400_and_change_nothing(self, world, people, body, errors):
         rec = add(world)
-        client = as_user(people["reviewer"])
+        client = as_user(people.reviewer)
         claim(client)
         response = client.post(
             f"/api/v1/recommendations/{rec.id}/decision",
@@ -297,14 +284,14 @@ class TestDecision:
 
     def test_deciding_an_unclaimed_item_is_409(self, world, people):
         rec = add(world)
-        body = assert_problem(decide(as_user(people["reviewer"]), rec.id, outcome="approve"), 409)
+        body = assert_problem(decide(as_user(people.reviewer), rec.id, outcome="approve"), 409)
         assert body["reason"] == "not_claimed"
 
     def test_deciding_an_item_someone_else_holds_is_409(self, world, people):
         rec = add(world)
-        claim(as_user(people["senior"]))
+        claim(as_user(people.senior))
         assert (
-            assert_problem(decide(as_user(people["reviewer"]), rec.id, outcome="approve"), 409)[
+            assert_problem(decide(as_user(people.reviewer), rec.id, outcome="approve"), 409)[
                 "reason"
             ]
             == "held_by_other"
@@ -312,7 +299,7 @@ class TestDecision:
 
     def test_an_item_is_decided_exactly_once(self, world, people):
         rec = add(world)
-        client = as_user(people["reviewer"])
+        client = as_user(people.reviewer)
         claim(client)
         assert decide(client, rec.id, outcome="approve").status_code == 200
         body = assert_problem(decide(client, rec.id, outcome="reject", reason_code="other"), 409)
@@ -321,13 +308,13 @@ class TestDecision:
 
     def test_non_member_gets_403_before_anything_else(self, world, people):
         rec = add(world)
-        assert_problem(decide(as_user(people["outsider"]), rec.id, outcome="approve"), 403)
+        assert_problem(decide(as_user(people.outsider), rec.id, outcome="approve"), 403)
 
     def test_unknown_item_is_404(self, world, people):
-        assert_problem(decide(as_user(people["reviewer"]), "nope", outcome="approve"), 404)
+        assert_problem(decide(as_user(people.reviewer), "nope", outcome="approve"), 404)
         assert_problem(
             decide(
-                as_user(people["reviewer"]),
+                as_user(people.reviewer),
                 "00000000-0000-0000-0000-000000000000",
                 outcome="approve",
             ),
@@ -338,7 +325,7 @@ class TestDecision:
 class TestTime:
     def test_an_expired_lease_returns_the_item_and_the_old_holder_gets_409(self, world, people):
         rec = add(world)
-        reviewer, senior = as_user(people["reviewer"]), as_user(people["senior"])
+        reviewer, senior = as_user(people.reviewer), as_user(people.senior)
         claim(reviewer)
         with time_machine.travel(timezone.now() + timedelta(minutes=9, seconds=50), tick=False):
             assert claim(senior).status_code == 204  # still leased
@@ -353,7 +340,7 @@ class TestTime:
 
     def test_your_own_expired_lease_is_409_until_you_claim_again(self, world, people):
         rec = add(world)
-        reviewer = as_user(people["reviewer"])
+        reviewer = as_user(people.reviewer)
         claim(reviewer)
         with time_machine.travel(timezone.now() + timedelta(minutes=11), tick=False):
             assert (
@@ -366,7 +353,7 @@ class TestTime:
 
     def test_the_lease_sweep_returns_items_without_a_claim(self, world, people):
         rec = add(world)
-        claim(as_user(people["reviewer"]))
+        claim(as_user(people.reviewer))
         with time_machine.travel(timezone.now() + timedelta(minutes=11), tick=False):
             assert leases_sweep() == 1
         rec.refresh_from_db()
@@ -374,7 +361,7 @@ class TestTime:
 
     def test_an_item_past_expires_at_cannot_be_approved_and_closes_as_expired(self, world, people):
         rec = add(world, expires_at=(timezone.now() + timedelta(minutes=5)).isoformat())
-        reviewer = as_user(people["reviewer"])
+        reviewer = as_user(people.reviewer)
         claim(reviewer)
         with time_machine.travel(timezone.now() + timedelta(minutes=6), tick=False):
             body = assert_problem(decide(reviewer, rec.id, outcome="approve"), 409)
@@ -390,13 +377,9 @@ class TestTime:
 class TestRead:
     def test_members_and_auditors_read_items_outsiders_get_404(self, world, people):
         rec = add(world)
-        assert (
-            as_user(people["reviewer"]).get(f"/api/v1/recommendations/{rec.id}").status_code == 200
-        )
-        assert (
-            as_user(people["auditor"]).get(f"/api/v1/recommendations/{rec.id}").status_code == 200
-        )
-        assert_problem(as_user(people["outsider"]).get(f"/api/v1/recommendations/{rec.id}"), 404)
+        assert as_user(people.reviewer).get(f"/api/v1/recommendations/{rec.id}").status_code == 200
+        assert as_user(people.auditor).get(f"/api/v1/recommendations/{rec.id}").status_code == 200
+        assert_problem(as_user(people.outsider).get(f"/api/v1/recommendations/{rec.id}"), 404)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -412,7 +395,7 @@ class TestCost:
         from reviewqueue.services.ingest import recommendation_ingest_batch
         from tests.api.test_ingest import work
 
-        client = as_user(people["reviewer"])
+        client = as_user(people.reviewer)
         counts = []
         for size in (1, 3, 2000):  # the first round warms the token's last-used time
             counts = counts[1:] if size == 3 else counts

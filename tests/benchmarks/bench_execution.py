@@ -87,6 +87,7 @@ from benchlib import (
     BenchError,
     CpuMeter,
     Table,
+    checks_table,
     fmt_cores,
     loadavg,
     log,
@@ -533,10 +534,7 @@ def print_report(
         for line in context:
             print(line)
     print()
-    table = Table(["target", "measured", "goal", "result"])
-    for name, measured, goal, ok in checks:
-        table.add(name, measured, goal, "PASS" if ok else "MISS")
-    print(table.render())
+    print(checks_table(checks))
 
 
 # --- Main --------------------------------------------------------------------------------

@@ -69,12 +69,16 @@ from psycopg import pq
 from psycopg.adapt import PyFormat, Transformer
 from psycopg.types.json import Jsonb
 
-ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from benchlib import (  # noqa: E402
+    ACTION_TYPE,
+    QUEUE,
+    ROOT,
+    SOURCE,
     BenchError,
     Gunicorn,
+    checks_table,
     log,
     manage,
     pct,
@@ -83,7 +87,6 @@ from benchlib import (  # noqa: E402
 )
 
 WRK_SCRIPT = HERE / "wrk_post.lua"
-QUEUE, ACTION_TYPE, SOURCE = "refunds", "refund.issue", "support-agent"
 HUGE_RATE = "100000000/m"
 TARGET_BATCH_VS_RAW = 0.30
 TARGET_SINGLE_VS_MINIMAL = 0.60
@@ -367,10 +370,7 @@ def print_report(series: dict[str, Series], config: list[str]) -> None:
         ("3c sequential p50", f"{seq_p50:.2f} ms",
          f"<= {TARGET_SEQUENTIAL_P50_MS:g} ms", seq_p50 <= TARGET_SEQUENTIAL_P50_MS),
     ]  # fmt: skip
-    print(f"{'target':<38}  {'measured':>9}  {'goal':>8}  result")
-    print("-" * 68)
-    for name, measured, goal, ok in checks:
-        print(f"{name:<38}  {measured:>9}  {goal:>8}  {'PASS' if ok else 'MISS'}")
+    print(checks_table(checks))
     plain = series["A'"].median("rate")
     print(
         f"\n3a is {batch / raw:.1%} of A and {batch / plain:.1%} of A'; "

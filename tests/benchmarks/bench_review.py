@@ -94,6 +94,7 @@ from benchlib import (
     CpuMeter,
     Gunicorn,
     Table,
+    checks_table,
     fmt_cores,
     gunicorn_flags,
     loadavg,
@@ -476,10 +477,7 @@ def print_report(
                 f" {ms(x.decide_p50):>7} | {fmt_cores(x.cores)}"
             )
     print()
-    table = Table(["target", "measured", "goal", "result"])
-    for name, measured, goal, ok in checks:
-        table.add(name, measured, goal, "PASS" if ok else "MISS")
-    print(table.render())
+    print(checks_table(checks))
 
 
 # --- Main --------------------------------------------------------------------------------

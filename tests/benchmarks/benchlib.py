@@ -4,7 +4,9 @@ Processes are started in their own process groups and stopped by group, so a run
 (normally, by an error or by Ctrl-C) leaves nothing behind.
 """
 
+import collections
 import contextlib
+import functools
 import http.client
 import json
 import os
@@ -208,8 +210,58 @@ class Table:
         return "\n".join(lines)
 
 
+def checks_table(checks: Sequence[tuple[str, str, str, bool]]) -> str:
+    """The closing table of a benchmark: each target, what was measured, the goal, PASS or MISS."""
+    table = Table(["target", "measured", "goal", "result"])
+    for name, measured, goal, ok in checks:
+        table.add(name, measured, goal, "PASS" if ok else "MISS")
+    return table.render()
+
+
 def ms(value: float) -> str:
     return "-" if value != value else f"{value:.2f}"  # NaN -> "-"
+
+
+# --- Where the time goes (the profilers) ------------------------------------------------
+
+
+class PhaseTimers:
+    """Wall-clock per wrapped function, in the order wrapped, and per SQL statement: `wrap`
+    replaces a function or method with a timed one; `sql` is a connection.execute_wrapper that
+    files each statement's time under `sql_key(sql)`."""
+
+    def __init__(self, sql_key: Callable[[str], str]) -> None:
+        self.totals: dict[str, float] = collections.defaultdict(float)
+        self.calls: collections.Counter[str] = collections.Counter()
+        self.order: list[str] = []
+        self.sql_times: dict[str, list[float]] = collections.defaultdict(list)
+        self.sql_key = sql_key
+
+    def wrap(self, owner: Any, name: str, label: str) -> None:
+        original = getattr(owner, name, None)
+        if original is None:
+            print(f"(not timed: {getattr(owner, '__name__', owner)}.{name} is gone)")
+            return
+        self.order.append(label)
+        totals, calls = self.totals, self.calls
+
+        @functools.wraps(original)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                totals[label] += time.perf_counter() - start
+                calls[label] += 1
+
+        setattr(owner, name, wrapper)
+
+    def sql(self, execute: Callable[..., Any], sql: str, params: Any, many: bool, ctx: Any) -> Any:
+        start = time.perf_counter()
+        try:
+            return execute(sql, params, many, ctx)
+        finally:
+            self.sql_times[self.sql_key(sql)].append(time.perf_counter() - start)
 
 
 # --- Who used the CPU -------------------------------------------------------------------

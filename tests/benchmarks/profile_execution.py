@@ -16,14 +16,11 @@ ANALYZE of the circuit breaker's query, which runs after every auto-approved exe
 """
 
 import collections
-import functools
 import os
 import secrets
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
@@ -36,7 +33,7 @@ django.setup()
 
 import httpx  # noqa: E402
 from bench_execution import item  # noqa: E402
-from benchlib import SOURCE  # noqa: E402
+from benchlib import SOURCE, PhaseTimers  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 
@@ -47,39 +44,9 @@ from reviewqueue.models import Execution, Queue, Source  # noqa: E402
 from reviewqueue.services.breaker import breaker_evaluate  # noqa: E402
 from reviewqueue.services.ingest import recommendation_ingest_batch  # noqa: E402
 
-totals: dict[str, float] = collections.defaultdict(float)
-calls: collections.Counter[str] = collections.Counter()
-order: list[str] = []
-
-
-def timed(owner: Any, name: str, label: str) -> None:
-    original = getattr(owner, name, None)
-    if original is None:
-        print(f"(not timed: {getattr(owner, '__name__', owner)}.{name} is gone)")
-        return
-    order.append(label)
-
-    @functools.wraps(original)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        start = time.perf_counter()
-        try:
-            return original(*args, **kwargs)
-        finally:
-            totals[label] += time.perf_counter() - start
-            calls[label] += 1
-
-    setattr(owner, name, wrapper)
-
-
-sql_times: dict[str, list[float]] = collections.defaultdict(list)
-
-
-def sql_timer(execute: Callable[..., Any], sql: str, params: Any, many: bool, ctx: Any) -> Any:
-    start = time.perf_counter()
-    try:
-        return execute(sql, params, many, ctx)
-    finally:
-        sql_times[" ".join(sql.split())[:88]].append(time.perf_counter() - start)
+timers = PhaseTimers(sql_key=lambda sql: " ".join(sql.split())[:88])
+timed, sql_timer = timers.wrap, timers.sql
+totals, calls, order, sql_times = timers.totals, timers.calls, timers.order, timers.sql_times
 
 
 def main() -> None:

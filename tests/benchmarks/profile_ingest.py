@@ -8,14 +8,11 @@ an indented line is part of the line above it. Wall-clock, not CPU: SQL lines in
 round trip and PostgreSQL's planning and execution.
 """
 
-import collections
-import functools
 import json
 import os
 import secrets
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +27,7 @@ django.setup()
 
 import psycopg._queries  # noqa: E402
 from bench_ingest import item  # noqa: E402
+from benchlib import PhaseTimers  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.db.models.sql import compiler  # noqa: E402
 from django.test import Client  # noqa: E402
@@ -40,39 +38,9 @@ import reviewqueue.api.ingest as api  # noqa: E402
 import reviewqueue.api.throttling as throttling  # noqa: E402
 import reviewqueue.services.ingest as service  # noqa: E402
 
-totals: dict[str, float] = collections.defaultdict(float)
-calls: collections.Counter[str] = collections.Counter()
-order: list[str] = []
-
-
-def timed(owner: Any, name: str, label: str) -> None:
-    original = getattr(owner, name, None)
-    if original is None:
-        print(f"(not timed: {owner.__name__}.{name} is gone)")
-        return
-    order.append(label)
-
-    @functools.wraps(original)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        start = time.perf_counter()
-        try:
-            return original(*args, **kwargs)
-        finally:
-            totals[label] += time.perf_counter() - start
-            calls[label] += 1
-
-    setattr(owner, name, wrapper)
-
-
-sql_times: dict[str, list[float]] = collections.defaultdict(list)
-
-
-def sql_timer(execute: Callable[..., Any], sql: str, params: Any, many: bool, ctx: Any) -> Any:
-    start = time.perf_counter()
-    try:
-        return execute(sql, params, many, ctx)
-    finally:
-        sql_times[" ".join(sql.split()[:4])[:70]].append(time.perf_counter() - start)
+timers = PhaseTimers(sql_key=lambda sql: " ".join(sql.split()[:4])[:70])
+timed, sql_timer = timers.wrap, timers.sql
+totals, calls, order, sql_times = timers.totals, timers.calls, timers.order, timers.sql_times
 
 
 def report(title: str, n: int, per: str, elapsed: float, items: int) -> None:

@@ -12,24 +12,23 @@ SQL lines include the round trip and PostgreSQL's planning and execution. Each c
 item is decided, so the queue is left as it was found, minus PAIRS items.
 """
 
-import collections
-import functools
 import json
 import os
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 import django  # noqa: E402
 
 django.setup()
 
+from benchlib import PhaseTimers  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
 from rest_framework import renderers  # noqa: E402
@@ -39,43 +38,19 @@ import reviewqueue.api.review as api  # noqa: E402
 import reviewqueue.services.outbox as outbox  # noqa: E402
 import reviewqueue.services.review as service  # noqa: E402
 
-totals: dict[str, float] = collections.defaultdict(float)
-calls: collections.Counter[str] = collections.Counter()
-order: list[str] = []
-
-
-def timed(owner: Any, name: str, label: str) -> None:
-    original = getattr(owner, name, None)
-    if original is None:
-        print(f"(not timed: {getattr(owner, '__name__', owner)}.{name} is gone)")
-        return
-    order.append(label)
-
-    @functools.wraps(original)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        start = time.perf_counter()
-        try:
-            return original(*args, **kwargs)
-        finally:
-            totals[label] += time.perf_counter() - start
-            calls[label] += 1
-
-    setattr(owner, name, wrapper)
-
-
-sql_times: dict[str, list[float]] = collections.defaultdict(list)
 phase = ["-"]
 
 
-def sql_timer(execute: Callable[..., Any], sql: str, params: Any, many: bool, ctx: Any) -> Any:
-    start = time.perf_counter()
-    try:
-        return execute(sql, params, many, ctx)
-    finally:
-        words = " ".join(sql.split())
-        if words.startswith("WITH m AS"):
-            words = "WITH m AS ... (the claim: pick FOR UPDATE SKIP LOCKED, UPDATE, audit)"
-        sql_times[f"[{phase[0]}] {words[:78]}"].append(time.perf_counter() - start)
+def _sql_key(sql: str) -> str:
+    words = " ".join(sql.split())
+    if words.startswith("WITH m AS"):
+        words = "WITH m AS ... (the claim: pick FOR UPDATE SKIP LOCKED, UPDATE, audit)"
+    return f"[{phase[0]}] {words[:78]}"
+
+
+timers = PhaseTimers(sql_key=_sql_key)
+timed, sql_timer = timers.wrap, timers.sql
+totals, calls, order, sql_times = timers.totals, timers.calls, timers.order, timers.sql_times
 
 
 def report(title: str, n: int, elapsed: float) -> None:

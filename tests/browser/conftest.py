@@ -15,8 +15,6 @@ os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.factories import UserFactory, member
-
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 
 # Generous: expect() polls until the page shows it, so a passing test waits only as long as
@@ -59,14 +57,3 @@ def _last_screen(request: pytest.FixtureRequest, page: Page) -> Iterator[None]:
     if not page.is_closed() and page.url != "about:blank":
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SCREENSHOTS / f"{request.node.name}.png"), full_page=True)
-
-
-@pytest.fixture
-def people(world):
-    """bob and carol review refunds; alice is its senior reviewer."""
-    bob, carol = UserFactory(username="bob"), UserFactory(username="carol")
-    alice = UserFactory(username="alice", role="senior")
-    member(bob, world.queue)
-    member(carol, world.queue)
-    member(alice, world.queue, role="senior")
-    return {"bob": bob, "carol": carol, "alice": alice}

@@ -6,15 +6,13 @@ from playwright.sync_api import Page, expect
 
 from reviewqueue.models import AuditEvent, Queue, StageChange
 from tests.browser.helpers import ingest, login
-from tests.factories import UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def test_admin_advances_a_queue_from_its_page(page: Page, live_server, world, shot):
+def test_admin_advances_a_queue_from_its_page(page: Page, live_server, world, people, shot):
     Queue.objects.filter(pk=world.queue.pk).update(stage="shadow")
-    UserFactory(username="ada", role="admin")
-    login(page, live_server.url, "ada")
+    login(page, live_server.url, people.admin.username)
     page.get_by_role("link", name="Refunds", exact=True).click()
     expect(page.get_by_role("heading", name="Readiness for approval")).to_be_visible()
     expect(page.locator("[data-gate='shadow_agreement']")).to_contain_text("no data yet")
@@ -30,7 +28,7 @@ def test_admin_advances_a_queue_from_its_page(page: Page, live_server, world, sh
     expect(page.locator("[data-stage]")).to_have_text("approval")
     row = page.locator("[data-stage-change='advance']")
     expect(row).to_contain_text("shadow → approval")
-    expect(row).to_contain_text("ada")
+    expect(row).to_contain_text(people.admin.username)
     expect(row).to_contain_text("Agreement checked by hand on the pilot.")
     shot("admin-advance")
 

@@ -7,17 +7,15 @@ from playwright.sync_api import Page, expect
 
 from reviewqueue.models import AuditEvent, Queue
 from tests.conftest import TEST_PASSWORD
-from tests.factories import UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def test_an_admin_edit_of_a_queue_is_on_the_record_with_before_and_after(
-    page: Page, live_server, world, shot
+    page: Page, live_server, world, people, shot
 ):
-    UserFactory(username="ada", role="admin", is_staff=True, is_superuser=True)
     page.goto(f"{live_server.url}/admin/login/")
-    page.get_by_label("Username").fill("ada")
+    page.get_by_label("Username").fill(people.admin.username)
     page.get_by_label("Password").fill(TEST_PASSWORD)
     page.get_by_role("button", name="Log in").click()
     expect(page.get_by_role("heading", name="Site administration")).to_be_visible()
@@ -40,7 +38,7 @@ def test_an_admin_edit_of_a_queue_is_on_the_record_with_before_and_after(
     page.goto(f"{live_server.url}/admin/reviewqueue/auditevent/?action__exact=queue.changed")
     page.locator("#result_list tbody tr th a").first.click()
     expect(page.locator(".field-action")).to_contain_text("queue.changed")
-    expect(page.locator(".field-actor_label")).to_contain_text("ada")
+    expect(page.locator(".field-actor_label")).to_contain_text(people.admin.username)
     risk = page.locator("[data-change='auto_max_risk']")
     expect(risk).to_contain_text("0.3")
     expect(risk).to_contain_text("0.5")

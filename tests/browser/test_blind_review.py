@@ -15,7 +15,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 def test_blind_review_never_shows_the_proposal(page: Page, live_server, world, people, shot):
     Queue.objects.filter(pk=world.queue.pk).update(stage="shadow", blind_review=True)
     agree, disagree = add(world, external_id="blind-1"), add(world, external_id="blind-2")
-    login(page, live_server.url, "bob")
+    login(page, live_server.url, people.reviewer.username)
     page.get_by_role("link", name="Review Refunds").click()
     page.get_by_role("button", name="Claim the next item").click()
     item = page.locator("#item")

@@ -26,7 +26,7 @@ def test_reviewer_decides_four_items_with_the_keyboard(
     schema["properties"]["amount"] = {"type": "number", "exclusiveMinimum": 0}
     ActionType.objects.filter(pk=world.action_type.pk).update(payload_schema=schema)
     recs = [ingest(world, n) for n in range(4)]
-    login(page, live_server.url, "bob")
+    login(page, live_server.url, people.reviewer.username)
     expect(page.get_by_role("row", name=re.compile("Refunds"))).to_contain_text("4")
     shot("queues-page")
 
@@ -35,7 +35,7 @@ def test_reviewer_decides_four_items_with_the_keyboard(
     item = page.locator("#item")
     expect(item).to_contain_text("You are not holding an item")
     expect(item).to_contain_text("4 waiting in this queue")
-    assert not Recommendation.objects.filter(claimed_by=people["bob"]).exists()
+    assert not Recommendation.objects.filter(claimed_by=people.reviewer).exists()
     shot("review-page-claim")
     page.keyboard.press("n")
     expect(item).to_contain_text("ticket-0:refund")
@@ -132,7 +132,7 @@ def test_reviewer_decides_four_items_with_the_keyboard(
     senior_context = browser.new_context()
     senior_page = senior_context.new_page()
     try:
-        login(senior_page, live_server.url, "alice")
+        login(senior_page, live_server.url, people.senior.username)
         senior_page.goto(f"{live_server.url}/queues/refunds/review/")
         claim = senior_page.get_by_role("button", name="Claim the next item")
         expect(claim).to_be_focused()
@@ -155,7 +155,7 @@ def test_buttons_and_forms_work_without_javascript(
     context = browser.new_context(java_script_enabled=False)
     nojs = context.new_page()
     try:
-        login(nojs, live_server.url, "carol")
+        login(nojs, live_server.url, people.reviewer.username)
         nojs.goto(f"{live_server.url}/queues/refunds/review/")
         # A POST form: 303 back to the page, which shows the item claimed.
         nojs.get_by_role("button", name="Claim the next item").click()

@@ -10,6 +10,7 @@ from playwright.sync_api import Browser, Page, expect
 from reviewqueue.models import Decision, Recommendation
 from reviewqueue.services.review import leases_return_expired
 from tests.browser.helpers import ingest, login
+from tests.factories import UserFactory, member
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -20,23 +21,25 @@ LEASE_LEFT_SECONDS = 5
 def test_two_reviewers_one_item_and_a_lost_lease(
     page: Page, browser: Browser, live_server, world, people, shot
 ):
+    carol_user = UserFactory(username="carol")  # a second reviewer, to race the shared one
+    member(carol_user, world.queue)
     rec = ingest(world)
-    login(page, live_server.url, "bob")
+    login(page, live_server.url, people.reviewer.username)
     other_context = browser.new_context()
     carol = other_context.new_page()
     try:
-        login(carol, live_server.url, "carol")
+        login(carol, live_server.url, carol_user.username)
         page.goto(live_server.url + REVIEW)
         expect(page.locator("#item")).to_contain_text("1 waiting in this queue")
         page.get_by_role("button", name="Claim the next item").click()
-        # The click only sends the claim: Carol looks once Bob's page shows he holds it.
+        # The click only sends the claim: Carol looks once Rita's page shows she holds it.
         expect(page.locator("#item")).to_contain_text("ticket-0:refund")
         carol.goto(live_server.url + REVIEW)
         expect(carol.locator("#item")).to_contain_text("Nothing waiting in this queue")
         rec.refresh_from_db()
-        assert rec.claimed_by == people["bob"]
+        assert rec.claimed_by == people.reviewer
 
-        # Bob's lease runs out while he looks away, the lease sweep returns the item, and
+        # Rita's lease runs out while she looks away, the lease sweep returns the item, and
         # Carol checks again and takes it.
         Recommendation.objects.filter(pk=rec.pk).update(
             lease_expires_at=timezone.now() - timedelta(seconds=1)
@@ -57,9 +60,9 @@ def test_two_reviewers_one_item_and_a_lost_lease(
 
         carol.get_by_role("button", name="Approve", exact=True).click()
         expect(carol.locator("#item")).to_contain_text("Approved ticket-0:refund.")
-        assert Decision.objects.get(recommendation=rec).reviewer == people["carol"]
+        assert Decision.objects.get(recommendation=rec).reviewer == carol_user
 
-        # Bob's "claim the next item" finds nothing: it was decided by Carol.
+        # Rita's "claim the next item" finds nothing: it was decided by Carol.
         page.get_by_role("button", name="Claim the next item").click()
         expect(page.locator("#item")).to_contain_text("Nothing waiting in this queue")
     finally:
@@ -68,7 +71,7 @@ def test_two_reviewers_one_item_and_a_lost_lease(
 
 def test_the_lease_countdown_says_plainly_when_it_ran_out(page: Page, live_server, world, people):
     rec = ingest(world)
-    login(page, live_server.url, "bob")
+    login(page, live_server.url, people.reviewer.username)
     page.goto(live_server.url + REVIEW)
     page.get_by_role("button", name="Claim the next item").click()
     expect(page.locator("#item")).to_contain_text("ticket-0:refund")

@@ -58,7 +58,7 @@ def test_untrusted_text_is_shown_literally_and_never_runs(
     rec = poisoned_item(world)
     dialogs: list[Dialog] = []
     page.on("dialog", lambda dialog: (dialogs.append(dialog), dialog.dismiss()))
-    login(page, live_server.url, "bob")
+    login(page, live_server.url, people.reviewer.username)
     page.goto(f"{live_server.url}/queues/refunds/review/")
     page.get_by_role("button", name="Claim the next item").click()
     expect(page.locator("#item")).to_contain_text("ticket-0:refund")

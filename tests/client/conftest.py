@@ -19,8 +19,8 @@ from reviewqueue.client import ReviewQueueClient
 from reviewqueue.models import ActionType, QueueActionType
 from reviewqueue.services.audit import Actor
 from reviewqueue.services.tokens import personal_token_create
-from tests.conftest import World
-from tests.factories import ActionTypeFactory, UserFactory, member
+from tests.conftest import People, World
+from tests.factories import ActionTypeFactory
 
 # Agent tool calls are posted as these action types: the agent runs the tool itself after
 # the resume, so Review Queue must not execute anything (noop), and any args are accepted.
@@ -97,10 +97,9 @@ class Reviewer:
 
 
 @pytest.fixture
-def reviewer(live) -> Iterator[Reviewer]:
-    rita = UserFactory(username="rita")
-    member(rita, live.world.queue)
-    _, token = personal_token_create(user=rita, actor=Actor.system("test"))
+def reviewer(live, people: People) -> Iterator[Reviewer]:
+    """The reviewer persona (rita) on the API with a personal token."""
+    _, token = personal_token_create(user=people.reviewer, actor=Actor.system("test"))
     person = Reviewer(live.url, token)
     yield person
     person.close()

@@ -19,11 +19,6 @@ from tests.selectors.metrics_world import at, decide, ingest
 NOW = at("2026-11-20T12:00:00")
 
 
-@pytest.fixture
-def admin(db):
-    return UserFactory(username="root", role="admin")
-
-
 def trend(user, now=NOW, memo=True, **params):
     request = parse_trend_request(params, now=now)
     scope = metrics_scope(user=user, queue=request.queue, reviewer=request.reviewer)
@@ -116,7 +111,7 @@ def test_a_thousand_buckets_is_the_limit():
 # --- Hand-computed numbers ---------------------------------------------------------------------
 
 
-def test_day_buckets_hand_computed(world, admin):
+def test_day_buckets_hand_computed(world, people):
     # Oct 1: approve (100 s), approve (200 s), modify (400 s); review 10, 20, 40 s.
     decide(world, decided_at=at("2026-10-01T09:00:00"), seconds=100, review_seconds=10)
     decide(world, decided_at=at("2026-10-01T10:00:00"), seconds=200, review_seconds=20)
@@ -131,7 +126,7 @@ def test_day_buckets_hand_computed(world, admin):
     decide(
         world, decided_at=at("2026-10-03T00:00:00"), outcome="reject", seconds=50, review_seconds=5
     )
-    buckets = trend(admin, queue="refunds", **{"from": "2026-10-01", "to": "2026-10-04"})
+    buckets = trend(people.admin, queue="refunds", **{"from": "2026-10-01", "to": "2026-10-04"})
     assert buckets == [
         {
             "start": "2026-10-01T00:00:00Z",
@@ -181,38 +176,38 @@ def test_day_buckets_hand_computed(world, admin):
     ]
 
 
-def test_range_edges_are_from_inclusive_to_exclusive(world, admin):
+def test_range_edges_are_from_inclusive_to_exclusive(world, people):
     decide(world, decided_at=at("2026-09-30T23:59:59"))  # before
     decide(world, decided_at=at("2026-10-01T00:00:00"))  # first instant: in
     decide(world, decided_at=at("2026-10-31T23:59:59.999999"))  # last instant: in
     decide(world, decided_at=at("2026-11-01T00:00:00"))  # `to`: out
-    (month,) = trend(admin, bucket="month", **{"from": "2026-10-01", "to": "2026-11-01"})
+    (month,) = trend(people.admin, bucket="month", **{"from": "2026-10-01", "to": "2026-11-01"})
     assert month["start"] == "2026-10-01T00:00:00Z" and month["decisions"] == 2
 
 
-def test_only_human_decisions_count(world, admin):
+def test_only_human_decisions_count(world, people):
     day = at("2026-10-05T12:00:00")
     decide(world, decided_at=day, outcome="approve")
     decide(world, decided_at=day, outcome="approve", kind="policy", review_seconds=None)
     decide(world, decided_at=day, outcome="reject", kind="external", review_seconds=None)
     expired = ingest(world.source, world.queue, created_at=day - timedelta(hours=1))
     Recommendation.objects.filter(pk=expired.pk).update(status="expired", closed_at=day)
-    (bucket,) = trend(admin, **{"from": "2026-10-05", "to": "2026-10-06"})
+    (bucket,) = trend(people.admin, **{"from": "2026-10-05", "to": "2026-10-06"})
     assert (bucket["decisions"], bucket["approved"], bucket["rejected"]) == (1, 1, 0)
     assert bucket["approval_rate"] == 1.0
 
 
-def test_modified_is_not_approved(world, admin):
+def test_modified_is_not_approved(world, people):
     day = at("2026-10-05T12:00:00")
     for outcome in ["approve", "modify", "modify", "reject"]:
         decide(world, decided_at=day, outcome=outcome)
-    (bucket,) = trend(admin, **{"from": "2026-10-05", "to": "2026-10-06"})
+    (bucket,) = trend(people.admin, **{"from": "2026-10-05", "to": "2026-10-06"})
     assert (bucket["approved"], bucket["modified"], bucket["rejected"]) == (1, 2, 1)
     assert (bucket["approval_rate"], bucket["modification_rate"]) == (0.25, 0.5)
     assert (bucket["rejection_rate"], bucket["acceptance_rate"]) == (0.25, 0.75)
 
 
-def test_days_across_the_end_of_dst_in_amsterdam(world, admin):
+def test_days_across_the_end_of_dst_in_amsterdam(world, people):
     # Europe/Amsterdam leaves summer time on Sunday 2026-10-25 at 03:00 CEST (01:00 UTC):
     # that local day runs from 2026-10-24T22:00Z to 2026-10-25T23:00Z, 25 hours.
     decide(world, decided_at=at("2026-10-24T21:59:59"))  # Oct 24, 23:59:59 CEST
@@ -220,14 +215,16 @@ def test_days_across_the_end_of_dst_in_amsterdam(world, admin):
     decide(world, decided_at=at("2026-10-25T01:30:00"))  # Oct 25, 02:30 CET (the repeated hour)
     decide(world, decided_at=at("2026-10-25T22:59:59"))  # Oct 25, 23:59:59 CET
     decide(world, decided_at=at("2026-10-25T23:00:00"))  # Oct 26, 00:00 CET
-    buckets = trend(admin, tz="Europe/Amsterdam", **{"from": "2026-10-24", "to": "2026-10-27"})
+    buckets = trend(
+        people.admin, tz="Europe/Amsterdam", **{"from": "2026-10-24", "to": "2026-10-27"}
+    )
     assert [(b["start"], b["decisions"]) for b in buckets] == [
         ("2026-10-23T22:00:00Z", 1),
         ("2026-10-24T22:00:00Z", 3),
         ("2026-10-25T23:00:00Z", 1),
     ]
     # The same decisions in UTC days.
-    utc = trend(admin, **{"from": "2026-10-24", "to": "2026-10-27"})
+    utc = trend(people.admin, **{"from": "2026-10-24", "to": "2026-10-27"})
     assert [(b["start"], b["decisions"]) for b in utc] == [
         ("2026-10-24T00:00:00Z", 2),
         ("2026-10-25T00:00:00Z", 3),
@@ -235,7 +232,7 @@ def test_days_across_the_end_of_dst_in_amsterdam(world, admin):
     ]
 
 
-def test_start_of_dst_and_months_in_a_local_zone(world, admin):
+def test_start_of_dst_and_months_in_a_local_zone(world, people):
     # Spring forward on 2026-03-29: that Amsterdam day is 23 hours.
     request = parse_trend_request(
         {"from": "2026-03-29", "to": "2026-03-31", "tz": "Europe/Amsterdam"}, now=NOW
@@ -262,7 +259,7 @@ def test_a_midnight_that_does_not_exist_starts_the_day_at_the_change():
     assert second.hi - second.lo == timedelta(hours=23)
 
 
-def test_each_filter(world, admin):
+def test_each_filter(world, people):
     day = at("2026-10-05T12:00:00")
     alice = UserFactory(username="alice")
     other_type = ActionTypeFactory(name="refund.cancel", payload_schema={"type": "object"})
@@ -282,7 +279,7 @@ def test_each_filter(world, admin):
     decision_row(rec, kind="human", outcome="reject", payload=None, payload_hash="", now=day).save()
 
     def count(**params):
-        (bucket,) = trend(admin, **{"from": "2026-10-05", "to": "2026-10-06"}, **params)
+        (bucket,) = trend(people.admin, **{"from": "2026-10-05", "to": "2026-10-06"}, **params)
         return bucket["decisions"]
 
     assert count() == 7
@@ -307,30 +304,29 @@ def test_each_filter(world, admin):
 # --- Who sees what -------------------------------------------------------------------------------
 
 
-def test_reviewers_see_only_their_own_numbers_in_their_queues(world):
-    bob = UserFactory(username="bob")
-    member(bob, world.queue)
-    alice = UserFactory(username="alice")
+def test_reviewers_see_only_their_own_numbers_in_their_queues(world, people):
+    rita = people.reviewer
+    alice = UserFactory(username="alice")  # a second reviewer of refunds
     member(alice, world.queue)
     day = at("2026-10-05T12:00:00")
-    decide(world, decided_at=day, reviewer=bob)
+    decide(world, decided_at=day, reviewer=rita)
     decide(world, decided_at=day, reviewer=alice)
     decide(world, decided_at=day, reviewer=alice, outcome="reject")
-    (bucket,) = trend(bob, **{"from": "2026-10-05", "to": "2026-10-06"})
+    (bucket,) = trend(rita, **{"from": "2026-10-05", "to": "2026-10-06"})
     assert (bucket["decisions"], bucket["approved"]) == (1, 1)
     (bucket,) = trend(
-        bob, reviewer="bob", queue="refunds", **{"from": "2026-10-05", "to": "2026-10-06"}
+        rita, reviewer="rita", queue="refunds", **{"from": "2026-10-05", "to": "2026-10-06"}
     )
     assert bucket["decisions"] == 1
     with pytest.raises(Forbidden):
-        trend(bob, reviewer="alice", **{"from": "2026-10-05", "to": "2026-10-06"})
-    # Issue 14 #17: a queue bob is not in answers as one that does not exist.
+        trend(rita, reviewer="alice", **{"from": "2026-10-05", "to": "2026-10-06"})
+    # Issue 14 #17: a queue rita is not in answers as one that does not exist.
     with pytest.raises(NotFound):
-        trend(bob, queue="other", **{"from": "2026-10-05", "to": "2026-10-06"})
+        trend(rita, queue="other", **{"from": "2026-10-05", "to": "2026-10-06"})
     with pytest.raises(NotFound):
-        trend(bob, queue="no-such-queue", **{"from": "2026-10-05", "to": "2026-10-06"})
-    scope = metrics_scope(user=bob)
-    assert scope.own_numbers_only and scope.reviewer == bob and scope.queues == [world.queue]
+        trend(rita, queue="no-such-queue", **{"from": "2026-10-05", "to": "2026-10-06"})
+    scope = metrics_scope(user=rita)
+    assert scope.own_numbers_only and scope.reviewer == rita and scope.queues == [world.queue]
 
 
 def test_someone_in_no_queue_sees_nothing(world):
@@ -340,8 +336,8 @@ def test_someone_in_no_queue_sees_nothing(world):
     assert bucket["decisions"] == 0 and bucket["approval_rate"] is None
 
 
-def test_auditors_see_every_queue_and_reviewer(world):
-    auditor = UserFactory(username="audrey", role="auditor")
+def test_auditors_see_every_queue_and_reviewer(world, people):
+    auditor = people.auditor
     bob = UserFactory(username="bob")
     decide(world, decided_at=at("2026-10-05T12:00:00"), reviewer=bob)
     decide(world, decided_at=at("2026-10-05T12:00:00"), queue=world.other_queue)
@@ -354,39 +350,39 @@ def test_auditors_see_every_queue_and_reviewer(world):
 # --- The memo of closed buckets ---------------------------------------------------------
 
 
-def test_closed_buckets_are_remembered_and_open_ones_are_not(world, admin):
+def test_closed_buckets_are_remembered_and_open_ones_are_not(world, people):
     now = at("2026-10-03T12:00:00")
     decide(world, decided_at=at("2026-10-01T12:00:00"))
     decide(world, decided_at=at("2026-10-03T08:00:00"))
-    first = trend(admin, now=now, **{"from": "2026-10-01", "to": "2026-10-05"})
+    first = trend(people.admin, now=now, **{"from": "2026-10-01", "to": "2026-10-05"})
     remembered = sorted(MetricsBucket.objects.values_list("lo", "decisions"))
     assert remembered == [(at("2026-10-01T00:00:00"), 1), (at("2026-10-02T00:00:00"), 0)]
     # Later today: the open day changes, the remembered ones are served as they were.
     decide(world, decided_at=at("2026-10-03T11:00:00"))
-    again = trend(admin, now=now, **{"from": "2026-10-01", "to": "2026-10-05"})
+    again = trend(people.admin, now=now, **{"from": "2026-10-01", "to": "2026-10-05"})
     assert [b["decisions"] for b in first] == [1, 0, 1, 0]
     assert [b["decisions"] for b in again] == [1, 0, 2, 0]
 
 
-def test_a_day_is_closed_only_some_minutes_after_it_ends(world, admin):
+def test_a_day_is_closed_only_some_minutes_after_it_ends(world, people):
     decide(world, decided_at=at("2026-10-01T23:59:00"))
-    trend(admin, now=at("2026-10-02T00:04:00"), **{"from": "2026-10-01", "to": "2026-10-02"})
+    trend(people.admin, now=at("2026-10-02T00:04:00"), **{"from": "2026-10-01", "to": "2026-10-02"})
     assert not MetricsBucket.objects.exists()
-    trend(admin, now=at("2026-10-02T00:05:00"), **{"from": "2026-10-01", "to": "2026-10-02"})
+    trend(people.admin, now=at("2026-10-02T00:05:00"), **{"from": "2026-10-01", "to": "2026-10-02"})
     assert MetricsBucket.objects.count() == 1
 
 
-def test_memo_reads_are_few_statements(world, admin, django_assert_max_num_queries):
+def test_memo_reads_are_few_statements(world, people, django_assert_max_num_queries):
     for day in range(1, 29):
         decide(world, decided_at=at(f"2026-10-{day:02d}T12:00:00"))
     params = {"queue": "refunds", "from": "2026-10-01", "to": "2026-10-31"}
-    trend(admin, now=NOW, **params)
+    trend(people.admin, now=NOW, **params)
     # Queue lookup, then one read of 30 remembered buckets; nothing is open.
     with django_assert_max_num_queries(2):
-        trend(admin, now=NOW, **params)
+        trend(people.admin, now=NOW, **params)
 
 
-def test_memo_always_equals_the_raw_numbers_after_any_sequence_of_decisions(world, admin):
+def test_memo_always_equals_the_raw_numbers_after_any_sequence_of_decisions(world, people):
     """A seeded random walk: decisions arrive as the clock moves on (approve, modify and
     reject, policy ones too, several reviewers and model versions), and at random moments
     the trend is read through the memo in a random time zone, bucket and filter; each time
@@ -419,7 +415,9 @@ def test_memo_always_equals_the_raw_numbers_after_any_sequence_of_decisions(worl
                 rng.choice([{}, {"queue": "refunds"}, {"model_version": "v2"}, {"reviewer": "r1"}])
             )
             now = clock + timedelta(minutes=rng.randint(0, 20))
-            assert trend(admin, now=now, **params) == trend(admin, now=now, memo=False, **params)
+            assert trend(people.admin, now=now, **params) == trend(
+                people.admin, now=now, memo=False, **params
+            )
     assert MetricsBucket.objects.exists()
 
 
@@ -449,7 +447,7 @@ def test_trend_request_round_trips_through_its_query():
     assert parse_trend_request(request.query(), now=NOW) == request
 
 
-def test_report_counts_through_the_cache_equal_the_raw_counts(world, admin):
+def test_report_counts_through_the_cache_equal_the_raw_counts(world, people):
     """The same seeded walk for the additive report sections (reasons, edited fields,
     model and prompt versions): the closed part of the range comes from the cache, the open
     rest from the decisions; the sum must always equal counting the whole range at once."""
@@ -498,7 +496,7 @@ def test_report_counts_through_the_cache_equal_the_raw_counts(world, admin):
                 assert tallied(section, filters, lo, hi, count, now) == count(lo, hi), section
 
 
-def test_closed_counts_are_read_from_the_cache(world, admin, django_assert_num_queries):
+def test_closed_counts_are_read_from_the_cache(world, people, django_assert_num_queries):
     from reviewqueue.reporting.sections import reasons
 
     decide(world, decided_at=at("2026-10-05T12:00:00"), outcome="reject", reason_code="other")
@@ -510,7 +508,7 @@ def test_closed_counts_are_read_from_the_cache(world, admin, django_assert_num_q
     assert [(r.reason_code, r.count) for r in first] == [("other", 1)]
 
 
-def test_warming_remembers_the_default_views(world, admin, django_assert_max_num_queries):
+def test_warming_remembers_the_default_views(world, people, django_assert_max_num_queries):
     from reviewqueue.reporting.warm import metrics_warm
     from reviewqueue.tasks import metrics_warm as warm_task
 
@@ -532,14 +530,14 @@ def test_warming_remembers_the_default_views(world, admin, django_assert_max_num
     with django_assert_max_num_queries(3):
         (bucket,) = [
             b
-            for b in trend(admin, now=NOW, queue="refunds")
+            for b in trend(people.admin, now=NOW, queue="refunds")
             if b["start"] == "2026-11-10T00:00:00Z"
         ]
     assert bucket["decisions"] == 1
     assert warm_task.name == "reviewqueue.metrics_warm"
 
 
-def test_report_counts_survive_a_broken_cache(world, admin, monkeypatch):
+def test_report_counts_survive_a_broken_cache(world, people, monkeypatch):
     from reviewqueue.reporting import tally
     from reviewqueue.reporting.sections import reasons
 

@@ -345,10 +345,10 @@ def test_supervised_evidence_counts_failures_and_interventions(world):
     assert datetime(2026, 1, 1, tzinfo=UTC) < NOW
 
 
-def test_incidents_gate_reads_high_incidents_from_the_window_start_through_today(world):
+def test_incidents_gate_reads_high_incidents_from_the_window_start_through_today(world, people):
     from reviewqueue.models import Incident
 
-    admin = UserFactory(username="ada", role="admin")
+    admin = people.admin
     world.queue.readiness = {"approval_days": 3}
     world.queue.save(update_fields=["readiness"])
 

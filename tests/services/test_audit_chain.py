@@ -73,21 +73,14 @@ def tampering(*statements: tuple[str, tuple]) -> None:
         cursor.execute("SET CONSTRAINTS ALL DEFERRED")
 
 
-@pytest.fixture
-def reviewer(world):
-    user = UserFactory(username="rita")
-    member(user, world.queue)
-    return user
-
-
-def test_every_writer_chains_its_events_per_queue(world, reviewer):
+def test_every_writer_chains_its_events_per_queue(world, people):
     recommendation_ingest(source=world.source, data=item(external_id="single"))  # WITH ... INSERT
     recommendation_ingest_batch(  # COPY
         source=world.source, items=[item(external_id=f"batch-{i}") for i in range(3)]
     )
-    rec = recommendation_claim(user=reviewer, queue=world.queue)  # the claim's one statement
+    rec = recommendation_claim(user=people.reviewer, queue=world.queue)  # the claim's one statement
     assert rec is not None
-    recommendation_decide(user=reviewer, recommendation_id=rec.pk, outcome="approve")
+    recommendation_decide(user=people.reviewer, recommendation_id=rec.pk, outcome="approve")
     recommendation_ingest(source=world.other_source, data=item(queue="other", external_id="o"))
 
     rows = assert_valid_chain(world.queue.pk)
@@ -317,12 +310,9 @@ def test_concurrent_writers_keep_every_chain_gapless_and_valid(world):
     assert verify()[0] == 0
 
 
-def test_lease_sweep_across_queues_writes_chain_order(world):
+def test_lease_sweep_across_queues_writes_chain_order(world, people):
     """The sweep's events of several queues go in chain order (one lock order for all)."""
-    other_reviewer = UserFactory(username="otto")
-    member(other_reviewer, world.other_queue)
-    rita = UserFactory(username="rita")
-    member(rita, world.queue)
+    other_reviewer, rita = people.outsider, people.reviewer
     recommendation_ingest(source=world.other_source, data=item(queue="other", external_id="o"))
     recommendation_ingest(source=world.source, data=item(external_id="r"))
     recommendation_claim(user=other_reviewer, queue=world.other_queue)
@@ -336,18 +326,18 @@ def test_lease_sweep_across_queues_writes_chain_order(world):
 # --- verify_audit checks coverage ---------------------------------------------------------------
 
 
-def test_coverage_passes_when_every_decided_item_has_its_events(world, reviewer):
+def test_coverage_passes_when_every_decided_item_has_its_events(world, people):
     from reviewqueue.services.review import recommendation_claim, recommendation_decide
 
     rec, _ = recommendation_ingest(source=world.source, data=item(external_id="c-1"))
-    recommendation_claim(user=reviewer, queue=world.queue)
-    recommendation_decide(user=reviewer, recommendation_id=rec.pk, outcome="approve")
+    recommendation_claim(user=people.reviewer, queue=world.queue)
+    recommendation_decide(user=people.reviewer, recommendation_id=rec.pk, outcome="approve")
     code, out = verify()
     assert code == 0, out
     assert "coverage: 1 decided item(s): every one has its events" in out
 
 
-def test_coverage_names_decided_items_without_events(world, reviewer):
+def test_coverage_names_decided_items_without_events(world, people):
     from django.utils import timezone
 
     from reviewqueue.domain.rows import decision_row
@@ -363,7 +353,7 @@ def test_coverage_names_decided_items_without_events(world, reviewer):
         payload=rec.payload,
         payload_hash="",
         now=timezone.now(),
-        reviewer=reviewer,
+        reviewer=people.reviewer,
     ).save()
     assert Decision.objects.count() == 1
     code, out = verify()

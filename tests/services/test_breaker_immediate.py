@@ -19,7 +19,6 @@ from reviewqueue.services.breaker import breaker_evaluate, breaker_resume
 from reviewqueue.services.stages import stage_change
 from reviewqueue.states import ExecutionStatus
 from tests.conftest import World, item
-from tests.factories import UserFactory
 from tests.gunicorn import gunicorn_running
 from tests.tasks.conftest import _test_database_url
 
@@ -72,13 +71,15 @@ def test_a_trip_routes_the_very_next_item_to_review_in_every_web_process(world, 
     assert {r["status"] for r in after} == {"pending"}
 
 
-def test_a_resume_and_a_stage_move_apply_from_the_next_item_in_every_web_process(world, server):
+def test_a_resume_and_a_stage_move_apply_from_the_next_item_in_every_web_process(
+    world, people, server
+):
     Queue.objects.filter(pk=world.queue.pk).update(
         stage="autonomous", breaker_tripped_at=timezone.now(), breaker_reason="test"
     )
     assert {r["route"] for r in _post_many(server, world.key, "tripped")} == {"review"}
 
-    admin = UserFactory(username="root", role="admin")
+    admin = people.admin
     breaker_resume(queue=Queue.objects.get(pk=world.queue.pk), user=admin, comment="fixed")
     assert {r["route"] for r in _post_many(server, world.key, "resumed")} == {"auto"}
 

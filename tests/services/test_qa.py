@@ -13,7 +13,6 @@ from reviewqueue.services.breaker import breaker_resume
 from reviewqueue.services.ingest import recommendation_ingest, recommendation_ingest_batch
 from reviewqueue.services.qa import qa_review_record
 from tests.conftest import item
-from tests.factories import UserFactory, member
 
 AUTO = {"risk_score": 0.1, "confidence": 0.99}
 
@@ -30,16 +29,6 @@ def supervised(world):
     Queue.objects.filter(pk=world.queue.pk).update(stage="supervised")
     world.queue.refresh_from_db()
     return world
-
-
-@pytest.fixture
-def people(world):
-    reviewer = UserFactory(username="rita")
-    outsider = UserFactory(username="otto")
-    admin = UserFactory(username="ada", role="admin")
-    member(reviewer, world.queue)
-    member(outsider, world.other_queue)
-    return {"reviewer": reviewer, "outsider": outsider, "admin": admin}
 
 
 def binomial_interval(n: int, p: float, z: float = 3.2905) -> tuple[float, float]:
@@ -106,7 +95,7 @@ def sampled_items(world, count: int) -> list[Recommendation]:
 def test_a_reviewer_marks_a_sampled_item_once_audited(world, people):
     (rec,) = sampled_items(world, 1)
     review = qa_review_record(
-        user=people["reviewer"],
+        user=people.reviewer,
         recommendation_id=rec.pk,
         verdict="incorrect",
         reason_code="wrong_amount",
@@ -115,27 +104,27 @@ def test_a_reviewer_marks_a_sampled_item_once_audited(world, people):
     assert (review.verdict, review.reason_code, review.reviewer) == (
         "incorrect",
         "wrong_amount",
-        people["reviewer"],
+        people.reviewer,
     )
     event = AuditEvent.objects.get(action="qa.reviewed")
     assert event.recommendation_id == rec.pk and event.data["verdict"] == "incorrect"
     with pytest.raises(Conflict):
-        qa_review_record(user=people["reviewer"], recommendation_id=rec.pk, verdict="correct")
+        qa_review_record(user=people.reviewer, recommendation_id=rec.pk, verdict="correct")
 
 
 def test_qa_verdict_rules(world, people):
     (rec,) = sampled_items(world, 1)
     with pytest.raises(ValidationFailed) as exc:
-        qa_review_record(user=people["reviewer"], recommendation_id=rec.pk, verdict="incorrect")
+        qa_review_record(user=people.reviewer, recommendation_id=rec.pk, verdict="incorrect")
     assert "reason_code" in exc.value.errors
     with pytest.raises(ValidationFailed):
-        qa_review_record(user=people["reviewer"], recommendation_id=rec.pk, verdict="meh")
+        qa_review_record(user=people.reviewer, recommendation_id=rec.pk, verdict="meh")
     with pytest.raises(Forbidden):
-        qa_review_record(user=people["outsider"], recommendation_id=rec.pk, verdict="correct")
+        qa_review_record(user=people.outsider, recommendation_id=rec.pk, verdict="correct")
     Queue.objects.filter(pk=world.queue.pk).update(stage="approval")
     reviewed, _ = recommendation_ingest(source=world.source, data=item(external_id="h"))
     with pytest.raises(Conflict):
-        qa_review_record(user=people["reviewer"], recommendation_id=reviewed.pk, verdict="correct")
+        qa_review_record(user=people.reviewer, recommendation_id=reviewed.pk, verdict="correct")
 
 
 def test_qa_rejections_trip_the_breaker_demote_and_an_admin_resumes(world, people):
@@ -148,7 +137,7 @@ def test_qa_rejections_trip_the_breaker_demote_and_an_admin_resumes(world, peopl
         queue = Queue.objects.get(pk=world.queue.pk)
         assert queue.breaker_tripped_at is None
         qa_review_record(
-            user=people["reviewer"],
+            user=people.reviewer,
             recommendation_id=rec.pk,
             verdict=verdict,
             reason_code="wrong_amount" if verdict == "incorrect" else "",
@@ -168,7 +157,7 @@ def test_qa_rejections_trip_the_breaker_demote_and_an_admin_resumes(world, peopl
     assert change.evidence["kind"] == "qa_rejection" and change.actor_label == "breaker"
     demoted, _ = recommendation_ingest(source=world.source, data=item(external_id="d", **AUTO))
     assert demoted.route == "review"  # behaves as approval while tripped
-    breaker_resume(queue=queue, user=people["admin"], comment="prompt fixed")
+    breaker_resume(queue=queue, user=people.admin, comment="prompt fixed")
     resume = StageChange.objects.get(kind="resume")
     assert (resume.from_stage, resume.to_stage) == ("approval", "supervised")
     again, _ = recommendation_ingest(source=world.source, data=item(external_id="r", **AUTO))
@@ -180,7 +169,7 @@ def test_qa_breaker_needs_a_minimum_sample(world, people):
     Queue.objects.filter(pk=world.queue.pk).update(breaker_window=50)
     for rec in items:
         qa_review_record(
-            user=people["reviewer"],
+            user=people.reviewer,
             recommendation_id=rec.pk,
             verdict="incorrect",
             reason_code="other",

@@ -12,19 +12,8 @@ from reviewqueue.services.ingest import recommendation_ingest
 from reviewqueue.services.review import recommendation_claim, recommendation_decide
 from reviewqueue.tasks import sla_sweep
 from tests.conftest import item
-from tests.factories import UserFactory, member
 
 T0 = datetime(2030, 1, 6, 9, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def people(world):
-    reviewer = UserFactory(username="rita")
-    senior = UserFactory(username="sam")
-    admin = UserFactory(username="ada", role="admin")
-    member(reviewer, world.queue)
-    member(senior, world.queue, role="senior")
-    return {"reviewer": reviewer, "senior": senior, "admin": admin}
 
 
 def add(world, **overrides) -> Recommendation:
@@ -58,7 +47,7 @@ def test_overdue_pending_items_escalate_to_seniors_when_the_queue_says_so(world,
     # the random bits of two ids minted in the same millisecond.
     with time_machine.travel(T0 + timedelta(seconds=1), tick=False):
         held = add(world, external_id="held")
-        assert recommendation_claim(user=people["reviewer"], queue=world.queue).pk == waiting.pk
+        assert recommendation_claim(user=people.reviewer, queue=world.queue).pk == waiting.pk
     with time_machine.travel(T0 + timedelta(minutes=61), tick=False):
         result = sla_sweep()
     assert result == {"overdue": 2, "escalated": 1, "expired": 0}
@@ -70,7 +59,7 @@ def test_overdue_pending_items_escalate_to_seniors_when_the_queue_says_so(world,
     event = AuditEvent.objects.get(action="recommendation.escalated")
     assert event.recommendation_id == held.pk and event.data["reason"] == "sla"
     # A plain reviewer no longer gets it; the senior does.
-    assert recommendation_claim(user=people["senior"], queue=world.queue).pk == held.pk
+    assert recommendation_claim(user=people.senior, queue=world.queue).pk == held.pk
 
 
 def test_without_sla_escalate_overdue_items_stay_pending(world, people):
@@ -88,7 +77,7 @@ def test_items_past_expires_at_close_as_expired_never_as_approvals(world, people
         pending = add(world, external_id="p", expires_at=expiry.isoformat())
         held = add(world, external_id="h", expires_at=expiry.isoformat(), priority=9)
         keeps = add(world, external_id="k", expires_at=(T0 + timedelta(days=1)).isoformat())
-        assert recommendation_claim(user=people["reviewer"], queue=world.queue).pk == held.pk
+        assert recommendation_claim(user=people.reviewer, queue=world.queue).pk == held.pk
     with time_machine.travel(expiry, tick=False):
         assert sla_sweep()["expired"] == 2
     for rec in (pending, held, keeps):
@@ -100,7 +89,7 @@ def test_items_past_expires_at_close_as_expired_never_as_approvals(world, people
     assert AuditEvent.objects.filter(action="recommendation.expired").count() == 2
     # The holder's approval is refused: the item is closed.
     with time_machine.travel(expiry, tick=False), pytest.raises(LeaseLost) as exc:
-        recommendation_decide(user=people["reviewer"], recommendation_id=held.pk, outcome="approve")
+        recommendation_decide(user=people.reviewer, recommendation_id=held.pk, outcome="approve")
     assert exc.value.extra["reason"] == "expired"
     held.refresh_from_db()
     assert held.status == "expired" and not Decision.objects.exists()
@@ -110,14 +99,12 @@ def test_an_expired_item_is_never_approvable_even_before_the_sweep(world, people
     expiry = T0 + timedelta(minutes=10)
     with time_machine.travel(T0, tick=False):
         rec = add(world, expires_at=expiry.isoformat())
-        recommendation_claim(user=people["reviewer"], queue=world.queue)
+        recommendation_claim(user=people.reviewer, queue=world.queue)
     with time_machine.travel(expiry + timedelta(seconds=1), tick=False):
         with pytest.raises(LeaseLost):
-            recommendation_decide(
-                user=people["reviewer"], recommendation_id=rec.pk, outcome="approve"
-            )
+            recommendation_decide(user=people.reviewer, recommendation_id=rec.pk, outcome="approve")
         # And a claim skips it.
-        assert recommendation_claim(user=people["senior"], queue=world.queue) is None
+        assert recommendation_claim(user=people.senior, queue=world.queue) is None
     rec.refresh_from_db()
     assert rec.status == "expired" and not Decision.objects.exists()
 
@@ -128,5 +115,5 @@ def test_queue_list_counts_expired_apart_from_waiting_and_decisions(world, peopl
         add(world, external_id="w")
     with time_machine.travel(T0 + timedelta(minutes=2), tick=False):
         sla_sweep()
-        (row,) = [r for r in queue_rows_for(user=people["admin"]) if r.queue == world.queue]
+        (row,) = [r for r in queue_rows_for(user=people.admin) if r.queue == world.queue]
     assert (row.waiting, row.expired, row.overdue) == (1, 1, 0)

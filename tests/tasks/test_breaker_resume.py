@@ -10,7 +10,6 @@ from reviewqueue.services.breaker import breaker_resume
 from reviewqueue.services.execution import execution_retry
 from reviewqueue.services.ingest import recommendation_ingest, recommendation_ingest_batch
 from tests.conftest import TEST_PASSWORD, item
-from tests.factories import UserFactory
 from tests.tasks.test_execution import wired  # noqa: F401 - the fixture
 
 
@@ -29,6 +28,7 @@ def _queue(world) -> Queue:
 
 def test_resume_then_retrying_the_dead_executions_does_not_trip_again(
     wired,  # noqa: F811
+    people,
     sink,
     start_worker,
 ):
@@ -46,7 +46,7 @@ def test_resume_then_retrying_the_dead_executions_does_not_trip_again(
     _wait(lambda: _queue(wired).breaker_tripped_at is not None, "the trip")
 
     sink.default = (200, {})  # the target is fixed
-    admin = UserFactory(username="root", role="admin")
+    admin = people.admin
     breaker_resume(queue=_queue(wired), user=admin, comment="target fixed")
     for execution in Execution.objects.filter(status="dead").order_by("pk"):
         execution_retry(execution_id=execution.pk, user=admin)
@@ -69,13 +69,14 @@ def test_the_breaker_counts_only_failures_after_the_resume():
     from django.utils import timezone
 
     from reviewqueue.services.breaker import breaker_evaluate
+    from tests.conftest import make_people
     from tests.factories import ActionTypeFactory, QueueFactory, SourceFactory
 
     action_type = ActionTypeFactory()
     queue = QueueFactory(slug="q", action_types=[action_type], stage="supervised")
     Queue.objects.filter(pk=queue.pk).update(breaker_window=10, breaker_tripped_at=timezone.now())
     source = SourceFactory(name="bot", queues=[queue])
-    admin = UserFactory(username="root", role="admin")
+    admin = make_people(queue).admin
     recs = [
         recommendation_ingest(
             source=source,
@@ -104,14 +105,13 @@ def test_the_breaker_counts_only_failures_after_the_resume():
 @pytest.mark.django_db
 class TestResumePage:
     @pytest.fixture
-    def tripped(self, world):
+    def tripped(self, world, people):
         from django.utils import timezone
 
         Queue.objects.filter(pk=world.queue.pk).update(
             stage="supervised", breaker_tripped_at=timezone.now(), breaker_reason="boom"
         )
-        admin = UserFactory(username="root", role="admin")
-        return world, admin
+        return world, people.admin
 
     def _client(self, client, user):
         assert client.login(username=user.username, password=TEST_PASSWORD)
@@ -135,13 +135,9 @@ class TestResumePage:
         event = AuditEvent.objects.get(action="breaker.resumed")
         assert event.data["comment"] == "target fixed"
 
-    def test_a_reviewer_may_not_resume(self, client, tripped):
+    def test_a_reviewer_may_not_resume(self, client, tripped, people):
         world, _ = tripped
-        reviewer = UserFactory(username="rita")
-        from tests.factories import member
-
-        member(reviewer, world.queue)
-        response = self._client(client, reviewer).post(
+        response = self._client(client, people.reviewer).post(
             "/queues/refunds/resume", {"comment": "please"}
         )
         assert response.status_code == 403

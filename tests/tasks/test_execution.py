@@ -19,12 +19,11 @@ from reviewqueue.services.ingest import recommendation_ingest, recommendation_in
 from reviewqueue.services.review import recommendation_claim, recommendation_decide
 from reviewqueue.tasks import outbox_sweep
 from tests.conftest import item
-from tests.factories import UserFactory, member
 from tests.tasks.conftest import SECRET
 
 
 @pytest.fixture
-def wired(world, sink, monkeypatch, settings):
+def wired(world, people, sink, monkeypatch, settings):
     """refunds: webhook executor to the sink; refund-bot: callbacks to the sink."""
     settings.REVIEWQUEUE_OUTBOUND_ALLOWLIST = [f"127.0.0.1:{sink.port}"]
     monkeypatch.setenv("SINK_SECRET", SECRET)
@@ -38,9 +37,7 @@ def wired(world, sink, monkeypatch, settings):
     world.source.callback_url = f"{sink.url}/callbacks"
     world.source.signing_secret_env = "SINK_SECRET"
     world.source.save()
-    reviewer = UserFactory(username="rita")
-    member(reviewer, world.queue)
-    world.reviewer = reviewer
+    world.reviewer = people.reviewer
     return world
 
 
@@ -114,7 +111,9 @@ def test_429_honours_retry_after(wired, sink, start_worker):
     assert gap >= 0.9
 
 
-def test_a_400_is_dead_visible_and_an_admin_retry_succeeds(wired, sink, start_worker, client):
+def test_a_400_is_dead_visible_and_an_admin_retry_succeeds(
+    wired, people, sink, start_worker, client
+):
     sink.answer(400)
     start_worker()
     rec = approve(wired)
@@ -123,13 +122,10 @@ def test_a_400_is_dead_visible_and_an_admin_retry_succeeds(wired, sink, start_wo
     assert [e.json()["type"] for e in sink.wait_for("/callbacks", 2)][-1] == "execution.dead"
     body = wired.client().get(f"/api/v1/recommendations/{rec.pk}").json()
     assert body["execution"]["status"] == "dead" and "HTTP 400" in body["execution"]["last_error"]
-    admin = UserFactory(username="root", role="admin", is_staff=True, is_superuser=True)
-    execution_retry(execution_id=execution.pk, user=admin)
+    execution_retry(execution_id=execution.pk, user=people.admin)
     execution = wait_status(rec, "succeeded")
     assert execution.attempts == 2
-    assert AuditEvent.objects.filter(
-        action="execution.retry_requested", actor_label="root"
-    ).exists()
+    assert AuditEvent.objects.filter(action="execution.retry_requested", actor_label="ada").exists()
 
 
 def test_a_tampered_payload_is_refused_loudly(wired, sink, caplog):
@@ -152,7 +148,7 @@ def test_shadow_items_never_execute_even_through_the_sweep(wired, sink):
     assert not Execution.objects.exists() and sink.to("/actions/refund") == []
 
 
-def test_the_breaker_trips_demotes_and_an_admin_resumes(wired, sink):
+def test_the_breaker_trips_demotes_and_an_admin_resumes(wired, people, sink):
     from reviewqueue.services.breaker import breaker_resume
 
     Queue.objects.filter(pk=wired.queue.pk).update(
@@ -173,8 +169,7 @@ def test_the_breaker_trips_demotes_and_an_admin_resumes(wired, sink):
         source=wired.source, data=item(external_id="after", risk_score=0.1, confidence=0.99)
     )
     assert demoted.route == "review"
-    admin = UserFactory(username="root", role="admin")
-    breaker_resume(queue=queue, user=admin, comment="target fixed")
+    breaker_resume(queue=queue, user=people.admin, comment="target fixed")
     resumed, _ = recommendation_ingest(
         source=wired.source, data=item(external_id="resumed", risk_score=0.1, confidence=0.99)
     )
@@ -182,9 +177,9 @@ def test_the_breaker_trips_demotes_and_an_admin_resumes(wired, sink):
     assert AuditEvent.objects.get(action="breaker.resumed").data["comment"] == "target fixed"
 
 
-def test_retry_of_a_live_execution_is_refused(wired):
+def test_retry_of_a_live_execution_is_refused(wired, people):
     rec = approve(wired)
-    admin = UserFactory(username="root", role="admin")
+    admin = people.admin
     from reviewqueue.exceptions import IllegalMove
 
     with pytest.raises(IllegalMove):

@@ -14,20 +14,12 @@ from reviewqueue.services.ingest import recommendation_ingest
 from reviewqueue.services.review import recommendation_claim, recommendation_decide
 from tests.api.test_review import as_user, decide
 from tests.conftest import item
-from tests.factories import UserFactory, member
 from tests.metrics_dir import private_metrics_dir
 from tests.tasks.conftest import WAIT_SECONDS, wait_until
 from tests.tasks.test_execution import wait_status
 
 METRICS_DIR = private_metrics_dir()  # before any test counts (see tests/metrics_dir.py)
 TOKEN = "metrics-token-for-tests"
-
-
-@pytest.fixture
-def reviewer(world):
-    user = UserFactory(username="rita")
-    member(user, world.queue)
-    return user
 
 
 @pytest.fixture
@@ -55,9 +47,9 @@ def task_lines(worker, task_event: str, **match: str) -> list[dict]:
     )
 
 
-def test_the_execution_task_logs_the_approving_request_and_the_item(world, reviewer, json_worker):
+def test_the_execution_task_logs_the_approving_request_and_the_item(world, people, json_worker):
     rec, _ = recommendation_ingest(source=world.source, data=item())
-    person = as_user(reviewer)
+    person = as_user(people.reviewer)
     assert person.post("/api/v1/queues/refunds/claim").json()["id"] == str(rec.pk)
     response = decide(person, rec.pk, outcome="approve")
     assert response.status_code == 200
@@ -75,12 +67,12 @@ def test_the_execution_task_logs_the_approving_request_and_the_item(world, revie
     assert succeeded["recommendation_id"] == str(rec.pk)
 
 
-def test_a_task_queued_outside_any_request_still_names_its_item(world, reviewer, json_worker):
+def test_a_task_queued_outside_any_request_still_names_its_item(world, people, json_worker):
     """Executions queued by a service call (the sweep, a script) carry no request context: the
     service binds the item it loads."""
     rec, _ = recommendation_ingest(source=world.source, data=item())
-    recommendation_claim(user=reviewer, queue=world.queue)
-    recommendation_decide(user=reviewer, recommendation_id=rec.pk, outcome="approve")
+    recommendation_claim(user=people.reviewer, queue=world.queue)
+    recommendation_decide(user=people.reviewer, recommendation_id=rec.pk, outcome="approve")
     wait_status(rec, "succeeded", timeout=WAIT_SECONDS)
     (succeeded,) = task_lines(json_worker, "task_succeeded", recommendation_id=str(rec.pk))
     (started,) = task_lines(json_worker, "task_started", task_id=succeeded["task_id"])
@@ -88,14 +80,14 @@ def test_a_task_queued_outside_any_request_still_names_its_item(world, reviewer,
     assert "request_id" not in started and "recommendation_id" not in started
 
 
-def test_the_callback_task_names_its_item(world, reviewer, sink, json_worker):
+def test_the_callback_task_names_its_item(world, people, sink, json_worker):
     world.source.callback_url = f"{sink.url}/callbacks"
     world.source.signing_secret_env = "SINK_SECRET"  # in the worker's environment: never unsigned
     world.source.save()
     rec, _ = recommendation_ingest(source=world.source, data=item())
-    recommendation_claim(user=reviewer, queue=world.queue)
+    recommendation_claim(user=people.reviewer, queue=world.queue)
     recommendation_decide(
-        user=reviewer, recommendation_id=rec.pk, outcome="reject", reason_code="other"
+        user=people.reviewer, recommendation_id=rec.pk, outcome="reject", reason_code="other"
     )
     sink.wait_for("/callbacks", 1)  # conftest's generous deadline
     (succeeded,) = task_lines(json_worker, "task_succeeded", recommendation_id=str(rec.pk))
@@ -118,7 +110,7 @@ def executions_succeeded(client) -> float:
 
 
 def test_the_worker_counts_show_up_in_the_web_scrape(
-    world, reviewer, client, settings, start_worker, monkeypatch
+    world, people, client, settings, start_worker, monkeypatch
 ):
     settings.REVIEWQUEUE_METRICS_TOKEN = TOKEN
     before = executions_succeeded(client)
@@ -126,8 +118,8 @@ def test_the_worker_counts_show_up_in_the_web_scrape(
     recs = []
     for n in range(3):
         rec, _ = recommendation_ingest(source=world.source, data=item(external_id=f"ext-{n}"))
-        recommendation_claim(user=reviewer, queue=world.queue)
-        recommendation_decide(user=reviewer, recommendation_id=rec.pk, outcome="approve")
+        recommendation_claim(user=people.reviewer, queue=world.queue)
+        recommendation_decide(user=people.reviewer, recommendation_id=rec.pk, outcome="approve")
         recs.append(rec)
     for rec in recs:
         wait_status(rec, "succeeded", timeout=WAIT_SECONDS)

@@ -28,7 +28,6 @@ from reviewqueue.models import (
 from reviewqueue.services.callbacks import callback_deliver
 from reviewqueue.services.execution import execution_run, executions_due
 from reviewqueue.tasks import outbox_sweep
-from tests.factories import UserFactory
 from tests.tasks import test_execution
 
 approve = test_execution.approve
@@ -319,7 +318,7 @@ def test_a_callback_without_a_usable_secret_is_dead_and_says_why(wired, sink, mo
 LEAK = b'{"error": "declined", "trace": "db-7.corp.internal:5432 user=svc_refunds"}'
 
 
-def test_a_targets_error_body_is_shown_to_admins_only(wired, sink, client):
+def test_a_targets_error_body_is_shown_to_admins_only(wired, people, sink, client):
     sink.answer(400)
     sink.body = LEAK
     rec = approve(wired)
@@ -336,7 +335,6 @@ def test_a_targets_error_body_is_shown_to_admins_only(wired, sink, client):
     page = client.get(f"/recommendations/{rec.pk}/")
     assert page.status_code == 200
     assert b"HTTP 400 Bad Request" in page.content and b"db-7.corp.internal" not in page.content
-    admin = UserFactory(username="root", role="admin")
-    client.force_login(admin)
+    client.force_login(people.admin)
     page = client.get(f"/recommendations/{rec.pk}/")
     assert b"db-7.corp.internal" in page.content

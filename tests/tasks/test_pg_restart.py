@@ -31,8 +31,7 @@ from django.db import connection
 from django.db.models import Count
 
 from reviewqueue.models import Recommendation, User
-from tests.conftest import TEST_PASSWORD, World, item
-from tests.factories import UserFactory, member
+from tests.conftest import TEST_PASSWORD, People, World, item
 from tests.gunicorn import Gunicorn, gunicorn_running
 from tests.tasks.conftest import _test_database_url
 
@@ -168,11 +167,10 @@ def _browse_until(browser: httpx.Client, stop: threading.Event, out: list[tuple]
 
 
 def test_postgres_restart_during_ingest_gives_503s_then_recovers_and_loses_nothing(
-    world: World, gunicorn: Gunicorn, capsys
+    world: World, people: People, gunicorn: Gunicorn, capsys
 ):
     # gunicorn runs the production hashers; the suite's fast MD5 hasher is not among them.
-    rita = UserFactory(username="rita")
-    member(rita, world.queue)
+    rita = people.reviewer
     hasher = PBKDF2PasswordHasher()
     User.objects.filter(pk=rita.pk).update(password=hasher.encode(TEST_PASSWORD, hasher.salt()))
     browser = _signed_in(gunicorn.url)

@@ -11,15 +11,14 @@ from django.core.management import call_command
 
 from reviewqueue.models import ActionType, ApiKey, AuditEvent, Membership, Queue, Source, User
 from tests.api.test_ingest import post
-from tests.conftest import TEST_PASSWORD, item
+from tests.conftest import TEST_PASSWORD, item, make_admin
 from tests.factories import ActionTypeFactory, UserFactory, member
 
 SECRET_ENV = "ADMIN_TEST_WEBHOOK_SECRET"
 
 
 def admin_client(client):
-    admin = UserFactory(username="root", role="admin", is_staff=True, is_superuser=True)
-    client.force_login(admin)
+    client.force_login(make_admin())
     return client
 
 
@@ -101,7 +100,7 @@ def test_admin_retries_a_dead_execution_and_resumes_a_breaker(client, world):
         {"action": "resume_breaker", "_selected_action": [world.queue.pk]},
     )
     assert Queue.objects.get(pk=world.queue.pk).breaker_tripped_at is None
-    assert AuditEvent.objects.filter(action="breaker.resumed", actor_label="root").exists()
+    assert AuditEvent.objects.filter(action="breaker.resumed", actor_label="ada").exists()
     Queue.objects.filter(pk=world.queue.pk).update(stage="supervised")
     rec_id = post(world.client(), item(risk_score=0.1, confidence=0.99)).json()["id"]
     execution = Execution.objects.get(recommendation_id=rec_id)
@@ -113,9 +112,7 @@ def test_admin_retries_a_dead_execution_and_resumes_a_breaker(client, world):
     )
     execution.refresh_from_db()
     assert execution.status == "pending" and execution.max_attempts > 8
-    assert AuditEvent.objects.filter(
-        action="execution.retry_requested", actor_label="root"
-    ).exists()
+    assert AuditEvent.objects.filter(action="execution.retry_requested", actor_label="ada").exists()
 
 
 # --- Finding 15: a new API key is shown once, on its own page -----------------------------------
@@ -137,7 +134,7 @@ def test_admin_shows_a_new_key_once_on_a_page_never_in_the_messages_cookie(clien
     assert plain not in str(response.cookies.get("messages", ""))  # the old leak
     assert plain not in client.get("/admin/reviewqueue/source/").content.decode()
     assert post(world.client(key=plain), item()).status_code == 201
-    assert AuditEvent.objects.filter(action="api_key.created", actor_label="root").exists()
+    assert AuditEvent.objects.filter(action="api_key.created", actor_label="ada").exists()
 
 
 # --- Finding 1: every admin change is on the record, with before and after ----------------------
@@ -164,7 +161,7 @@ def test_a_queue_edit_in_the_admin_is_one_audit_event_with_before_and_after(clie
     assert response.status_code == 302, response.context["adminform"].form.errors
     assert AuditEvent.objects.count() == before + 1
     event = AuditEvent.objects.latest("id")
-    assert event.action == "queue.changed" and event.actor_label == "root"
+    assert event.action == "queue.changed" and event.actor_label == "ada"
     assert event.queue_id == world.queue.pk  # in the queue's own chain
     assert event.data == {
         "object": "queue",
@@ -251,7 +248,7 @@ def test_a_role_change_in_the_admin_is_audited_and_an_auditor_leaves_every_queue
     status, errors = save(client, f"/admin/reviewqueue/user/{bob.pk}/change/", role="auditor")
     assert status == 302, errors
     event = AuditEvent.objects.latest("id")
-    assert event.action == "user.changed" and event.actor_label == "root"
+    assert event.action == "user.changed" and event.actor_label == "ada"
     assert event.data["changes"] == {
         "role": {"before": "reviewer", "after": "auditor"},
         "member of refunds": {"before": "reviewer", "after": None},

@@ -22,16 +22,15 @@ from reviewqueue.services.review import (
 )
 from reviewqueue.services.setup import config_apply
 from tests.api.test_review import add, as_user
-from tests.factories import UserFactory, member
+from tests.factories import member
 from tests.web.test_admin import admin_client, change_form_data
 
 
 @pytest.fixture
-def auditor(world):
-    """An auditor with a membership that predates the rule (written past every service)."""
-    audrey = UserFactory(username="audrey", role="auditor")
-    member(audrey, world.queue, role="senior")
-    return audrey
+def auditor(world, people):
+    """The auditor with a membership that predates the rule (written past every service)."""
+    member(people.auditor, world.queue, role="senior")
+    return people.auditor
 
 
 def held_by(user, rec: Recommendation) -> Recommendation:
@@ -45,14 +44,12 @@ def held_by(user, rec: Recommendation) -> Recommendation:
     return rec
 
 
-def test_the_access_rule_gives_an_auditor_no_review_even_as_a_member(world, auditor):
+def test_the_access_rule_gives_an_auditor_no_review_even_as_a_member(world, people, auditor):
     from reviewqueue import access
 
     assert access.review_role(auditor, world.queue) is None
     assert not access.can_review(auditor, world.queue)
-    reviewer = UserFactory(username="rita")
-    member(reviewer, world.queue)
-    assert access.can_review(reviewer, world.queue)
+    assert access.can_review(people.reviewer, world.queue)
 
 
 def test_an_auditor_member_cannot_claim(world, auditor):
@@ -151,8 +148,8 @@ def test_a_member_who_becomes_an_auditor_leaves_every_queue(world, monkeypatch):
     assert not Membership.objects.filter(user__username="rita").exists()
 
 
-def test_apply_config_refuses_an_auditor_member(world):
-    UserFactory(username="audrey", role="auditor")
+def test_apply_config_refuses_an_auditor_member(world, people):
+    assert people.auditor.username == "audrey"
     text = '[[members]]\nuser = "audrey"\nqueues = ["refunds"]\n'
     with pytest.raises(ConfigError) as info:
         config_apply(text=text, actor=Actor.system("test"))
@@ -160,8 +157,8 @@ def test_apply_config_refuses_an_auditor_member(world):
     assert not Membership.objects.filter(user__username="audrey").exists()
 
 
-def test_the_admin_member_inline_refuses_an_auditor(client, world):
-    audrey = UserFactory(username="audrey", role="auditor")
+def test_the_admin_member_inline_refuses_an_auditor(client, world, people):
+    audrey = people.auditor
     admin_client(client)
     data = change_form_data(client, f"/admin/reviewqueue/queue/{world.queue.pk}/change/")
     data.update(

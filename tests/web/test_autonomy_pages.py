@@ -21,18 +21,6 @@ HX = {"HTTP_HX_REQUEST": "true"}
 
 
 @pytest.fixture
-def reviewer(world):
-    user = UserFactory(username="bob")
-    member(user, world.queue)
-    return user
-
-
-@pytest.fixture
-def admin(db):
-    return UserFactory(username="ada", role="admin")
-
-
-@pytest.fixture
 def blind(world):
     Queue.objects.filter(pk=world.queue.pk).update(stage="shadow", blind_review=True)
     world.queue.refresh_from_db()
@@ -44,9 +32,9 @@ def assert_hidden(html: str) -> None:
         assert secret not in html, secret
 
 
-def test_blind_review_page_shows_inputs_but_never_the_proposal(blind, reviewer, client):
+def test_blind_review_page_shows_inputs_but_never_the_proposal(blind, people, client):
     add(blind)
-    client.force_login(reviewer)
+    client.force_login(people.reviewer)
     client.post("/queues/refunds/review/claim")
     for url in ("/queues/refunds/review/", "/queues/refunds/review/?panel=modify"):
         html = client.get(url).content.decode()
@@ -55,9 +43,9 @@ def test_blind_review_page_shows_inputs_but_never_the_proposal(blind, reviewer, 
         assert_hidden(html)
 
 
-def test_blind_review_through_the_form_records_the_comparison(blind, reviewer, client):
+def test_blind_review_through_the_form_records_the_comparison(blind, people, client):
     rec = add(blind)
-    client.force_login(reviewer)
+    client.force_login(people.reviewer)
     client.post("/queues/refunds/review/claim")
     response = client.post(
         f"/queues/refunds/review/{rec.pk}/decide",
@@ -76,33 +64,33 @@ def test_blind_review_through_the_form_records_the_comparison(blind, reviewer, c
     assert AuditEvent.objects.get(action="recommendation.blind_reviewed").data["agreed"] is True
 
 
-def test_a_refused_blind_form_does_not_leak_the_proposal(blind, reviewer, client):
+def test_a_refused_blind_form_does_not_leak_the_proposal(blind, people, client):
     rec = add(blind)
-    client.force_login(reviewer)
+    client.force_login(people.reviewer)
     client.post("/queues/refunds/review/claim")
     response = client.post(f"/queues/refunds/review/{rec.pk}/decide", {"outcome": "modify"}, **HX)
     assert response.status_code == 400
     assert_hidden(response.content.decode())
 
 
-def test_item_page_hides_the_proposal_from_reviewers_not_from_auditors(blind, reviewer, client):
+def test_item_page_hides_the_proposal_from_reviewers_not_from_auditors(blind, people, client):
     rec = add(blind)
-    recommendation_claim(user=reviewer, queue=blind.queue)
+    recommendation_claim(user=people.reviewer, queue=blind.queue)
     recommendation_decide(
-        user=reviewer,
+        user=people.reviewer,
         recommendation_id=rec.pk,
         outcome="modify",
         payload={**SECRET_PAYLOAD, "amount": 1.0, "note": "x"},
     )
-    client.force_login(reviewer)
+    client.force_login(people.reviewer)
     html = client.get(f"/recommendations/{rec.pk}/").content.decode()
     assert "Blind review" in html
     assert "1234.5" not in html and "SECRET-RATIONALE" not in html and "0.8765" not in html
-    client.force_login(UserFactory(username="audrey", role="auditor"))
+    client.force_login(people.auditor)
     assert "SECRET-RATIONALE" in client.get(f"/recommendations/{rec.pk}/").content.decode()
 
 
-def test_queue_page_lists_disagreements_for_auditors(blind, reviewer, client, admin):
+def test_queue_page_lists_disagreements_for_auditors(blind, people, client):
     agreeing, disagreeing = add(blind, external_id="ok"), add(blind, external_id="bad")
     recommendation_record_outcome(
         source=blind.source, recommendation_id=agreeing.pk, outcome="approve"
@@ -113,16 +101,16 @@ def test_queue_page_lists_disagreements_for_auditors(blind, reviewer, client, ad
         outcome="reject",
         reason_code="policy_violation",
     )
-    client.force_login(admin)
+    client.force_login(people.admin)
     html = client.get("/queues/refunds/").content.decode()
     section = html[html.index('id="disagreements"') :]
     assert "bad" in section and ">ok<" not in section and "policy_violation" in section
-    client.force_login(reviewer)
+    client.force_login(people.reviewer)
     assert 'id="disagreements"' not in client.get("/queues/refunds/").content.decode()
 
 
-def test_admin_advances_from_the_queue_page_and_the_history_shows_it(world, admin, client):
-    client.force_login(admin)
+def test_admin_advances_from_the_queue_page_and_the_history_shows_it(world, people, client):
+    client.force_login(people.admin)
     response = client.post(
         "/queues/refunds/stage", {"to_stage": "supervised", "comment": "30 good days"}
     )
@@ -134,23 +122,23 @@ def test_admin_advances_from_the_queue_page_and_the_history_shows_it(world, admi
     assert "approval → supervised" in html and "ada" in html
 
 
-def test_reviewers_cannot_change_stages_and_outsiders_do_not_see_the_page(world, reviewer, client):
-    client.force_login(reviewer)
+def test_reviewers_cannot_change_stages_and_outsiders_do_not_see_the_page(world, people, client):
+    client.force_login(people.reviewer)
     assert 'name="to_stage"' not in client.get("/queues/refunds/").content.decode()
     response = client.post("/queues/refunds/stage", {"to_stage": "shadow"})
     assert response.status_code == 403 and not StageChange.objects.exists()
-    client.force_login(UserFactory(username="otto"))
+    client.force_login(people.outsider)
     assert client.get("/queues/refunds/").status_code == 404
 
 
-def test_an_advance_without_a_reason_while_gates_are_unmet_is_refused(world, admin, client):
-    client.force_login(admin)
+def test_an_advance_without_a_reason_while_gates_are_unmet_is_refused(world, people, client):
+    client.force_login(people.admin)
     response = client.post("/queues/refunds/stage", {"to_stage": "supervised"})
     assert response.status_code == 400
     assert "say why you advance anyway" in response.content.decode()
 
 
-def test_qa_list_and_verdicts(world, reviewer, client):
+def test_qa_list_and_verdicts(world, people, client):
     previous = qa.qa_random(random.Random(1))
     try:
         Queue.objects.filter(pk=world.queue.pk).update(stage="supervised", qa_sample_rate=1.0)
@@ -160,7 +148,7 @@ def test_qa_list_and_verdicts(world, reviewer, client):
         )
     finally:
         qa.qa_random(previous)
-    client.force_login(reviewer)
+    client.force_login(people.reviewer)
     html = client.get("/queues/refunds/qa/").content.decode()
     assert html.count("data-qa-item=") == 2
     rec_id = html.split('data-qa-item="')[1].split('"')[0]
@@ -173,24 +161,24 @@ def test_qa_list_and_verdicts(world, reviewer, client):
     assert client.get("/queues/refunds/qa/").content.decode().count("data-qa-item=") == 1
 
 
-def test_queue_list_shows_expired_apart(world, reviewer, client):
+def test_queue_list_shows_expired_apart(world, people, client):
     soon = (timezone.now() + timedelta(seconds=1)).isoformat()
     recommendation_ingest(source=world.source, data=item(external_id="e", expires_at=soon))
     sla_sweep(now=timezone.now() + timedelta(seconds=5))
-    client.force_login(reviewer)
+    client.force_login(people.reviewer)
     html = client.get("/queues/").content.decode()
     row = html[html.index('data-queue="refunds"') :]
     assert 'data-expired><span class="tag">1</span>' in row
 
 
-def test_shadow_items_of_a_blind_queue_count_as_waiting(blind, reviewer, client):
+def test_shadow_items_of_a_blind_queue_count_as_waiting(blind, people, client):
     from reviewqueue.selectors.gauges import gauges_read
     from reviewqueue.selectors.queues import queue_rows_for
 
     for n in range(3):
         add(blind, external_id=f"s-{n}")
-    client.force_login(reviewer)
-    (row,) = queue_rows_for(user=reviewer)
+    client.force_login(people.reviewer)
+    (row,) = queue_rows_for(user=people.reviewer)
     assert row.waiting == 3 and row.oldest_waiting_at is not None
     html = client.get("/queues/").content.decode()
     assert "<strong>3</strong>" in html
@@ -201,30 +189,30 @@ def test_shadow_items_of_a_blind_queue_count_as_waiting(blind, reviewer, client)
 
 
 def test_shadow_items_without_blind_review_wait_for_the_source_not_a_reviewer(
-    world, reviewer, client
+    world, people, client
 ):
     from reviewqueue.selectors.queues import queue_rows_for
 
     Queue.objects.filter(pk=world.queue.pk).update(stage="shadow", blind_review=False)
     recommendation_ingest(source=world.source, data=item(external_id="s-1"))
-    (row,) = queue_rows_for(user=reviewer)
+    (row,) = queue_rows_for(user=people.reviewer)
     assert row.waiting == 0  # nobody here can claim it: the source reports the outcome
 
 
-def test_a_lease_lost_to_the_sweep_says_it_expired_and_who_returned_it(world, reviewer, client):
+def test_a_lease_lost_to_the_sweep_says_it_expired_and_who_returned_it(world, people, client):
     from reviewqueue.exceptions import LeaseLost
     from reviewqueue.models import Recommendation
     from reviewqueue.services.review import leases_return_expired
 
     rec, _ = recommendation_ingest(source=world.source, data=item(external_id="lease-1"))
-    client.force_login(reviewer)
+    client.force_login(people.reviewer)
     client.post("/queues/refunds/review/claim")
     Recommendation.objects.filter(pk=rec.pk).update(
         lease_expires_at=timezone.now() - timedelta(seconds=1)
     )
     assert leases_return_expired() == 1
     with pytest.raises(LeaseLost) as lost:
-        recommendation_decide(user=reviewer, recommendation_id=rec.pk, outcome="approve")
+        recommendation_decide(user=people.reviewer, recommendation_id=rec.pk, outcome="approve")
     assert lost.value.extra == {"reason": "lease_expired", "released_by": "lease-sweep"}
     response = client.post(f"/queues/refunds/review/{rec.pk}/decide", {"outcome": "approve"}, **HX)
     assert response.status_code == 409
@@ -233,16 +221,16 @@ def test_a_lease_lost_to_the_sweep_says_it_expired_and_who_returned_it(world, re
     assert "have not claimed" not in html
 
 
-def test_a_lease_lost_to_your_own_release_says_so(world, reviewer):
+def test_a_lease_lost_to_your_own_release_says_so(world, people):
     from reviewqueue.exceptions import LeaseLost
     from reviewqueue.services.review import recommendation_release
 
     rec, _ = recommendation_ingest(source=world.source, data=item(external_id="lease-2"))
-    recommendation_claim(user=reviewer, queue=world.queue)
-    recommendation_release(user=reviewer, recommendation_id=rec.pk)
+    recommendation_claim(user=people.reviewer, queue=world.queue)
+    recommendation_release(user=people.reviewer, recommendation_id=rec.pk)
     with pytest.raises(LeaseLost) as lost:
-        recommendation_decide(user=reviewer, recommendation_id=rec.pk, outcome="approve")
-    assert lost.value.extra == {"reason": "released", "released_by": "bob"}
+        recommendation_decide(user=people.reviewer, recommendation_id=rec.pk, outcome="approve")
+    assert lost.value.extra == {"reason": "released", "released_by": "rita"}
     other = UserFactory(username="carol")
     member(other, world.queue)
     with pytest.raises(LeaseLost) as never:

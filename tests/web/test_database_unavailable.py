@@ -11,7 +11,6 @@ from django.db import DEFAULT_DB_ALIAS, connection, connections
 
 from reviewqueue.models import Recommendation
 from tests.conftest import World, item
-from tests.factories import UserFactory, member
 
 # The cut connection takes its transaction along.
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -51,11 +50,9 @@ def test_ingest_answers_503_problem_when_the_connection_is_gone(world: World, cu
 
 
 def test_a_page_answers_a_plain_503_page_when_the_connection_is_gone(
-    world: World, client, cut_connection
+    world: World, people, client, cut_connection
 ):
-    reviewer = UserFactory(username="rita")
-    member(reviewer, world.queue)
-    client.force_login(reviewer)
+    client.force_login(people.reviewer)
     assert client.get("/queues/").status_code == 200
 
     cut_connection()

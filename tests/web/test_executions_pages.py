@@ -7,7 +7,7 @@ from django.utils import timezone
 from reviewqueue.models import AuditEvent, Execution, Queue
 from reviewqueue.services.ingest import recommendation_ingest
 from tests.conftest import item
-from tests.factories import UserFactory, member
+from tests.factories import member
 
 
 @pytest.fixture
@@ -23,8 +23,8 @@ def dead(world):
     return Execution.objects.get(recommendation=rec)
 
 
-def test_admins_see_dead_executions_and_retry_them(client, dead):
-    client.force_login(UserFactory(username="root", role="admin"))
+def test_admins_see_dead_executions_and_retry_them(client, dead, people):
+    client.force_login(people.admin)
     page = client.get("/executions/dead/")
     assert page.status_code == 200
     html = page.content.decode()
@@ -37,13 +37,11 @@ def test_admins_see_dead_executions_and_retry_them(client, dead):
     assert "Sent back to the workers" in response.content.decode()
     dead.refresh_from_db()
     assert dead.status == "pending"
-    assert AuditEvent.objects.filter(
-        action="execution.retry_requested", actor_label="root"
-    ).exists()
+    assert AuditEvent.objects.filter(action="execution.retry_requested", actor_label="ada").exists()
 
 
-def test_auditors_see_the_list_without_a_retry_button_and_cannot_retry(client, dead):
-    client.force_login(UserFactory(username="audrey", role="auditor"))
+def test_auditors_see_the_list_without_a_retry_button_and_cannot_retry(client, dead, people):
+    client.force_login(people.auditor)
     assert ">Retry<" not in client.get("/executions/dead/").content.decode()
     response = client.post(f"/executions/{dead.pk}/retry", follow=True)
     assert "Only admins may retry" in response.content.decode()
@@ -51,33 +49,28 @@ def test_auditors_see_the_list_without_a_retry_button_and_cannot_retry(client, d
     assert dead.status == "dead"
 
 
-def test_reviewers_do_not_get_the_dead_list(client, dead, world):
-    reviewer = UserFactory(username="rita")
-    member(reviewer, world.queue)
-    client.force_login(reviewer)
+def test_reviewers_do_not_get_the_dead_list(client, dead, world, people):
+    client.force_login(people.reviewer)
     assert client.get("/executions/dead/").status_code == 404
 
 
-def test_a_tripped_breaker_shows_a_banner_and_an_admin_resumes(client, world):
+def test_a_tripped_breaker_shows_a_banner_and_an_admin_resumes(client, world, people):
     Queue.objects.filter(pk=world.queue.pk).update(
         stage="supervised",
         breaker_tripped_at=timezone.now(),
         breaker_reason="Execution failure rate 40%.",
     )
-    reviewer = UserFactory(username="rita")
-    member(reviewer, world.queue)
-    client.force_login(reviewer)
+    client.force_login(people.reviewer)
     for url in ("/queues/", "/queues/refunds/review/"):
         html = client.get(url).content.decode()
         assert "Auto-execution stopped on Refunds" in html and "Execution failure rate 40%." in html
         assert "Resume auto-execution" not in html
     assert client.post("/queues/refunds/resume").status_code == 403
     assert Queue.objects.get(pk=world.queue.pk).breaker_tripped_at is not None
-    admin = UserFactory(username="root", role="admin")
-    member(admin, world.queue, role="senior")
-    client.force_login(admin)
+    member(people.admin, world.queue, role="senior")  # an admin who also reviews
+    client.force_login(people.admin)
     assert "Resume auto-execution" in client.get("/queues/").content.decode()
     client.post("/queues/refunds/resume", {"comment": "the target is fixed"})
     assert Queue.objects.get(pk=world.queue.pk).breaker_tripped_at is None
     assert "Auto-execution stopped" not in client.get("/queues/").content.decode()
-    assert AuditEvent.objects.filter(action="breaker.resumed", actor_label="root").exists()
+    assert AuditEvent.objects.filter(action="breaker.resumed", actor_label="ada").exists()

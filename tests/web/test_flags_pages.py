@@ -31,7 +31,7 @@ from reviewqueue.services.review import recommendation_claim, recommendation_dec
 from reviewqueue.states import Route, Status
 from reviewqueue.templatetags.review_tags import FlagItem, flag_items
 from tests.conftest import item
-from tests.factories import ActionTypeFactory, UserFactory, member
+from tests.factories import ActionTypeFactory
 from tests.web.test_admin import admin_client, queue_url, save
 
 LOW_CONFIDENCE = "confidence 0.10 is below the queue's floor 0.50"
@@ -56,20 +56,6 @@ def ingest(world, external_id: str, *, source=None, **overrides) -> Recommendati
 
 
 @pytest.fixture
-def people(world):
-    rita = UserFactory(username="rita")
-    member(rita, world.queue)
-    otto = UserFactory(username="otto")
-    member(otto, world.other_queue)
-    return {
-        "reviewer": rita,
-        "outsider": otto,  # a reviewer of the other queue only
-        "auditor": UserFactory(username="audrey", role="auditor"),
-        "admin": UserFactory(username="ada", role="admin"),
-    }
-
-
-@pytest.fixture
 def low(world) -> Recommendation:
     """An item of an autonomous queue whose confidence is under the queue's floor."""
     flag_queue(world.queue)
@@ -83,7 +69,7 @@ def low(world) -> Recommendation:
 
 
 def test_the_item_page_shows_the_flag_in_words_with_its_sentence(low, people, client):
-    client.force_login(people["reviewer"])
+    client.force_login(people.reviewer)
     html = client.get(f"/recommendations/{low.pk}/").content.decode()
     notice = html[html.index("data-flags") :]
     assert "Low confidence" in notice and escape(LOW_CONFIDENCE) in notice
@@ -92,7 +78,7 @@ def test_the_item_page_shows_the_flag_in_words_with_its_sentence(low, people, cl
 
 
 def test_the_review_page_shows_the_flag_before_the_decision_buttons(low, people, client):
-    client.force_login(people["reviewer"])
+    client.force_login(people.reviewer)
     html = client.post("/queues/refunds/review/claim", follow=True).content.decode()
     assert f'data-rec="{low.pk}"' in html
     assert escape(LOW_CONFIDENCE) in html
@@ -103,7 +89,7 @@ def test_an_item_without_flags_shows_no_notice(world, people, client):
     flag_queue(world.queue, stage="approval")  # flags are raised only when items could run
     rec = ingest(world, "calm")
     assert rec.flags == []
-    client.force_login(people["reviewer"])
+    client.force_login(people.reviewer)
     client.post("/queues/refunds/review/claim")
     for url in (f"/recommendations/{rec.pk}/", "/queues/refunds/review/"):
         html = client.get(url).content.decode()
@@ -116,7 +102,7 @@ def test_a_blind_viewer_sees_the_flag_kinds_but_not_their_sentences(low, world, 
     # quote the proposal's numbers. The flags are ingest's own; only the route is set here.
     Recommendation.objects.filter(pk=low.pk).update(route=Route.SHADOW, status=Status.SHADOW)
     Queue.objects.filter(pk=world.queue.pk).update(stage="shadow", blind_review=True)
-    client.force_login(people["reviewer"])
+    client.force_login(people.reviewer)
     client.post("/queues/refunds/review/claim")
     for url in (f"/recommendations/{low.pk}/", "/queues/refunds/review/"):
         html = client.get(url).content.decode()
@@ -124,7 +110,7 @@ def test_a_blind_viewer_sees_the_flag_kinds_but_not_their_sentences(low, world, 
         assert "Low confidence" in html and 'data-flag="confidence_floor"' in html, url
         assert "only their kinds are shown" in html, url
         assert "below the queue" not in html and "0.10" not in html, url
-    client.force_login(people["auditor"])  # auditors see proposals, and so the sentences
+    client.force_login(people.auditor)  # auditors see proposals, and so the sentences
     assert escape(LOW_CONFIDENCE) in client.get(f"/recommendations/{low.pk}/").content.decode()
 
 
@@ -153,7 +139,7 @@ def test_a_flag_sentence_quoting_written_names_is_escaped(world, people, client)
     (flag,) = rec.flags
     assert flag["kind"] == "outlier" and flag["detail"].startswith(field)
 
-    client.force_login(people["reviewer"])
+    client.force_login(people.reviewer)
     client.post("/queues/refunds/review/claim")
     for url in (f"/recommendations/{rec.pk}/", "/queues/refunds/review/"):
         html = client.get(url).content.decode()
@@ -199,7 +185,7 @@ OTHER = {"risk_ceiling": 0, "confidence_floor": 1, "outlier": 0, "volume": 0}
 
 
 def test_reports_count_flagged_items_of_the_reviewers_own_queues_only(flagged, people, client):
-    client.force_login(people["reviewer"])
+    client.force_login(people.reviewer)
     response = client.get("/reports/", today())
     assert response.status_code == 200
     counts = [(f.queue.slug, f.flagged, f.by_kind) for f in response.context["report"].flags]
@@ -217,12 +203,12 @@ def test_reports_count_flagged_items_of_the_reviewers_own_queues_only(flagged, p
         ["refunds", "2", "1", "2", "0", "0"],
     ]
 
-    client.force_login(people["outsider"])
+    client.force_login(people.outsider)
     assert set(flag_rows(client.get("/reports/", today()).content.decode())) == {"other"}
 
 
 def test_reports_count_flagged_items_of_every_queue_for_auditors(flagged, people, client):
-    client.force_login(people["auditor"])
+    client.force_login(people.auditor)
     report = client.get("/reports/", today()).context["report"]
     assert {f.queue.slug: (f.flagged, f.by_kind) for f in report.flags} == {
         "refunds": (2, REFUNDS),
@@ -236,7 +222,7 @@ def test_reports_count_flagged_items_of_every_queue_for_auditors(flagged, people
 
 
 def test_the_trend_counts_decisions_on_flagged_items(flagged, people, client):
-    rita = people["reviewer"]
+    rita = people.reviewer
     held = recommendation_claim(user=rita, queue="refunds")
     assert held is not None and held.pk == flagged["low"].pk
     recommendation_decide(user=rita, recommendation_id=held.pk, outcome="approve")
@@ -254,19 +240,19 @@ def test_the_trend_counts_decisions_on_flagged_items(flagged, people, client):
 
 
 def test_the_queue_page_counts_flags_and_says_what_raises_them(flagged, people, client):
-    client.force_login(people["reviewer"])
+    client.force_login(people.reviewer)
     html = client.get("/queues/refunds/").content.decode()
     assert "<dd data-flagged>2</dd>" in html
     assert '<dd data-kind="risk_ceiling">1</dd>' in html
     assert "<strong>Low confidence</strong>: confidence below 0.5" in html
     assert "<strong>Risk above ceiling</strong>: risk at or above 0.9" in html
     assert "data-flags-idle" not in html
-    client.force_login(people["outsider"])
+    client.force_login(people.outsider)
     assert client.get("/queues/refunds/").status_code == 404
 
 
 def test_the_queue_page_says_when_flags_do_not_apply(world, people, client):
-    client.force_login(people["reviewer"])
+    client.force_login(people.reviewer)
     html = client.get("/queues/refunds/").content.decode()
     assert "No anomaly flags configured" in html and "data-flags-idle" in html
 

@@ -1,24 +1,16 @@
 """The incidents page: an admin records and resolves incidents with forms; auditors read;
 reviewers are refused; the queue page lists them; the readiness gate counts them."""
 
-import pytest
-
 from reviewqueue.models import AuditEvent, Incident
 from reviewqueue.services.incidents import incident_record
 from tests.api.test_review import add
-from tests.factories import UserFactory, member
 
 PAGE = "/queues/refunds/incidents/"
 
 
-@pytest.fixture
-def admin(db):
-    return UserFactory(username="ada", role="admin")
-
-
-def test_admin_records_an_incident_through_the_form(world, admin, client):
+def test_admin_records_an_incident_through_the_form(world, people, client):
     rec = add(world, external_id="bad-one")
-    client.force_login(admin)
+    client.force_login(people.admin)
     response = client.post(
         PAGE, {"severity": "high", "summary": "Paid twice", "recommendation_ids": str(rec.pk)}
     )
@@ -30,8 +22,8 @@ def test_admin_records_an_incident_through_the_form(world, admin, client):
     assert "Paid twice" in html and "bad-one" in html
 
 
-def test_the_form_shows_errors_and_keeps_the_input(world, admin, client):
-    client.force_login(admin)
+def test_the_form_shows_errors_and_keeps_the_input(world, people, client):
+    client.force_login(people.admin)
     response = client.post(
         PAGE, {"severity": "high", "summary": "keep me", "recommendation_ids": "nope"}
     )
@@ -41,24 +33,24 @@ def test_the_form_shows_errors_and_keeps_the_input(world, admin, client):
     assert not Incident.objects.exists()
 
 
-def test_resolve_button_resolves_and_the_row_says_so(world, admin, client):
-    incident = incident_record(queue=world.queue, user=admin, severity="high", summary="x")
-    client.force_login(admin)
+def test_resolve_button_resolves_and_the_row_says_so(world, people, client):
+    incident = incident_record(queue=world.queue, user=people.admin, severity="high", summary="x")
+    client.force_login(people.admin)
     response = client.post(f"{PAGE}{incident.pk}/resolve", {"resolution": "fixed it"})
     assert response.status_code == 302
     incident.refresh_from_db()
-    assert incident.resolved_at is not None and incident.resolved_by == admin
+    assert incident.resolved_at is not None and incident.resolved_by == people.admin
     html = client.get(PAGE).content.decode()
     assert "resolved" in html and "fixed it" in html
     assert AuditEvent.objects.filter(action="incident.resolved").count() == 1
 
 
-def test_queue_page_lists_incidents_for_admins_and_auditors_only(world, admin, client):
-    incident_record(queue=world.queue, user=admin, severity="medium", summary="slow callbacks")
-    auditor = UserFactory(username="audrey", role="auditor")
-    reviewer = UserFactory(username="rita")
-    member(reviewer, world.queue)
-    for user, shown in ((admin, True), (auditor, True), (reviewer, False)):
+def test_queue_page_lists_incidents_for_admins_and_auditors_only(world, people, client):
+    incident_record(
+        queue=world.queue, user=people.admin, severity="medium", summary="slow callbacks"
+    )
+    auditor, reviewer = people.auditor, people.reviewer
+    for user, shown in ((people.admin, True), (auditor, True), (reviewer, False)):
         client.force_login(user)
         html = client.get("/queues/refunds/").content.decode()
         assert ("slow callbacks" in html) is shown, user
@@ -70,11 +62,11 @@ def test_queue_page_lists_incidents_for_admins_and_auditors_only(world, admin, c
     assert client.get(PAGE).status_code == 403
 
 
-def test_a_high_incident_makes_the_incidents_gate_unmet(world, admin, client):
-    client.force_login(admin)
+def test_a_high_incident_makes_the_incidents_gate_unmet(world, people, client):
+    client.force_login(people.admin)
     html = client.get("/queues/refunds/").content.decode()
     assert 'data-gate="incidents"' in html
-    incident_record(queue=world.queue, user=admin, severity="high", summary="outage")
+    incident_record(queue=world.queue, user=people.admin, severity="high", summary="outage")
     html = client.get("/queues/refunds/").content.decode()
     gate = html.split('data-gate="incidents"')[1].split("</tr>")[0]
     assert "not met" in gate and "1 high-severity incident" in gate

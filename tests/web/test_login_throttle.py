@@ -16,7 +16,7 @@ from reviewqueue.services.audit import Actor
 from reviewqueue.services.tokens import personal_token_create
 from tests.api.test_abuse_limits import counters_unreachable, limiter_warnings  # noqa: F401 (fixture)
 from tests.conftest import TEST_PASSWORD, item
-from tests.factories import UserFactory, member
+from tests.factories import UserFactory
 
 WRONG = "not the password"
 
@@ -179,28 +179,26 @@ def test_the_counters_are_rows_every_process_reads(client, bob, tight):
 
 
 class TestAdminSignIn:
-    @pytest.fixture
-    def ada(self, db):
-        return UserFactory(username="ada", role="admin", is_staff=True, is_superuser=True)
-
-    def test_the_admin_signs_in_through_its_own_form(self, client, ada, tight):
-        response = sign_in(client, "ada", TEST_PASSWORD, url="/admin/login/?next=/admin/")
+    def test_the_admin_signs_in_through_its_own_form(self, client, people, tight):
+        response = sign_in(
+            client, people.admin.username, TEST_PASSWORD, url="/admin/login/?next=/admin/"
+        )
         assert response.status_code == 302 and response["Location"] == "/admin/"
         assert client.get("/admin/").status_code == 200
 
-    def test_failures_on_the_admin_form_are_throttled(self, client, ada, tight):
+    def test_failures_on_the_admin_form_are_throttled(self, client, people, tight):
         for _ in range(3):
-            response = sign_in(client, "ada", WRONG, url="/admin/login/")
+            response = sign_in(client, people.admin.username, WRONG, url="/admin/login/")
             assert response.status_code == 200
             assert "Please enter the correct username and password" in response.content.decode()
-        assert_throttled(sign_in(client, "ada", TEST_PASSWORD, url="/admin/login/"))
+        assert_throttled(sign_in(client, people.admin.username, TEST_PASSWORD, url="/admin/login/"))
         assert client.get("/admin/").status_code == 302
 
-    def test_both_forms_share_one_budget_per_username(self, client, ada, tight):
-        sign_in(client, "ada", WRONG, url="/admin/login/")
-        sign_in(client, "ada", WRONG)
-        sign_in(client, "ada", WRONG, url="/admin/login/")
-        assert_throttled(sign_in(client, "ada", TEST_PASSWORD))
+    def test_both_forms_share_one_budget_per_username(self, client, people, tight):
+        sign_in(client, people.admin.username, WRONG, url="/admin/login/")
+        sign_in(client, people.admin.username, WRONG)
+        sign_in(client, people.admin.username, WRONG, url="/admin/login/")
+        assert_throttled(sign_in(client, people.admin.username, TEST_PASSWORD))
 
 
 class TestApiCredentials:
@@ -213,10 +211,10 @@ class TestApiCredentials:
             REMOTE_ADDR=ip,
         )
 
-    def test_invalid_tokens_turn_from_401_to_429_with_retry_after(self, client, world, tight):
-        reviewer = UserFactory(username="rita")
-        member(reviewer, world.queue)
-        _, token = personal_token_create(user=reviewer, actor=Actor.system("test"))
+    def test_invalid_tokens_turn_from_401_to_429_with_retry_after(
+        self, client, world, people, tight
+    ):
+        _, token = personal_token_create(user=people.reviewer, actor=Actor.system("test"))
         forged = token.rsplit("_", 1)[0] + "_" + "A" * 43
         codes = [self.claim(client, forged).status_code for _ in range(7)]
         assert codes == [401] * 6 + [429]

@@ -23,7 +23,6 @@ from reviewqueue.observability import multiproc
 from tests.api.test_ingest import assert_problem, post
 from tests.api.test_review import as_user, claim, decide
 from tests.conftest import item
-from tests.factories import UserFactory, member
 from tests.metrics_dir import private_metrics_dir
 
 METRICS_DIR = private_metrics_dir()  # before any test counts (see tests/metrics_dir.py)
@@ -239,11 +238,9 @@ def test_nothing_is_counted_for_a_change_that_rolls_back(world, scraping):
 
 
 def test_decisions_are_counted_and_timed_and_the_backlog_is_read_from_the_database(
-    world, scraping, django_capture_on_commit_callbacks
+    world, people, scraping, django_capture_on_commit_callbacks
 ):
-    reviewer = UserFactory(username="rita")
-    member(reviewer, world.queue)
-    api, person = world.client(), as_user(reviewer)
+    api, person = world.client(), as_user(people.reviewer)
     ids = [post(api, item(external_id=f"ext-{n}")).json()["id"] for n in range(5)]
     Recommendation.objects.filter(pk=ids[4]).update(
         due_at=timezone.now() - timedelta(minutes=1)  # past its SLA

@@ -8,13 +8,13 @@ from reviewqueue.services.ingest import recommendation_ingest_batch
 from reviewqueue.services.review import recommendation_decide
 from tests.api.test_ingest import work
 from tests.conftest import item
-from tests.factories import UserFactory, member
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_review_page_costs_at_most_eight_statements_whatever_the_queue_size(world, client):
-    reviewer = UserFactory(username="rita")
-    member(reviewer, world.queue)
+def test_the_review_page_costs_at_most_eight_statements_whatever_the_queue_size(
+    world, people, client
+):
+    reviewer = people.reviewer
     client.force_login(reviewer)
     counts = []
     for size in (1, 5, 2000):

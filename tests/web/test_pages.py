@@ -18,35 +18,9 @@ from reviewqueue.services.review import (
 )
 from reviewqueue.web.forms import form_data_for
 from tests.conftest import TEST_PASSWORD, item
-from tests.factories import QueueFactory, UserFactory, member
+from tests.factories import QueueFactory
 
 HX = {"HTTP_HX_REQUEST": "true"}
-
-
-@pytest.fixture
-def reviewer(world):
-    user = UserFactory(username="bob")
-    member(user, world.queue)
-    return user
-
-
-@pytest.fixture
-def senior(world):
-    user = UserFactory(username="alice", role="senior")
-    member(user, world.queue, role="senior")
-    return user
-
-
-@pytest.fixture
-def outsider(world):
-    user = UserFactory(username="mallory")
-    member(user, world.other_queue)
-    return user
-
-
-@pytest.fixture
-def auditor(world):
-    return UserFactory(username="audrey", role="auditor")
 
 
 def ingest(world, n: int = 0, **overrides) -> Recommendation:
@@ -102,18 +76,18 @@ def test_pages_require_sign_in(client, world, url):
     assert response["Location"].startswith("/login/?next=")
 
 
-def test_home_sends_anonymous_to_login_and_members_to_queues(client, reviewer):
+def test_home_sends_anonymous_to_login_and_members_to_queues(client, people):
     response = client.get("/")
     assert response.status_code == 302 and response["Location"] == "/login/"
-    client.force_login(reviewer)
+    client.force_login(people.reviewer)
     response = client.get("/")
     assert response.status_code == 302 and response["Location"] == "/queues/"
 
 
-def test_login_form_signs_in_and_logout_needs_post(client, reviewer):
+def test_login_form_signs_in_and_logout_needs_post(client, people):
     page = client.get("/login/")
     assert page.status_code == 200 and b'name="password"' in page.content
-    response = client.post("/login/", {"username": "bob", "password": TEST_PASSWORD})
+    response = client.post("/login/", {"username": "rita", "password": TEST_PASSWORD})
     assert response.status_code == 302 and response["Location"] == "/queues/"
     assert client.get("/queues/").status_code == 200
     assert client.get("/logout/").status_code == 405
@@ -121,33 +95,33 @@ def test_login_form_signs_in_and_logout_needs_post(client, reviewer):
     assert client.get("/queues/").status_code == 302
 
 
-def test_top_bar_links_admin_only_for_admins(client, world, reviewer):
-    client.force_login(reviewer)
+def test_top_bar_links_admin_only_for_admins(client, world, people):
+    client.force_login(people.reviewer)
     html = client.get("/queues/").content.decode()
     assert 'href="/queues/"' in html and 'href="/admin/"' not in html
-    assert 'action="/logout/"' in html and ">bob<" in html
-    client.force_login(UserFactory(username="root", role="admin", is_staff=True))
+    assert 'action="/logout/"' in html and ">rita<" in html
+    client.force_login(people.admin)
     assert 'href="/admin/"' in client.get("/queues/").content.decode()
 
 
-def test_login_refuses_a_wrong_password(client, reviewer):
-    response = client.post("/login/", {"username": "bob", "password": "nope"})
+def test_login_refuses_a_wrong_password(client, people):
+    response = client.post("/login/", {"username": "rita", "password": "nope"})
     assert response.status_code == 200 and b"error-summary" in response.content
 
 
 # --- Queues -----------------------------------------------------------------------------
 
 
-def test_queue_list_counts_waiting_oldest_and_overdue(client, world, reviewer, senior):
+def test_queue_list_counts_waiting_oldest_and_overdue(client, world, people):
     first, second, third = (ingest(world, n) for n in range(3))
     past = timezone.now() - timedelta(hours=2)
     Recommendation.objects.filter(pk=first.pk).update(due_at=past, created_at=past)
-    recommendation_claim(user=senior, queue=world.queue)  # takes `first`: not waiting
+    recommendation_claim(user=people.senior, queue=world.queue)  # takes `first`: not waiting
     escalated = ingest(world, 9, risk_score=0.42)
     Recommendation.objects.filter(pk=escalated.pk).update(
         status="escalated", escalated_at=timezone.now()
     )
-    client.force_login(reviewer)
+    client.force_login(people.reviewer)
     response = client.get("/queues/")
     assert response.status_code == 200
     (row,) = response.context["rows"]
@@ -157,14 +131,14 @@ def test_queue_list_counts_waiting_oldest_and_overdue(client, world, reviewer, s
     assert row.oldest_waiting_at == second.created_at
     assert b'href="/queues/refunds/review/"' in response.content
 
-    client.force_login(senior)
+    client.force_login(people.senior)
     (row,) = client.get("/queues/").context["rows"]
     assert row.waiting == 3 and row.escalated == 1 and row.senior
     assert third.pk  # all three were created
 
 
-def test_queue_list_shows_auditors_every_queue_read_only(client, world, auditor):
-    client.force_login(auditor)
+def test_queue_list_shows_auditors_every_queue_read_only(client, world, people):
+    client.force_login(people.auditor)
     response = client.get("/queues/")
     rows = response.context["rows"]
     assert {r.queue.slug for r in rows} == {"refunds", "other"}
@@ -172,18 +146,18 @@ def test_queue_list_shows_auditors_every_queue_read_only(client, world, auditor)
     assert b"/review/" not in response.content and b"Read only" in response.content
 
 
-def test_queue_list_hides_other_queues_from_reviewers(client, world, reviewer):
+def test_queue_list_hides_other_queues_from_reviewers(client, world, people):
     QueueFactory(slug="secret")
-    client.force_login(reviewer)
+    client.force_login(people.reviewer)
     rows = client.get("/queues/").context["rows"]
     assert [r.queue.slug for r in rows] == ["refunds"]
 
 
-def test_queue_list_shows_my_recent_decisions(client, world, reviewer):
+def test_queue_list_shows_my_recent_decisions(client, world, people):
     rec = ingest(world)
-    recommendation_claim(user=reviewer, queue=world.queue)
-    recommendation_decide(user=reviewer, recommendation_id=rec.pk, outcome="approve")
-    client.force_login(reviewer)
+    recommendation_claim(user=people.reviewer, queue=world.queue)
+    recommendation_decide(user=people.reviewer, recommendation_id=rec.pk, outcome="approve")
+    client.force_login(people.reviewer)
     response = client.get("/queues/")
     assert [d.recommendation_id for d in response.context["recent"]] == [rec.pk]
     assert f'href="/recommendations/{rec.pk}/"'.encode() in response.content
@@ -192,15 +166,15 @@ def test_queue_list_shows_my_recent_decisions(client, world, reviewer):
 # --- The review page -----------------------------------------------------------------
 
 
-def test_claim_takes_the_next_item_and_the_page_shows_it(client, world, reviewer):
+def test_claim_takes_the_next_item_and_the_page_shows_it(client, world, people):
     rec = ingest(world)
-    client.force_login(reviewer)
+    client.force_login(people.reviewer)
     claimed = client.post(claim_url())
     assert claimed.status_code == 303 and claimed["Location"] == review_url()
     response = client.get(review_url())
     assert response.status_code == 200
     rec.refresh_from_db()
-    assert rec.status == "in_review" and rec.claimed_by == reviewer
+    assert rec.status == "in_review" and rec.claimed_by == people.reviewer
     html = response.content.decode()
     for text in [
         "refund.issue",
@@ -228,9 +202,9 @@ def test_claim_takes_the_next_item_and_the_page_shows_it(client, world, reviewer
     assert "<script>" not in html  # no inline scripts: only <script src=... defer>
 
 
-def test_review_page_shows_the_item_already_held_again(client, world, reviewer):
+def test_review_page_shows_the_item_already_held_again(client, world, people):
     first, _second = ingest(world, 1), ingest(world, 2)
-    client.force_login(reviewer)
+    client.force_login(people.reviewer)
     client.post(claim_url())
     for _ in range(2):
         response = client.get(review_url())
@@ -241,11 +215,11 @@ def test_review_page_shows_the_item_already_held_again(client, world, reviewer):
     assert Recommendation.objects.filter(status="in_review").count() == 1
 
 
-def test_review_page_get_never_claims_nor_audits(client, world, reviewer, senior):
+def test_review_page_get_never_claims_nor_audits(client, world, people):
     ingest(world, 1)
     ingest(world, 2)
     before = AuditEvent.objects.count()
-    for user in (reviewer, senior):
+    for user in (people.reviewer, people.senior):
         client.force_login(user)
         for extra in ({}, HX):
             for url in (review_url(), review_url() + "?panel=reject"):
@@ -256,10 +230,10 @@ def test_review_page_get_never_claims_nor_audits(client, world, reviewer, senior
     assert set(Recommendation.objects.values_list("status", flat=True)) == {"pending"}
 
 
-def test_review_page_without_a_held_item_offers_a_claim_button(client, world, reviewer):
+def test_review_page_without_a_held_item_offers_a_claim_button(client, world, people):
     ingest(world, 1)
     ingest(world, 2)
-    client.force_login(reviewer)
+    client.force_login(people.reviewer)
     response = client.get(review_url())
     assert response.context["rec"] is None
     html = response.content.decode()
@@ -272,72 +246,72 @@ def test_review_page_without_a_held_item_offers_a_claim_button(client, world, re
     assert not [a for a in anchors(html) if (a.get("href") or "").startswith(claim_url())]
 
 
-def test_claim_only_takes_post(client, world, reviewer):
+def test_claim_only_takes_post(client, world, people):
     ingest(world)
-    client.force_login(reviewer)
+    client.force_login(people.reviewer)
     assert client.get(claim_url()).status_code == 405
-    assert not Recommendation.objects.filter(claimed_by=reviewer).exists()
+    assert not Recommendation.objects.filter(claimed_by=people.reviewer).exists()
 
 
-def test_htmx_claim_answers_with_the_item_partial(client, world, reviewer):
+def test_htmx_claim_answers_with_the_item_partial(client, world, people):
     rec = ingest(world)
-    client.force_login(reviewer)
+    client.force_login(people.reviewer)
     response = client.post(claim_url(), **HX)
     assert response.status_code == 200
     html = response.content.decode().strip()
     assert html.startswith('<section id="item"') and f'data-rec="{rec.pk}"' in html
     assert "HX-Request" in response["Vary"]
     rec.refresh_from_db()
-    assert rec.claimed_by == reviewer
+    assert rec.claimed_by == people.reviewer
 
 
-def test_claim_with_nothing_waiting_lands_on_the_empty_page(client, world, reviewer):
-    client.force_login(reviewer)
+def test_claim_with_nothing_waiting_lands_on_the_empty_page(client, world, people):
+    client.force_login(people.reviewer)
     response = client.post(claim_url())
     assert response.status_code == 303
     assert b"Nothing waiting in this queue" in client.get(response["Location"]).content
     assert b"Nothing waiting in this queue" in client.post(claim_url(), **HX).content
 
 
-def test_claim_is_refused_to_non_members(client, world, outsider, auditor):
+def test_claim_is_refused_to_non_members(client, world, people):
     rec = ingest(world)
-    client.force_login(outsider)
+    client.force_login(people.outsider)
     assert client.post(claim_url()).status_code == 404
-    client.force_login(auditor)
+    client.force_login(people.auditor)
     assert client.post(claim_url()).status_code == 403
     rec.refresh_from_db()
     assert rec.status == "pending" and rec.claimed_by is None
 
 
-def test_review_page_says_when_nothing_is_waiting(client, world, reviewer):
-    client.force_login(reviewer)
+def test_review_page_says_when_nothing_is_waiting(client, world, people):
+    client.force_login(people.reviewer)
     response = client.get(review_url())
     assert response.status_code == 200
     assert b"Nothing waiting in this queue" in response.content
     assert b"data-claim-next" not in response.content
 
 
-def test_review_page_is_404_for_non_members_as_for_no_queue(client, world, outsider, auditor):
+def test_review_page_is_404_for_non_members_as_for_no_queue(client, world, people):
     ingest(world)
-    client.force_login(outsider)
+    client.force_login(people.outsider)
     assert client.get(review_url()).status_code == 404
     assert client.get("/queues/no-such-queue/review/").status_code == 404
     # An auditor reads every queue anyway: told plainly that they may not review.
-    client.force_login(auditor)
+    client.force_login(people.auditor)
     response = client.get(review_url())
     assert response.status_code == 403
     assert b"not a member of queue" in response.content
     assert Recommendation.objects.get().status == "pending"
 
 
-def test_review_page_of_an_unknown_queue_is_404(client, world, reviewer):
-    client.force_login(reviewer)
+def test_review_page_of_an_unknown_queue_is_404(client, world, people):
+    client.force_login(people.reviewer)
     assert client.get(review_url("nope")).status_code == 404
 
 
-def test_htmx_review_request_gets_only_the_item_partial(client, world, reviewer):
+def test_htmx_review_request_gets_only_the_item_partial(client, world, people):
     ingest(world)
-    client.force_login(reviewer)
+    client.force_login(people.reviewer)
     client.post(claim_url())
     response = client.get(review_url(), **HX)
     html = response.content.decode().strip()
@@ -345,9 +319,9 @@ def test_htmx_review_request_gets_only_the_item_partial(client, world, reviewer)
     assert "HX-Request" in response["Vary"]
 
 
-def test_no_js_panel_opener_shows_the_form_on_the_page(client, world, reviewer):
+def test_no_js_panel_opener_shows_the_form_on_the_page(client, world, people):
     ingest(world)
-    client.force_login(reviewer)
+    client.force_login(people.reviewer)
     client.post(claim_url())
     html = client.get(review_url() + "?panel=reject").content.decode()
     assert 'id="panel-reject"' in html
@@ -360,9 +334,9 @@ def test_no_js_panel_opener_shows_the_form_on_the_page(client, world, reviewer):
 # --- Deciding ---------------------------------------------------------------------------
 
 
-def test_approve_with_htmx_answers_with_the_next_item_claimed(client, world, reviewer):
+def test_approve_with_htmx_answers_with_the_next_item_claimed(client, world, people):
     first, second = ingest(world, 1), ingest(world, 2)
-    client.force_login(reviewer)
+    client.force_login(people.reviewer)
     client.post(claim_url())
     response = client.post(action_url(first, "decide"), {"outcome": "approve"}, **HX)
     assert response.status_code == 200
@@ -370,20 +344,20 @@ def test_approve_with_htmx_answers_with_the_next_item_claimed(client, world, rev
     assert html.startswith('<section id="item"')
     assert "Approved ticket-1:refund." in html and "ticket-2:refund" in html
     decision = Decision.objects.get(recommendation=first)
-    assert decision.outcome == "approve" and decision.reviewer == reviewer
+    assert decision.outcome == "approve" and decision.reviewer == people.reviewer
     second.refresh_from_db()
-    assert second.status == "in_review" and second.claimed_by == reviewer
+    assert second.status == "in_review" and second.claimed_by == people.reviewer
 
 
-def test_approve_without_htmx_redirects_back_to_the_page(client, world, reviewer):
+def test_approve_without_htmx_redirects_back_to_the_page(client, world, people):
     first, second = ingest(world, 1), ingest(world, 2)
-    client.force_login(reviewer)
+    client.force_login(people.reviewer)
     client.post(claim_url())
     response = client.post(action_url(first, "decide"), {"outcome": "approve"})
     assert response.status_code == 302 and response["Location"] == review_url()
     # The next item was claimed inside the decision's POST: the GET only shows it.
     second.refresh_from_db()
-    assert second.status == "in_review" and second.claimed_by == reviewer
+    assert second.status == "in_review" and second.claimed_by == people.reviewer
     claims = AuditEvent.objects.filter(action="recommendation.claimed").count()
     page = client.get(review_url())
     assert page.context["rec"].pk == second.pk
@@ -391,9 +365,9 @@ def test_approve_without_htmx_redirects_back_to_the_page(client, world, reviewer
     assert AuditEvent.objects.filter(action="recommendation.claimed").count() == claims
 
 
-def test_escalate_without_htmx_lands_on_the_next_claimed_item(client, world, reviewer):
+def test_escalate_without_htmx_lands_on_the_next_claimed_item(client, world, people):
     first, second = ingest(world, 1), ingest(world, 2)
-    client.force_login(reviewer)
+    client.force_login(people.reviewer)
     client.post(claim_url())
     response = client.post(action_url(first, "escalate"), {"comment": "big one"})
     assert response.status_code == 302 and response["Location"] == review_url()
@@ -402,9 +376,9 @@ def test_escalate_without_htmx_lands_on_the_next_claimed_item(client, world, rev
     assert b"Escalated ticket-1:refund to the senior reviewers." in page.content
 
 
-def test_modify_through_the_generated_form_stores_the_diff(client, world, reviewer):
+def test_modify_through_the_generated_form_stores_the_diff(client, world, people):
     rec = ingest(world)
-    client.force_login(reviewer)
+    client.force_login(people.reviewer)
     client.post(claim_url())
     data = form_data_for(world.action_type.payload_schema, rec.payload)
     assert data == {"payload.order_id": "A-1", "payload.amount": "40.0", "payload.note": ""}
@@ -418,9 +392,9 @@ def test_modify_through_the_generated_form_stores_the_diff(client, world, review
     assert decision.is_cosmetic is False
 
 
-def test_modify_of_a_cosmetic_field_only_is_labelled_cosmetic(client, world, reviewer):
+def test_modify_of_a_cosmetic_field_only_is_labelled_cosmetic(client, world, people):
     rec = ingest(world)
-    client.force_login(reviewer)
+    client.force_login(people.reviewer)
     client.post(claim_url())
     data = form_data_for(world.action_type.payload_schema, rec.payload)
     data.update({"payload.note": "typo fixed", "outcome": "modify", "reason_code": "other"})
@@ -430,9 +404,9 @@ def test_modify_of_a_cosmetic_field_only_is_labelled_cosmetic(client, world, rev
     assert decision.is_cosmetic is True
 
 
-def test_modify_with_the_json_alternative(client, world, reviewer):
+def test_modify_with_the_json_alternative(client, world, people):
     rec = ingest(world)
-    client.force_login(reviewer)
+    client.force_login(people.reviewer)
     client.post(claim_url())
     data = {
         "outcome": "modify",
@@ -445,9 +419,9 @@ def test_modify_with_the_json_alternative(client, world, reviewer):
     assert Decision.objects.get(recommendation=rec).payload == {"order_id": "A-1", "amount": 12}
 
 
-def test_bad_modify_shows_the_errors_next_to_the_fields(client, world, reviewer):
+def test_bad_modify_shows_the_errors_next_to_the_fields(client, world, people):
     rec = ingest(world)
-    client.force_login(reviewer)
+    client.force_login(people.reviewer)
     client.post(claim_url())
     data = form_data_for(world.action_type.payload_schema, rec.payload)
     data.update({"payload.amount": "-5", "outcome": "modify", "comment": "my note"})
@@ -469,9 +443,9 @@ def test_bad_modify_shows_the_errors_next_to_the_fields(client, world, reviewer)
     assert rec.status == "in_review"
 
 
-def test_modify_that_is_not_a_number_is_refused_before_the_service(client, world, reviewer):
+def test_modify_that_is_not_a_number_is_refused_before_the_service(client, world, people):
     rec = ingest(world)
-    client.force_login(reviewer)
+    client.force_login(people.reviewer)
     client.post(claim_url())
     data = form_data_for(world.action_type.payload_schema, rec.payload)
     data.update({"payload.amount": "lots", "outcome": "modify", "reason_code": "other"})
@@ -481,9 +455,9 @@ def test_modify_that_is_not_a_number_is_refused_before_the_service(client, world
     assert "<html" in html and "Enter a number." in html
 
 
-def test_modify_identical_to_the_original_is_explained(client, world, reviewer):
+def test_modify_identical_to_the_original_is_explained(client, world, people):
     rec = ingest(world)
-    client.force_login(reviewer)
+    client.force_login(people.reviewer)
     client.post(claim_url())
     data = form_data_for(world.action_type.payload_schema, rec.payload)
     data.update({"outcome": "modify", "reason_code": "other"})
@@ -492,9 +466,9 @@ def test_modify_identical_to_the_original_is_explained(client, world, reviewer):
     assert b"the same as the original; approve it instead" in response.content
 
 
-def test_reject_without_a_reason_is_400_with_the_error_at_the_select(client, world, reviewer):
+def test_reject_without_a_reason_is_400_with_the_error_at_the_select(client, world, people):
     rec = ingest(world)
-    client.force_login(reviewer)
+    client.force_login(people.reviewer)
     client.post(claim_url())
     response = client.post(action_url(rec, "decide"), {"outcome": "reject"}, **HX)
     assert response.status_code == 400
@@ -505,9 +479,9 @@ def test_reject_without_a_reason_is_400_with_the_error_at_the_select(client, wor
     assert not Decision.objects.exists()
 
 
-def test_reject_with_a_reason_is_recorded(client, world, reviewer):
+def test_reject_with_a_reason_is_recorded(client, world, people):
     rec = ingest(world)
-    client.force_login(reviewer)
+    client.force_login(people.reviewer)
     client.post(claim_url())
     data = {"outcome": "reject", "reason_code": "policy_violation", "comment": "no"}
     response = client.post(action_url(rec, "decide"), data, **HX)
@@ -520,16 +494,16 @@ def test_reject_with_a_reason_is_recorded(client, world, reviewer):
     )
 
 
-def test_lost_lease_answers_409_with_the_plain_reason(client, world, reviewer, senior):
+def test_lost_lease_answers_409_with_the_plain_reason(client, world, people):
     rec = ingest(world)
-    client.force_login(reviewer)
+    client.force_login(people.reviewer)
     client.post(claim_url())
     # The lease runs out, the sweep returns the item, and a senior claims it.
     Recommendation.objects.filter(pk=rec.pk).update(
         lease_expires_at=timezone.now() - timedelta(seconds=1)
     )
     leases_return_expired(queue=world.queue)
-    recommendation_claim(user=senior, queue=world.queue)
+    recommendation_claim(user=people.senior, queue=world.queue)
     response = client.post(action_url(rec, "decide"), {"outcome": "approve"}, **HX)
     assert response.status_code == 409
     html = response.content.decode()
@@ -541,9 +515,9 @@ def test_lost_lease_answers_409_with_the_plain_reason(client, world, reviewer, s
     assert not Decision.objects.exists()
 
 
-def test_deciding_twice_is_409_already_decided(client, world, reviewer):
+def test_deciding_twice_is_409_already_decided(client, world, people):
     rec = ingest(world)
-    client.force_login(reviewer)
+    client.force_login(people.reviewer)
     client.post(claim_url())
     client.post(action_url(rec, "decide"), {"outcome": "approve"}, **HX)
     response = client.post(action_url(rec, "decide"), {"outcome": "approve"}, **HX)
@@ -551,24 +525,24 @@ def test_deciding_twice_is_409_already_decided(client, world, reviewer):
     assert b"This item has already been decided." in response.content
 
 
-def test_decide_is_404_for_a_non_member(client, world, reviewer, outsider):
+def test_decide_is_404_for_a_non_member(client, world, people):
     rec = ingest(world)
-    recommendation_claim(user=reviewer, queue=world.queue)
-    client.force_login(outsider)
+    recommendation_claim(user=people.reviewer, queue=world.queue)
+    client.force_login(people.outsider)
     response = client.post(action_url(rec, "decide"), {"outcome": "approve"}, **HX)
     assert response.status_code == 404
     assert not Decision.objects.exists()
 
 
-def test_decide_only_takes_post(client, world, reviewer):
+def test_decide_only_takes_post(client, world, people):
     rec = ingest(world)
-    client.force_login(reviewer)
+    client.force_login(people.reviewer)
     assert client.get(action_url(rec, "decide")).status_code == 405
 
 
-def test_escalate_goes_to_the_seniors_with_a_badge(client, world, reviewer, senior):
+def test_escalate_goes_to_the_seniors_with_a_badge(client, world, people):
     rec = ingest(world)
-    client.force_login(reviewer)
+    client.force_login(people.reviewer)
     client.post(claim_url())
     response = client.post(action_url(rec, "escalate"), {"comment": "big one"}, **HX)
     assert response.status_code == 200
@@ -576,16 +550,16 @@ def test_escalate_goes_to_the_seniors_with_a_badge(client, world, reviewer, seni
     assert b"Nothing waiting in this queue" in response.content  # not for plain reviewers
     rec.refresh_from_db()
     assert rec.status == "escalated"
-    client.force_login(senior)
+    client.force_login(people.senior)
     page = client.post(claim_url(), follow=True)
     assert page.context["rec"].pk == rec.pk
     assert b'class="tag tag-escalated">Escalated<' in page.content
-    assert b"Escalated by bob" in page.content and b"<q>big one</q>" in page.content
+    assert b"Escalated by rita" in page.content and b"<q>big one</q>" in page.content
 
 
-def test_release_gives_the_item_back_and_does_not_claim_it_again(client, world, reviewer):
+def test_release_gives_the_item_back_and_does_not_claim_it_again(client, world, people):
     rec = ingest(world)
-    client.force_login(reviewer)
+    client.force_login(people.reviewer)
     client.post(claim_url())
     response = client.post(action_url(rec, "release"), **HX)
     assert response.status_code == 200
@@ -606,28 +580,26 @@ def test_release_gives_the_item_back_and_does_not_claim_it_again(client, world, 
 # --- The item's page -------------------------------------------------------------------
 
 
-def test_recommendation_page_is_404_for_outsiders(client, world, outsider):
+def test_recommendation_page_is_404_for_outsiders(client, world, people):
     rec = ingest(world)
-    client.force_login(outsider)
+    client.force_login(people.outsider)
     assert client.get(f"/recommendations/{rec.pk}/").status_code == 404
     other = "00000000-0000-0000-0000-000000000000"
     assert client.get(f"/recommendations/{other}/").status_code == 404
 
 
-def test_recommendation_page_shows_decision_diff_execution_and_timeline(
-    client, world, reviewer, auditor
-):
+def test_recommendation_page_shows_decision_diff_execution_and_timeline(client, world, people):
     rec = ingest(world)
-    recommendation_claim(user=reviewer, queue=world.queue)
+    recommendation_claim(user=people.reviewer, queue=world.queue)
     recommendation_decide(
-        user=reviewer,
+        user=people.reviewer,
         recommendation_id=rec.pk,
         outcome="modify",
         payload={"order_id": "A-1", "amount": 30},
         reason_code="wrong_amount",
         comment="partial refund",
     )
-    for user in (reviewer, auditor):
+    for user in (people.reviewer, people.auditor):
         client.force_login(user)
         response = client.get(f"/recommendations/{rec.pk}/")
         assert response.status_code == 200
@@ -657,7 +629,7 @@ def test_recommendation_page_shows_decision_diff_execution_and_timeline(
 # --- Untrusted text ----------------------------------------------------------------------
 
 
-def test_evidence_javascript_url_never_becomes_a_link(client, world, reviewer, auditor):
+def test_evidence_javascript_url_never_becomes_a_link(client, world, people):
     rec = ingest(world)
     # The API refuses such URLs; store one directly, as a bug or an old row might.
     Recommendation.objects.filter(pk=rec.pk).update(
@@ -668,11 +640,11 @@ def test_evidence_javascript_url_never_becomes_a_link(client, world, reviewer, a
             "not even an object",
         ]
     )
-    client.force_login(reviewer)
+    client.force_login(people.reviewer)
     client.post(claim_url())
     for url in (review_url(), f"/recommendations/{rec.pk}/"):
         if url.startswith("/recommendations/"):
-            client.force_login(auditor)
+            client.force_login(people.auditor)
         html = client.get(url).content.decode()
         hrefs = [a.get("href") or "" for a in anchors(html)]
         assert not any("javascript" in h.lower() or h.startswith("data:") for h in hrefs)
@@ -680,13 +652,13 @@ def test_evidence_javascript_url_never_becomes_a_link(client, world, reviewer, a
         assert "not even an object" in html
 
 
-def test_ai_written_text_is_escaped(client, world, reviewer):
+def test_ai_written_text_is_escaped(client, world, people):
     ingest(
         world,
         rationale="<script>alert(1)</script>",
         metadata={"<b>k</b>": "<img src=x onerror=alert(1)>"},
     )
-    client.force_login(reviewer)
+    client.force_login(people.reviewer)
     html = client.post(claim_url(), follow=True).content.decode()
     assert "<script>alert(1)</script>" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html

@@ -71,14 +71,12 @@ from reviewqueue.services.incidents import incident_record
 from reviewqueue.services.ingest import recommendation_ingest
 from reviewqueue.services.review import recommendation_claim, recommendation_decide
 from reviewqueue.services.tokens import personal_token_create
-from tests.conftest import item
+from tests.conftest import item, make_people
 from tests.factories import (
     ActionTypeFactory,
     QueueFactory,
     SourceFactory,
-    UserFactory,
     make_key,
-    member,
 )
 
 PERSONAS = ("anon", "src", "srcB", "out", "rev", "sen", "aud", "adm")
@@ -383,15 +381,14 @@ def build_world() -> tuple[dict[str, Any], dict[str, User], dict[str, str]]:
     other_source = SourceFactory(name="other-bot", queues=[b])
     keys = {"src": make_key(source), "srcB": make_key(other_source)}
     spare_key = make_key(source)
+    p = make_people(a)  # the shared personas; the outsider is no member of any queue here
     people = {
-        "out": UserFactory(username="otto"),
-        "rev": UserFactory(username="rita"),
-        "sen": UserFactory(username="sam", role="senior"),
-        "aud": UserFactory(username="audrey", role="auditor"),
-        "adm": UserFactory(username="ada", role="admin", is_staff=True, is_superuser=True),
+        "out": p.outsider,
+        "rev": p.reviewer,
+        "sen": p.senior,
+        "aud": p.auditor,
+        "adm": p.admin,
     }
-    member(people["rev"], a)
-    member(people["sen"], a, role="senior")
 
     # Decided (and its execution dead), then held by the reviewer, then one waiting: claims
     # take the highest priority first, so each claim below takes the item meant for it.

@@ -14,9 +14,8 @@ OCTOBER = {"from": "2026-10-01", "to": "2026-11-01", "queue": "refunds"}
 
 
 @pytest.fixture
-def rita(world):
-    user = UserFactory(username="rita")
-    member(user, world.queue)
+def rita(world, people):
+    user = people.reviewer
     decide(
         world,
         decided_at=at("2026-10-02T09:00:00"),

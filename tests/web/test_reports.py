@@ -11,7 +11,6 @@ import pytest
 from django.utils import timezone
 
 from reviewqueue.models import Execution, Recommendation
-from tests.factories import UserFactory, member
 from tests.selectors.metrics_world import at, decide, ingest
 
 HX = {"HTTP_HX_REQUEST": "true"}
@@ -19,28 +18,11 @@ OCTOBER = {"from": "2026-10-01", "to": "2026-11-01"}
 
 
 @pytest.fixture
-def people(world):
-    reviewer = UserFactory(username="rita")
-    senior = UserFactory(username="sam", role="senior")
-    member(reviewer, world.queue)
-    member(senior, world.queue, role="senior")
-    outsider = UserFactory(username="otto")
-    member(outsider, world.other_queue)
-    return {
-        "admin": UserFactory(username="root", role="admin"),
-        "auditor": UserFactory(username="audrey", role="auditor"),
-        "reviewer": reviewer,
-        "senior": senior,
-        "outsider": outsider,
-    }
-
-
-@pytest.fixture
 def october(world, people):
     """Hand count, refunds, October 2026: 4 human decisions on Oct 1 (3 approve, 1 modify of
     `amount` for wrong_amount), 1 on Oct 2 (reject, policy_violation) and 1 modify of `note`
     (cosmetic, wrong_amount) on Oct 3; a policy approval and a decision in `other`."""
-    rita, sam = people["reviewer"], people["senior"]
+    rita, sam = people.reviewer, people.senior
     for hour in (9, 10, 11):
         decide(
             world, decided_at=at(f"2026-10-01T{hour:02d}:00:00"), reviewer=rita, seconds=60 * hour
@@ -129,14 +111,14 @@ def test_reports_require_sign_in(client, world):
 
 
 def test_nav_links_to_reports(client, world, people):
-    client.force_login(people["auditor"])
+    client.force_login(people.auditor)
     assert ">Reports</a>" in client.get("/queues/").content.decode()
-    client.force_login(people["reviewer"])
+    client.force_login(people.reviewer)
     assert ">My numbers</a>" in client.get("/queues/").content.decode()
 
 
 def test_admin_sees_the_hand_counted_numbers(client, world, people, october):
-    response = page(client, people["admin"], queue="refunds")
+    response = page(client, people.admin, queue="refunds")
     assert response.status_code == 200
     html = response.content.decode()
     assert texts(html, "data-total-decisions") == ["6"]
@@ -179,14 +161,14 @@ def test_admin_sees_the_hand_counted_numbers(client, world, people, october):
 
 
 def test_auditor_sees_every_queue_and_readiness(client, world, people, october):
-    html = page(client, people["auditor"]).content.decode()
+    html = page(client, people.auditor).content.decode()
     assert texts(html, "data-total-decisions") == ["7"]
     assert 'data-readiness="refunds"' in html and 'data-readiness="other"' in html
     assert [r[0].split()[0] for r in table_rows(html, "backlog")] == ["Other", "Refunds"]
 
 
 def test_reviewer_sees_only_their_own_numbers(client, world, people, october):
-    html = page(client, people["reviewer"]).content.decode()
+    html = page(client, people.reviewer).content.decode()
     assert texts(html, "data-total-decisions") == ["4"]
     assert [r[0] for r in table_rows(html, "reviewers")] == ["rita"]
     assert "data-readiness" not in html
@@ -197,8 +179,8 @@ def test_reviewer_asking_for_another_queue_gets_the_same_404_as_for_no_queue(
     client, world, people, october
 ):
     """Issue 14 #17: a queue name cannot be probed through the reports page."""
-    other = page(client, people["reviewer"], queue="other")
-    missing = page(client, people["reviewer"], queue="no-such-queue")
+    other = page(client, people.reviewer, queue="other")
+    missing = page(client, people.reviewer, queue="no-such-queue")
     assert other.status_code == missing.status_code == 404
     assert "not a member" not in other.content.decode()
     assert "No queue &#x27;other&#x27;." in other.content.decode()
@@ -211,14 +193,14 @@ def test_reviewer_asking_for_another_queue_gets_the_same_404_as_for_no_queue(
 
 
 def test_bad_filters_show_errors_next_to_the_fields(client, world, people):
-    response = page(client, people["admin"], **{"from": "2026-11-01", "to": "2026-10-01"})
+    response = page(client, people.admin, **{"from": "2026-11-01", "to": "2026-10-01"})
     assert response.status_code == 400
     html = response.content.decode()
     assert 'id="f-to-error"' in html and 'aria-invalid="true"' in html
 
 
 def test_htmx_gets_the_report_partial_only(client, world, people, october):
-    client.force_login(people["admin"])
+    client.force_login(people.admin)
     response = client.get("/reports/", {**OCTOBER, "queue": "refunds"}, **HX)
     html = response.content.decode()
     assert response.status_code == 200
@@ -229,7 +211,7 @@ def test_htmx_gets_the_report_partial_only(client, world, people, october):
 
 
 def test_filter_form_works_without_javascript(client, world, people, october):
-    html = page(client, people["admin"]).content.decode()
+    html = page(client, people.admin).content.decode()
     form = html.split('id="filters"', 1)[1].split("</form>", 1)[0]
     assert 'method="get"' in html.split('id="filters"', 1)[0].rsplit("<form", 1)[1] + form
     assert 'action="/reports/"' in form or 'action="/reports/"' in html
@@ -239,18 +221,16 @@ def test_filter_form_works_without_javascript(client, world, people, october):
 
 
 def test_model_version_filter(client, world, people, october):
-    html = page(
-        client, people["admin"], queue="refunds", model_version="2026-11-01"
-    ).content.decode()
+    html = page(client, people.admin, queue="refunds", model_version="2026-11-01").content.decode()
     assert texts(html, "data-total-decisions") == ["1"]
     # The comparison still shows every version.
     assert len(table_rows(html, "models")) == 2
 
 
 def test_week_and_month_buckets(client, world, people, october):
-    html = page(client, people["admin"], queue="refunds", bucket="month").content.decode()
+    html = page(client, people.admin, queue="refunds", bucket="month").content.decode()
     assert [r[:2] for r in table_rows(html, "trend")] == [["2026-10", "6"]]
-    html = page(client, people["admin"], queue="refunds", bucket="week").content.decode()
+    html = page(client, people.admin, queue="refunds", bucket="week").content.decode()
     assert [r[:2] for r in table_rows(html, "trend")][:2] == [
         ["2026-09-28", "6"],
         ["2026-10-05", "0"],
@@ -259,7 +239,7 @@ def test_week_and_month_buckets(client, world, people, october):
 
 def test_chart_is_accessible_svg(client, world, people, october):
     decide(world, decided_at=at("2026-10-10T12:00:00"))
-    html = page(client, people["admin"], queue="refunds").content.decode()
+    html = page(client, people.admin, queue="refunds").content.decode()
     chart = html.split('<svg role="img" aria-labelledby="chart-title chart-desc"', 1)[1].split(
         "</svg>", 1
     )[0]
@@ -282,7 +262,7 @@ def test_page_escapes_untrusted_text(client, world, people):
         diff=[{"path": "<script>alert(1)</script>", "op": "add", "old": None, "new": 1}],
         model={"name": "x", "version": "<img src=x onerror=alert(1)>"},
     )
-    html = page(client, people["admin"]).content.decode()
+    html = page(client, people.admin).content.decode()
     assert "<script>alert(1)" not in html and "<img src=x" not in html
     assert "&lt;script&gt;" in html
 
@@ -297,7 +277,7 @@ def test_backlog_counts_open_items_and_overdue(client, world, people):
     expired = ingest(world.source, world.queue)
     Recommendation.objects.filter(pk=expired.pk).update(status="expired")
     Recommendation.objects.filter(pk=waiting.pk).update(status="escalated")
-    html = page(client, people["admin"]).content.decode()
+    html = page(client, people.admin).content.decode()
     rows = {r[0].split()[0]: r for r in table_rows(html, "backlog")}
     assert rows["Refunds"][1:5] == ["2", "1", "0", "1"]
     assert rows["Refunds"][6] == "1"
@@ -309,7 +289,7 @@ def test_shadow_items_of_a_blind_queue_are_waiting_in_the_backlog(client, world,
 
     shadow = [ingest(world.source, world.queue) for _ in range(3)]
     Recommendation.objects.filter(pk__in=[r.pk for r in shadow]).update(status="shadow")
-    client.force_login(people["admin"])
+    client.force_login(people.admin)
     Queue.objects.filter(pk=world.queue.pk).update(blind_review=False)
     rows = {r[0]: r for r in read_csv(client.get("/reports/backlog.csv"))}
     assert rows["refunds"][1:4] == ["0", "0", "0"]  # they wait for the source, not a reviewer
@@ -318,13 +298,13 @@ def test_shadow_items_of_a_blind_queue_are_waiting_in_the_backlog(client, world,
     rows = {r[0]: r for r in read_csv(client.get("/reports/backlog.csv"))}
     assert rows["queue"][1:4] == ["open", "pending", "shadow"]
     assert rows["refunds"][1:4] == ["3", "0", "3"]
-    html = page(client, people["admin"]).content.decode()
+    html = page(client, people.admin).content.decode()
     assert {r[0].split()[0]: r for r in table_rows(html, "backlog")}["Refunds"][1:3] == ["3", "3"]
 
 
 def test_readiness_shows_each_gate_with_its_numbers(client, world, people):
     now = timezone.now()
-    html = page(client, people["admin"]).content.decode()
+    html = page(client, people.admin).content.decode()
     refunds = html.split('data-readiness="refunds"', 1)[1].split("</table>", 1)[0]
     assert 'data-gate="approval_rate"' in refunds
     assert "No decisions in the last 30 full days." in refunds
@@ -343,7 +323,7 @@ def read_csv(response):
 
 
 def test_trend_csv_has_what_the_page_shows(client, world, people, october):
-    client.force_login(people["admin"])
+    client.force_login(people.admin)
     rows = read_csv(client.get("/reports/trend.csv", {**OCTOBER, "queue": "refunds"}))
     assert rows[0][:2] == ["start", "decisions"] and len(rows) == 32
     assert rows[1][:6] == ["2026-10-01T00:00:00Z", "4", "3", "1", "0", "0.75"]
@@ -356,13 +336,13 @@ def test_trend_csv_has_what_the_page_shows(client, world, people, october):
     "section", ["reasons", "fields", "models", "prompts", "reviewers", "backlog", "readiness"]
 )
 def test_every_section_has_a_csv(client, world, people, october, section):
-    client.force_login(people["auditor"])
+    client.force_login(people.auditor)
     rows = read_csv(client.get(f"/reports/{section}.csv", OCTOBER))
     assert len(rows) >= 2
 
 
 def test_csv_keeps_reviewers_to_their_own_numbers(client, world, people, october):
-    client.force_login(people["reviewer"])
+    client.force_login(people.reviewer)
     rows = read_csv(client.get("/reports/reviewers.csv", OCTOBER))
     assert [r[0] for r in rows[1:]] == ["rita"]
     assert client.get("/reports/readiness.csv", OCTOBER).status_code == 404
@@ -385,14 +365,14 @@ def test_csv_neutralises_formulas(client, world, people):
         reason_code="wrong_amount",
         diff=[{"path": "note;=HYPERLINK(2)", "op": "add", "old": None, "new": 1}],
     )
-    client.force_login(people["admin"])
+    client.force_login(people.admin)
     rows = read_csv(client.get("/reports/fields.csv", OCTOBER))
     fields = {row[0] for row in rows[1:]}
     assert {"'=HYPERLINK(1)", "'note;=HYPERLINK(2)"} <= fields
 
 
 def test_bad_csv_parameters_are_400(client, world, people):
-    client.force_login(people["admin"])
+    client.force_login(people.admin)
     response = client.get("/reports/trend.csv", {"bucket": "year"})
     assert response.status_code == 400 and b"bucket" in response.content
 
@@ -409,14 +389,14 @@ def test_supervised_queue_readiness_counts_failed_auto_executions(client, world,
         idempotency_key="rq-x",
         status="dead",
     )
-    html = page(client, people["admin"]).content.decode()
+    html = page(client, people.admin).content.decode()
     refunds = html.split('data-readiness="refunds"', 1)[1].split("</table>", 1)[0]
     assert "1 of 1 auto-executed items failed or were marked incorrect (100%)" in refunds
     assert "no QA verdicts on them yet" in refunds
 
 
 def test_htmx_gets_errors_in_the_partial_with_400(client, world, people):
-    client.force_login(people["admin"])
+    client.force_login(people.admin)
     response = client.get("/reports/", {"bucket": "year"}, **HX)
     html = response.content.decode()
     assert response.status_code == 400  # review.js lets htmx swap 400s
@@ -445,9 +425,7 @@ def test_time_axis_and_labels():
 
 
 def test_x_labels_include_the_first_and_last_bucket(client, world, people):
-    html = page(
-        client, people["admin"], **{"from": "2026-01-01", "to": "2026-12-31"}
-    ).content.decode()
+    html = page(client, people.admin, **{"from": "2026-01-01", "to": "2026-12-31"}).content.decode()
     chart = html.split('aria-labelledby="chart-title chart-desc"', 1)[1].split("</svg>", 1)[0]
     labels = re.findall(r'text-anchor="(start|middle|end)">(\d{4}-\d{2}-\d{2})<', chart)
     assert labels[0] == ("start", "2026-01-01") and labels[-1] == ("end", "2026-12-30")

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import TEST_PASSWORD, item
-from tests.factories import UserFactory, member
+from tests.factories import member
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGES = ["/queues/", "/queues/refunds/review/", "/reports/", "/admin/", "/executions/dead/"]
@@ -25,10 +25,9 @@ def csp_of(response) -> dict[str, list[str]]:
 
 
 @pytest.fixture
-def admin_client(client, world):
-    user = UserFactory(username="root", role="admin", is_staff=True, is_superuser=True)
-    member(user, world.queue)
-    client.force_login(user)
+def admin_client(client, world, people):
+    member(people.admin, world.queue)  # an admin who also reviews
+    client.force_login(people.admin)
     return client
 
 
@@ -85,13 +84,12 @@ def test_only_the_api_docs_page_allows_inline_styles_for_swagger(admin_client):
 
 
 @pytest.mark.django_db
-def test_forms_and_htmx_posts_without_the_csrf_token_are_refused(world):
+def test_forms_and_htmx_posts_without_the_csrf_token_are_refused(world, people):
     from django.test import Client
 
     from reviewqueue.services.ingest import recommendation_ingest
 
-    reviewer = UserFactory(username="bob")
-    member(reviewer, world.queue)
+    reviewer = people.reviewer
     rec, _ = recommendation_ingest(source=world.source, data=item(external_id="csrf-1"))
     browser = Client(enforce_csrf_checks=True)
     browser.force_login(reviewer)
@@ -117,13 +115,12 @@ def test_forms_and_htmx_posts_without_the_csrf_token_are_refused(world):
 
 
 @pytest.mark.django_db
-def test_the_claim_button_needs_its_csrf_token(world):
+def test_the_claim_button_needs_its_csrf_token(world, people):
     from django.test import Client
 
     from reviewqueue.services.ingest import recommendation_ingest
 
-    reviewer = UserFactory(username="bob")
-    member(reviewer, world.queue)
+    reviewer = people.reviewer
     rec, _ = recommendation_ingest(source=world.source, data=item(external_id="csrf-claim"))
     browser = Client(enforce_csrf_checks=True)
     browser.force_login(reviewer)
@@ -142,12 +139,13 @@ def test_the_claim_button_needs_its_csrf_token(world):
 
 
 @pytest.mark.django_db
-def test_the_login_form_needs_its_csrf_token(world):
+def test_the_login_form_needs_its_csrf_token(world, people):
     from django.test import Client
 
-    UserFactory(username="bob")
     browser = Client(enforce_csrf_checks=True)
-    response = browser.post("/login/", {"username": "bob", "password": TEST_PASSWORD})
+    response = browser.post(
+        "/login/", {"username": people.reviewer.username, "password": TEST_PASSWORD}
+    )
     assert response.status_code == 403
     assert "_auth_user_id" not in browser.session
 
