@@ -38,6 +38,11 @@ class Recommendation(models.Model):
     claimed_at = models.DateTimeField(null=True, blank=True)
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     escalated_at = models.DateTimeField(null=True, blank=True)
+    # A senior or admin of the queue may assign an open item to one member: claim-next offers
+    # it to them first (services/review.py; audited `recommendation.assigned`).
+    assigned_to = models.ForeignKey(
+        "reviewqueue.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     overdue_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
     qa_sampled = models.BooleanField(default=False)
@@ -113,6 +118,12 @@ class Recommendation(models.Model):
                 fields=["queue", "-created_at"],
                 name="rec_qa_sampled_idx",
                 condition=Q(qa_sampled=True),
+            ),
+            # Claim-next looks for an open item assigned to the claimer first.
+            models.Index(
+                fields=["assigned_to", "queue"],
+                name="rec_assigned_open_idx",
+                condition=Q(status__in=["pending", "escalated"]) & Q(assigned_to__isnull=False),
             ),
             # Lease-expiry and SLA sweeps look only at open items.
             models.Index(
