@@ -170,6 +170,11 @@ def takes_escalated(member_role: str | None) -> bool:
     return member_role == ESCALATION_ROLE
 
 
+def may_assign(user: User, queue: Queue) -> bool:
+    """May `user` assign the queue's items to its reviewers? Its seniors, and admins."""
+    return can_administer_queues(user) or takes_escalated(review_role(user, queue))
+
+
 def may_give_qa_verdict(user: User, queue: Queue) -> bool:
     """QA verdicts on a queue's auto-approved items are given by the people who review it."""
     return can_review(user, queue)

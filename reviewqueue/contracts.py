@@ -148,6 +148,19 @@ RECOMMENDATION: dict[str, Any] = {
         "created_at": {"type": "string", "format": "date-time"},
         "updated_at": {"type": "string", "format": "date-time"},
         "lease_expires_at": _NULLABLE_TIME,
+        "due_at": {
+            **_NULLABLE_TIME,
+            "description": "When the queue's SLA says it should be decided (null: no SLA).",
+        },
+        "overdue": {"type": "boolean", "description": "Open and past its due_at."},
+        "escalated_at": {
+            **_NULLABLE_TIME,
+            "description": "When it was sent to the senior reviewers (null: never).",
+        },
+        "assigned_to": {
+            "type": ["string", "null"],
+            "description": "The username of the member it is assigned to (null: nobody).",
+        },
         "flags": {
             "type": "array",
             "description": "Why the item waits for people although its stage could have "

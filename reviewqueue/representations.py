@@ -4,9 +4,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.core.exceptions import ObjectDoesNotExist
+from django.utils import timezone
 
 from reviewqueue import access
 from reviewqueue.models import Decision, Execution, Recommendation, User
+from reviewqueue.states import OPEN_STATUSES
 
 # What a blind reviewer must not see: the proposal and what would give it away.
 BLIND_HIDDEN = ("confidence", "risk_score", "rationale")
@@ -22,6 +24,13 @@ def iso(value: datetime | None) -> str | None:
     if value is None:
         return None
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _overdue(rec: Recommendation) -> bool:
+    """Open and past its due time (the SLA sweep's overdue_at may lag by its interval)."""
+    if rec.status not in OPEN_STATUSES or rec.due_at is None:
+        return False
+    return rec.overdue_at is not None or rec.due_at <= timezone.now()
 
 
 def _related(rec: Recommendation, name: str) -> Any:
@@ -110,6 +119,10 @@ def recommendation_repr(
         "created_at": iso(rec.created_at),
         "updated_at": iso(rec.updated_at),
         "lease_expires_at": iso(rec.lease_expires_at),
+        "due_at": iso(rec.due_at),
+        "overdue": _overdue(rec),
+        "escalated_at": iso(rec.escalated_at),
+        "assigned_to": rec.assigned_to.get_username() if rec.assigned_to else None,
         "flags": [{"kind": f["kind"], "detail": f["detail"]} for f in rec.flags],
         "decision": decision_repr(_related(rec, "decision")),
         "execution": execution_repr(_related(rec, "execution")),

@@ -1,4 +1,5 @@
-"""Review API for people (session or personal token): claim, release, decide, escalate."""
+"""Review API for people (session or personal token): claim, release, decide, escalate,
+assign."""
 
 import uuid
 from typing import Any, cast
@@ -17,7 +18,7 @@ from reviewqueue.exceptions import NotFound, ValidationFailed
 from reviewqueue.lib.schema import errors_by_path
 from reviewqueue.models import Recommendation, User
 from reviewqueue.representations import proposal_hidden, recommendation_repr
-from reviewqueue.services import review
+from reviewqueue.services import assignment, review
 
 _ITEM = OpenApiResponse(contracts.RECOMMENDATION)
 
@@ -52,7 +53,21 @@ _ESCALATE_BODY = {
     "additionalProperties": False,
     "properties": {"comment": {"type": "string", "maxLength": 5000}},
 }
+_ASSIGN_BODY = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["user"],
+    "properties": {
+        "user": {
+            "type": ["string", "null"],
+            "minLength": 1,
+            "maxLength": 150,
+            "description": "The username of a reviewer of the item's queue; null unassigns.",
+        }
+    },
+}
 _DECISION_VALIDATOR = Draft202012Validator(contracts.OUTCOME_BODY)
+_ASSIGN_VALIDATOR = Draft202012Validator(_ASSIGN_BODY)
 _ESCALATE_VALIDATOR = Draft202012Validator(_ESCALATE_BODY)
 
 
@@ -71,6 +86,41 @@ class QueueClaim(ReviewerAPIView):
         rec = review.recommendation_claim(user=_person(request), queue=slug)
         if rec is None:
             return Response(status=204)
+        return _item(request, rec)
+
+
+class RecommendationClaim(ReviewerAPIView):
+    @extend_schema(
+        operation_id="recommendations_claim",
+        request=None,
+        responses={200: _ITEM, **problems(403, 404, 409)},
+        tags=["review"],
+        description="Claim this item (chosen from the items list) under a lease. 409 `reason`: "
+        "`held_by_other`, `already_decided`, `expired` or `not_waiting`.",
+    )
+    def post(self, request: Request, recommendation_id: str) -> Response:
+        rec = review.recommendation_claim_chosen(
+            user=_person(request), recommendation_id=_uuid(recommendation_id)
+        )
+        return _item(request, rec)
+
+
+class RecommendationAssign(ReviewerAPIView):
+    @extend_schema(
+        operation_id="recommendations_assign",
+        request={"application/json": _ASSIGN_BODY},
+        responses={200: _ITEM, **problems(400, 403, 404, 409)},
+        tags=["review"],
+        description="Assign an open item to a reviewer of its queue (seniors and admins); "
+        'claim-next offers it to them first. `{"user": null}` unassigns.',
+    )
+    def post(self, request: Request, recommendation_id: str) -> Response:
+        body = self.body(request, _ASSIGN_VALIDATOR)
+        rec = assignment.recommendation_assign(
+            user=_person(request),
+            recommendation_id=_uuid(recommendation_id),
+            assignee=body["user"],
+        )
         return _item(request, rec)
 
 

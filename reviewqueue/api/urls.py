@@ -31,6 +31,16 @@ urlpatterns = [
         name="api-qa",
     ),
     path(
+        "recommendations/<str:recommendation_id>/claim",
+        review.RecommendationClaim.as_view(),
+        name="api-claim-chosen",
+    ),
+    path(
+        "recommendations/<str:recommendation_id>/assign",
+        review.RecommendationAssign.as_view(),
+        name="api-assign",
+    ),
+    path(
         "recommendations/<str:recommendation_id>/release",
         review.RecommendationRelease.as_view(),
         name="api-release",

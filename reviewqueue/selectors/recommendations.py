@@ -15,7 +15,9 @@ from reviewqueue.states import Status
 
 
 def _with_related(qs: QuerySet[Recommendation]) -> QuerySet[Recommendation]:
-    return qs.select_related("queue", "action_type", "decision__reviewer", "execution")
+    return qs.select_related(
+        "queue", "action_type", "assigned_to", "decision__reviewer", "execution"
+    )
 
 
 def recommendation_get_for_source(*, source: Source, recommendation_id: str) -> Recommendation:

@@ -7,7 +7,7 @@ reviewers never get the same row; every later step is a filtered UPDATE on the l
 """
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
@@ -150,6 +150,102 @@ def recommendation_claim(
     rec.action_type = _action_type(rec.action_type_id)
     _no_outcome_yet(rec)
     return rec
+
+
+def recommendation_claim_chosen(
+    *, user: User, recommendation_id: RecommendationId, now: datetime | None = None
+) -> Recommendation:
+    """Claim this item (picked from the items list) under a lease.
+
+    Preconditions: member of its queue who may review (else 403); escalated items only for
+    seniors (403); the item waits: pending, escalated, or a blind queue's shadow item (else
+    409 with `reason`: `held_by_other`, `already_decided`, `expired` or `not_waiting`); an
+    item past its expires_at is closed as expired (409 `expired`). Claiming the item the
+    caller already holds gives it back with its lease. Any other item the caller holds in
+    that queue goes back where it came from, so the review page shows the chosen one.
+    Audited: `recommendation.claimed` (with `chosen: true`), and `recommendation.released`
+    for an item given back.
+    """
+    now = now or timezone.now()
+    rec = _load(recommendation_id, user)
+    role = rec.member_role  # type: ignore[attr-defined]
+    if rec.status == Status.IN_REVIEW:
+        live = rec.lease_expires_at is not None and rec.lease_expires_at > now
+        if live and rec.claimed_by_id == user.pk:
+            return rec
+        if not live:  # whoever held it let the lease run out: back where it came from
+            leases_return_expired(queue=rec.queue, now=now)
+            rec.refresh_from_db(fields=["status", "claimed_by", "lease_expires_at"])
+    if rec.status == Status.ESCALATED and not access.takes_escalated(role):
+        raise Forbidden("Only senior reviewers take escalated items.")
+    if rec.expires_at is not None and rec.expires_at <= now and rec.status in OPEN_STATUSES:
+        recommendation_expire(recommendation_id=rec.pk, now=now)
+        raise LeaseLost("This item expired before it was claimed.", reason="expired")
+    sources = [Status.PENDING, Status.ESCALATED]
+    if rec.queue.blind_review:
+        sources.append(Status.SHADOW)
+    lease = now + timedelta(minutes=rec.queue.lease_minutes)
+    with transaction.atomic():
+        _give_back_others(user, rec, now)
+        if not move_audited(
+            rec,
+            sources=sources,
+            to=Status.IN_REVIEW,
+            values={
+                "claimed_by": user,
+                "claimed_at": now,
+                "lease_expires_at": lease,
+                "updated_at": now,
+            },
+            action="recommendation.claimed",
+            actor=Actor.of_user(user),
+            data={
+                "lease_expires_at": lease.isoformat(),
+                "escalated": rec.escalated_at is not None,
+                "chosen": True,
+            },
+        ):
+            raise _why_not_claimable(user, rec)
+    _no_outcome_yet(rec)
+    return rec
+
+
+def _give_back_others(user: User, rec: Recommendation, now: datetime) -> None:
+    """The caller works one item of a queue at a time: what else they hold there goes back."""
+    held = lock_batch(
+        Recommendation.objects.filter(
+            queue_id=rec.queue_id, status=Status.IN_REVIEW, claimed_by=user
+        ).exclude(pk=rec.pk),
+        "escalated_at",
+        "route",
+        limit=100,
+    )
+    back: dict[Status, list[Recommendation]] = {}
+    for row in held:
+        back.setdefault(_back_to(row), []).append(row)
+    for to, group in sorted(back.items()):
+        move_locked(
+            group,
+            sources=[Status.IN_REVIEW],
+            to=to,
+            values=unheld(now),
+            action="recommendation.released",
+            actor=Actor.of_user(user),
+            data=lambda row: {"reason": "claimed another item", "claimed": str(rec.pk)},
+        )
+
+
+def _why_not_claimable(user: User, rec: Recommendation) -> LeaseLost:
+    rec.refresh_from_db(fields=["status", "claimed_by", "lease_expires_at"])
+    if rec.status == Status.IN_REVIEW:
+        return LeaseLost("Another reviewer holds this item now.", reason="held_by_other")
+    if rec.status in (Status.DECIDED, Status.AUTO_APPROVED):
+        return LeaseLost("This item has already been decided.", reason="already_decided")
+    if rec.status == Status.EXPIRED:
+        return LeaseLost("This item expired before it was claimed.", reason="expired")
+    return LeaseLost(
+        f"This item is not waiting for a reviewer (it is {rec.status}).", reason="not_waiting"
+    )
 
 
 def _no_outcome_yet(rec: Recommendation) -> None:

@@ -139,6 +139,18 @@ WITH m AS (
     FROM reviewqueue_queue q
     JOIN reviewqueue_membership mem ON mem.queue_id = q.id AND mem.user_id = %(user)s
     WHERE q.slug = %(slug)s
+), assigned AS (
+    -- An item assigned to the claimer comes first (services/assignment.py); the partial
+    -- index rec_assigned_open_idx keeps this a short look-up.
+    SELECT r.id FROM reviewqueue_recommendation r
+    WHERE r.assigned_to_id = %(user)s AND r.queue_id = (SELECT queue_id FROM m)
+      AND (r.status = 'pending'
+           OR (r.status = 'escalated' AND (SELECT role FROM m) = %(escalation_role)s)
+           OR (r.status = 'shadow' AND (SELECT blind_review FROM m)))
+      AND (r.expires_at IS NULL OR r.expires_at > %(now)s)
+    ORDER BY r.priority DESC, r.created_at, r.id
+    LIMIT 1
+    FOR UPDATE OF r SKIP LOCKED
 ), escalated AS (
     SELECT r.id FROM reviewqueue_recommendation r
     WHERE (SELECT role FROM m) = %(escalation_role)s AND r.queue_id = (SELECT queue_id FROM m)
@@ -164,10 +176,11 @@ WITH m AS (
     LIMIT 1
     FOR UPDATE OF r SKIP LOCKED
 ), cand AS (
-    -- Seniors take escalated items first. The unused rows stay locked only for the
-    -- duration of this statement.
+    -- Assigned items first, then seniors take escalated items. The unused rows stay
+    -- locked only for the duration of this statement.
     SELECT COALESCE(
-        (SELECT id FROM escalated), (SELECT id FROM pending), (SELECT id FROM shadow)
+        (SELECT id FROM assigned), (SELECT id FROM escalated), (SELECT id FROM pending),
+        (SELECT id FROM shadow)
     ) AS id
 ), upd AS (
     UPDATE reviewqueue_recommendation rec
@@ -191,9 +204,10 @@ FROM m LEFT JOIN upd ON true
 
 def claim_next(*, user: User, slug: str, now: datetime) -> Recommendation | None:
     """Claim the next item of queue `slug` for `user` in one statement: the membership check,
-    the pick (seniors take escalated items first, then pending, then a blind queue's shadow
-    items; highest priority, then oldest; FOR UPDATE SKIP LOCKED), the move to `in_review`
-    with a lease, and the `recommendation.claimed` audit row.
+    the pick (an item assigned to `user` first, then for seniors escalated items, then
+    pending, then a blind queue's shadow items; highest priority, then oldest; FOR UPDATE
+    SKIP LOCKED), the move to `in_review` with a lease, and the `recommendation.claimed`
+    audit row.
 
     Returns None when `user` is not a member of the queue (or it does not exist); otherwise a
     Recommendation whose pk is None when nothing waits."""

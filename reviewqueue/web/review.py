@@ -33,6 +33,7 @@ from reviewqueue.services.review import (
     queue_access,
     queue_for,
     recommendation_claim,
+    recommendation_claim_chosen,
     recommendation_decide,
     recommendation_escalate,
     recommendation_release,
@@ -199,6 +200,25 @@ def review_page(request: HtmxHttpRequest, queue: Queue) -> HttpResponse:
 def claim(request: HtmxHttpRequest, queue: Queue) -> HttpResponse:
     """The next item under a lease (or the one already held); none waiting: the page says so."""
     rec = recommendation_claim(user=current_user(request), queue=queue)
+    if request.htmx:
+        return _item(request, queue, rec)
+    return SeeOther(reverse("review", args=[queue.slug]))
+
+
+@require_POST
+@review_view
+def claim_chosen(
+    request: HtmxHttpRequest, queue: Queue, recommendation_id: uuid.UUID
+) -> HttpResponse:
+    """This item (picked from the items list) under a lease, then the review page on it."""
+    rec = _item_of(request, queue, recommendation_id)
+    try:
+        rec = recommendation_claim_chosen(user=current_user(request), recommendation_id=rec.pk)
+    except Conflict as exc:
+        if request.htmx:
+            return _lost(request, queue, exc)
+        messages.error(request, exc.detail)
+        return SeeOther(reverse("review", args=[queue.slug]))
     if request.htmx:
         return _item(request, queue, rec)
     return SeeOther(reverse("review", args=[queue.slug]))
