@@ -281,6 +281,12 @@ QUEUE = _table(
         "lease_minutes": _positive(
             "How long a claim holds an item before it returns to the queue.", 10, "lease_minutes"
         ),
+        "bulk_max_risk": _unit(
+            "Bulk decisions (approve or reject many items at once) refuse an item whose risk "
+            "score is above this; such items are decided one by one.",
+            0.3,
+            "bulk_max_risk",
+        ),
         "blind_review": _boolean(
             "Shadow items are also reviewed in the app without seeing the AI's proposal.",
             False,

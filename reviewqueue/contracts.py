@@ -95,6 +95,7 @@ DECISION: dict[str, Any] = {
         "comment": {"type": "string"},
         "decided_at": {"type": "string", "format": "date-time"},
         "reviewer": {"type": ["string", "null"]},
+        "bulk": {"type": "boolean", "description": "Decided in a bulk decision."},
     },
 }
 

@@ -54,6 +54,7 @@ def decision_repr(decision: Decision | None) -> dict[str, Any] | None:
         "comment": decision.comment,
         "decided_at": iso(decision.decided_at),
         "reviewer": decision.reviewer.get_username() if decision.reviewer else None,
+        "bulk": decision.bulk,
     }
 
 

@@ -18,7 +18,7 @@ from reviewqueue.exceptions import NotFound, ValidationFailed
 from reviewqueue.lib.schema import errors_by_path
 from reviewqueue.models import Recommendation, User
 from reviewqueue.representations import proposal_hidden, recommendation_repr
-from reviewqueue.services import assignment, review
+from reviewqueue.services import assignment, bulk, review
 
 _ITEM = OpenApiResponse(contracts.RECOMMENDATION)
 
@@ -66,7 +66,49 @@ _ASSIGN_BODY = {
         }
     },
 }
+_BULK_BODY = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["ids", "outcome"],
+    "properties": {
+        "ids": {
+            "type": "array",
+            "items": {"type": "string"},
+            "minItems": 1,
+            "maxItems": 100,
+            "description": "Up to 100 distinct item ids of the queue.",
+        },
+        "outcome": {"type": "string", "enum": ["approve", "reject"]},
+        "reason_code": {"type": "string", "maxLength": 100},
+        "comment": {"type": "string", "maxLength": 5000},
+    },
+}
+_BULK_RESULT = {
+    "type": "object",
+    "properties": {
+        "results": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["id", "status"],
+                "properties": {
+                    "id": {"type": "string"},
+                    "status": {"type": "integer", "enum": [200, 400, 403, 404, 409]},
+                    "reason": {
+                        "type": "string",
+                        "description": "Why an item was refused: risk_above_bulk_max, "
+                        "blind_review, not_waiting, held_by_other, not_in_queue, expired, ...",
+                    },
+                    "detail": {"type": "string"},
+                    "outcome": {"type": "string"},
+                    "execution": {"type": ["string", "null"]},
+                },
+            },
+        }
+    },
+}
 _DECISION_VALIDATOR = Draft202012Validator(contracts.OUTCOME_BODY)
+_BULK_VALIDATOR = Draft202012Validator(_BULK_BODY)
 _ASSIGN_VALIDATOR = Draft202012Validator(_ASSIGN_BODY)
 _ESCALATE_VALIDATOR = Draft202012Validator(_ESCALATE_BODY)
 
@@ -122,6 +164,28 @@ class RecommendationAssign(ReviewerAPIView):
             assignee=body["user"],
         )
         return _item(request, rec)
+
+
+class QueueBulkDecision(ReviewerAPIView):
+    @extend_schema(
+        operation_id="queues_bulk_decision",
+        request={"application/json": _BULK_BODY},
+        responses={200: OpenApiResponse(_BULK_RESULT), **problems(400, 403, 404)},
+        tags=["review"],
+        description="Approve or reject up to 100 waiting items with one reason. Each item is "
+        "claimed, decided and audited on its own (`bulk: true`); each gets its own result.",
+    )
+    def post(self, request: Request, slug: str) -> Response:
+        body = self.body(request, _BULK_VALIDATOR)
+        results = bulk.recommendations_bulk_decide(
+            user=_person(request),
+            queue=slug,
+            ids=body["ids"],
+            outcome=body["outcome"],
+            reason_code=body.get("reason_code", ""),
+            comment=body.get("comment", ""),
+        )
+        return Response({"results": [r.as_dict() for r in results]})
 
 
 class RecommendationRelease(ReviewerAPIView):

@@ -18,6 +18,11 @@ urlpatterns = [
     path("recommendations", ingest.RecommendationCollection.as_view(), name="api-recommendations"),
     path("recommendations/batch", ingest.RecommendationBatch.as_view(), name="api-batch"),
     path("queues/<slug:slug>/claim", review.QueueClaim.as_view(), name="api-claim"),
+    path(
+        "queues/<slug:slug>/bulk-decision",
+        review.QueueBulkDecision.as_view(),
+        name="api-bulk-decision",
+    ),
     path("queues/<slug:slug>/stage", autonomy.QueueStage.as_view(), name="api-queue-stage"),
     path("queues/<slug:slug>/incidents", autonomy.QueueIncidents.as_view(), name="api-incidents"),
     path(

@@ -181,6 +181,8 @@ class Decision(models.Model):
     decided_at = models.DateTimeField(default=timezone.now)
     # The recommendation had anomaly flags.
     flagged = models.BooleanField(default=False, db_default=False)
+    # Decided in a bulk decision (services/bulk.py): each item on its own, marked here.
+    bulk = models.BooleanField(default=False, db_default=False)
 
     class Meta:
         indexes = [

@@ -153,7 +153,11 @@ def recommendation_claim(
 
 
 def recommendation_claim_chosen(
-    *, user: User, recommendation_id: RecommendationId, now: datetime | None = None
+    *,
+    user: User,
+    recommendation_id: RecommendationId,
+    now: datetime | None = None,
+    give_back_others: bool = True,
 ) -> Recommendation:
     """Claim this item (picked from the items list) under a lease.
 
@@ -162,7 +166,8 @@ def recommendation_claim_chosen(
     409 with `reason`: `held_by_other`, `already_decided`, `expired` or `not_waiting`); an
     item past its expires_at is closed as expired (409 `expired`). Claiming the item the
     caller already holds gives it back with its lease. Any other item the caller holds in
-    that queue goes back where it came from, so the review page shows the chosen one.
+    that queue goes back where it came from, so the review page shows the chosen one
+    (`give_back_others=False`: kept, for a bulk decision's items).
     Audited: `recommendation.claimed` (with `chosen: true`), and `recommendation.released`
     for an item given back.
     """
@@ -186,7 +191,8 @@ def recommendation_claim_chosen(
         sources.append(Status.SHADOW)
     lease = now + timedelta(minutes=rec.queue.lease_minutes)
     with transaction.atomic():
-        _give_back_others(user, rec, now)
+        if give_back_others:
+            _give_back_others(user, rec, now)
         if not move_audited(
             rec,
             sources=sources,
@@ -412,8 +418,10 @@ def recommendation_decide(
     payload: Any = None,
     reason_code: str = "",
     comment: str = "",
+    bulk: bool = False,
 ) -> Recommendation:
-    """Approve, modify or reject an item the caller holds under a live lease.
+    """Approve, modify or reject an item the caller holds under a live lease (`bulk`: as
+    one item of a bulk decision, services/bulk.py; marked on the decision and its audit).
 
     Preconditions: member of the queue (else 403); a live lease (else 409); the item not past
     its expires_at (else it is closed as expired and 409); reject and modify need a reason
@@ -439,7 +447,13 @@ def recommendation_decide(
         )
     with transaction.atomic():
         decision, execution = _decided(
-            rec, checked, user=user, reason_code=reason_code or "", comment=comment or "", now=now
+            rec,
+            checked,
+            user=user,
+            reason_code=reason_code or "",
+            comment=comment or "",
+            now=now,
+            bulk=bulk,
         )
     metrics.decided(rec, decision)
     Recommendation.decision.related.set_cached_value(rec, decision)
@@ -456,6 +470,7 @@ def _decided(
     reason_code: str,
     comment: str,
     now: datetime,
+    bulk: bool = False,
 ) -> tuple[Decision, Execution | None]:
     """The decision's writes, inside its transaction: the move to `decided` (under the
     caller's live lease, else 409) with its audit row, the Decision, and for a non-blind
@@ -473,6 +488,8 @@ def _decided(
         "diff": checked.diff,
         "is_cosmetic": checked.is_cosmetic,
     }
+    if bulk:
+        audit_data["bulk"] = True
     if not move_audited(
         rec,
         sources=[Status.IN_REVIEW],
@@ -498,6 +515,7 @@ def _decided(
         is_cosmetic=checked.is_cosmetic,
         reason_code=reason_code,
         comment=comment,
+        bulk=bulk,
     )
     decision.save(force_insert=True)
     if blind:

@@ -252,6 +252,8 @@ ROWS: list[Row] = [
 
     # --- review API (people: personal token) ----------------------------------------------------
     R(POST, "/api/v1/queues/{a}/claim",                    401,    401,    401,    403,    200,    200,    403,    403),
+    R(POST, "/api/v1/queues/{a}/bulk-decision",            401,    401,    401,    403,    200,    200,    403,    403,
+      data={"ids": ["{pending}"], "outcome": "approve"}, note="per-item results; the pending item's risk is 0.42"),
     R(POST, "/api/v1/recommendations/{held}/decision",     401,    401,    401,    403,    200,    409,    403,    403,
       data=DECISION),
     R(POST, "/api/v1/recommendations/{held}/escalate",     401,    401,    401,    403,    200,    409,    403,    403,
