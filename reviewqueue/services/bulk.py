@@ -12,14 +12,17 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.utils import timezone
+
 from reviewqueue.domain.decision_input import Mode, Target, decision_check
 from reviewqueue.exceptions import DomainError, ValidationFailed
 from reviewqueue.models import Queue, Recommendation, User
 from reviewqueue.services.review import (
+    claim_loaded,
+    decide_loaded,
+    items_for_review,
     queue_access,
     queue_for,
-    recommendation_claim_chosen,
-    recommendation_decide,
     recommendation_release,
 )
 from reviewqueue.states import Outcome, Route, Status
@@ -64,10 +67,7 @@ def recommendations_bulk_decide(
         )
     _check_reason(the_queue, outcome, reason_code, comment)
     found = {
-        str(rec.pk): rec
-        for rec in Recommendation.objects.filter(pk__in=wanted, queue=the_queue).only(
-            "pk", "status", "route", "risk_score", "claimed_by_id", "queue_id"
-        )
+        str(rec.pk): rec for rec in items_for_review(user).filter(pk__in=wanted, queue=the_queue)
     }
     return [
         _one(user, the_queue, found.get(pk), pk, outcome, reason_code, comment, member.senior)
@@ -123,13 +123,13 @@ def _one(
     if refused is not None or rec is None:
         return refused or BulkItemResult(pk, 404, "not_in_queue")
     try:
-        recommendation_claim_chosen(user=user, recommendation_id=pk, give_back_others=False)
+        claim_loaded(user, rec, timezone.now(), give_back_others=False)
     except DomainError as exc:
         return BulkItemResult(pk, exc.status_code, exc.extra.get("reason", exc.code), exc.detail)
     try:
-        decided = recommendation_decide(
-            user=user,
-            recommendation_id=pk,
+        decided = decide_loaded(
+            user,
+            rec,
             outcome=outcome,
             reason_code=reason_code or "",
             comment=comment or "",

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from reviewqueue import access
@@ -59,18 +60,21 @@ def queue_access(*, user: User, queue: Queue) -> Access:
     return Access(queue=queue, senior=role == MemberRole.SENIOR)
 
 
+def items_for_review(user: User) -> QuerySet[Recommendation]:
+    """Items with their queue, action type and source, and `user`'s role in each item's
+    queue (`member_role`), in one query: what every review step reads first."""
+    return Recommendation.objects.select_related("queue", "action_type", "source").annotate(
+        member_role=access.member_role_of(user)
+    )
+
+
 def _load(recommendation_id: RecommendationId, user: User) -> Recommendation:
     """The item with its queue, action type and source, and the caller's role in its queue,
     in one query. 404 when there is no such item, 403 when the caller is not a member."""
-    rec = (
-        Recommendation.objects.select_related("queue", "action_type", "source")
-        .annotate(member_role=access.member_role_of(user))
-        .filter(pk=recommendation_id)
-        .first()
-    )
+    rec = items_for_review(user).filter(pk=recommendation_id).first()
     if rec is None:
         raise NotFound("No recommendation with this id.")
-    if not access.member_may_review(user, rec.member_role):
+    if not access.member_may_review(user, rec.member_role):  # type: ignore[attr-defined]
         raise Forbidden(f"You are not a member of queue '{rec.queue.slug}'.")
     return rec
 
@@ -171,8 +175,16 @@ def recommendation_claim_chosen(
     Audited: `recommendation.claimed` (with `chosen: true`), and `recommendation.released`
     for an item given back.
     """
-    now = now or timezone.now()
-    rec = _load(recommendation_id, user)
+    return claim_loaded(
+        user, _load(recommendation_id, user), now or timezone.now(), give_back_others
+    )
+
+
+def claim_loaded(
+    user: User, rec: Recommendation, now: datetime, give_back_others: bool = True
+) -> Recommendation:
+    """`recommendation_claim_chosen` for an item loaded as `_load` loads it (with the
+    caller's `member_role`), e.g. by a bulk decision that loaded all its items at once."""
     role = rec.member_role  # type: ignore[attr-defined]
     if rec.status == Status.IN_REVIEW:
         live = rec.lease_expires_at is not None and rec.lease_expires_at > now
@@ -435,7 +447,28 @@ def recommendation_decide(
     rejects; the decision is stored as a human one, nothing is called back. Audited:
     `recommendation.blind_reviewed` with the agreement.
     """
-    rec = _load(recommendation_id, user)
+    return decide_loaded(
+        user,
+        _load(recommendation_id, user),
+        outcome=outcome,
+        payload=payload,
+        reason_code=reason_code,
+        comment=comment,
+        bulk=bulk,
+    )
+
+
+def decide_loaded(
+    user: User,
+    rec: Recommendation,
+    *,
+    outcome: str,
+    payload: Any = None,
+    reason_code: str = "",
+    comment: str = "",
+    bulk: bool = False,
+) -> Recommendation:
+    """`recommendation_decide` for an item loaded as `_load` loads it."""
     checked = _checked(
         rec, outcome=outcome, payload=payload, reason_code=reason_code, comment=comment
     )
