@@ -64,6 +64,8 @@ def queue_rows_for(*, user: User, now: datetime | None = None) -> list[QueueRow]
             shadow=Count("id", filter=Q(status=Status.SHADOW)),
             oldest_shadow=Min("created_at", filter=Q(status=Status.SHADOW)),
             overdue=Count("id", filter=Q(due_at__lt=now) & Q(status__in=open_values)),
+            overdue_pending=Count("id", filter=Q(due_at__lt=now) & Q(status=Status.PENDING)),
+            overdue_escalated=Count("id", filter=Q(due_at__lt=now) & Q(status=Status.ESCALATED)),
         )
     }
     rows = []
@@ -85,11 +87,22 @@ def queue_rows_for(*, user: User, now: datetime | None = None) -> list[QueueRow]
                 + (s.get("shadow", 0) if blind else 0),
                 escalated=s.get("escalated", 0),
                 oldest_waiting_at=min((t for t in oldest if t is not None), default=None),
-                overdue=s.get("overdue", 0),
+                overdue=_overdue_for(s, roles.get(queue.pk), senior),
                 expired=s.get("expired", 0),
             )
         )
     return rows
+
+
+def _overdue_for(stats: dict[str, Any], role: str | None, senior: bool) -> int:
+    """Overdue items the viewer can act on: a reviewer's are the pending ones, a senior's
+    also the escalated ones; someone who reads the queue without reviewing it (an admin or
+    auditor who is no member) oversees them all, held ones included."""
+    if role is None:
+        return int(stats.get("overdue", 0))
+    return int(stats.get("overdue_pending", 0)) + (
+        int(stats.get("overdue_escalated", 0)) if senior else 0
+    )
 
 
 def recent_decisions_for(*, user: User, limit: int = 20) -> list[Decision]:

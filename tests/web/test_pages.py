@@ -127,7 +127,8 @@ def test_queue_list_counts_waiting_oldest_and_overdue(client, world, people):
     (row,) = response.context["rows"]
     assert row.queue == world.queue and row.can_review
     assert row.waiting == 2  # second and third; escalated items are for seniors
-    assert row.overdue == 1  # `first` is in review but past its due time
+    # `first` is past its due time but in the senior's hands: nothing the reviewer can act on
+    assert row.overdue == 0
     assert row.oldest_waiting_at == second.created_at
     assert b'href="/queues/refunds/review/"' in response.content
 
@@ -135,6 +136,25 @@ def test_queue_list_counts_waiting_oldest_and_overdue(client, world, people):
     (row,) = client.get("/queues/").context["rows"]
     assert row.waiting == 3 and row.escalated == 1 and row.senior
     assert third.pk  # all three were created
+
+
+def test_overdue_counts_what_the_viewer_can_act_on(client, world, people):
+    pending, escalated = ingest(world, 0), ingest(world, 1)
+    past = timezone.now() - timedelta(hours=2)
+    Recommendation.objects.filter(pk__in=[pending.pk, escalated.pk]).update(due_at=past)
+    Recommendation.objects.filter(pk=escalated.pk).update(status="escalated", escalated_at=past)
+    expected = {"reviewer": 1, "senior": 2, "auditor": 2}  # the auditor oversees them all
+    for who, count in expected.items():
+        client.force_login(getattr(people, who))
+        rows = {r.queue.slug: r for r in client.get("/queues/").context["rows"]}
+        assert rows["refunds"].overdue == count, who
+
+
+def test_only_people_who_decide_see_my_recent_decisions(client, world, people):
+    client.force_login(people.reviewer)
+    assert b"My recent decisions" in client.get("/queues/").content
+    client.force_login(people.auditor)
+    assert b"My recent decisions" not in client.get("/queues/").content
 
 
 def test_queue_list_shows_auditors_every_queue_read_only(client, world, people):
