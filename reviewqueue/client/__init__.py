@@ -36,8 +36,11 @@ from reviewqueue.client.signatures import (
     EVENT_ID_HEADER,
     SIGNATURE_HEADER,
     sign_callback,
+    standard_webhook_headers,
+    standard_webhooks_secret,
     verify_callback,
     verify_signature,
+    verify_standard,
 )
 from reviewqueue.client.sync import ReviewQueueClient
 
@@ -70,6 +73,9 @@ __all__ = [
     "UnsupportedMediaType",
     "ValidationError",
     "sign_callback",
+    "standard_webhook_headers",
+    "standard_webhooks_secret",
     "verify_callback",
     "verify_signature",
+    "verify_standard",
 ]

@@ -29,6 +29,7 @@ import httpx
 from django.conf import settings
 
 from reviewqueue.client.retrying import retry_after_seconds
+from reviewqueue.client.signatures import standard_webhook_headers
 from reviewqueue.executors.base import ActionResult
 from reviewqueue.lib import signing
 from reviewqueue.lib.outbound import (
@@ -213,8 +214,11 @@ def post_signed(
     secret: str,
     deadline: float,
     headers: dict[str, str],
+    message_id: str,
 ) -> ActionResult:
-    """POST `body` as JSON, signed with `secret`, finished by `deadline` (time.monotonic())."""
+    """POST `body` as JSON, signed with `secret` twice (ours and Standard Webhooks, whose
+    `webhook-id` is `message_id`: the same on every retry), finished by `deadline`
+    (time.monotonic())."""
     if not secret:
         return ActionResult(ok=False, error="not sent: no signing secret; never sent unsigned")
     try:
@@ -224,11 +228,13 @@ def post_signed(
     except OutboundRefused as exc:
         return ActionResult(ok=False, error="refused by the outbound policy", detail=str(exc))
     raw = json.dumps(body, separators=(",", ":"), sort_keys=True).encode()
+    now = int(time.time())
     all_headers = {
         "Content-Type": "application/json",
         "User-Agent": "ReviewQueue/1",
         **headers,
-        signing.HEADER: signing.sign(secret, raw),
+        signing.HEADER: signing.sign(secret, raw, now),
+        **standard_webhook_headers(raw, secret, msg_id=message_id, timestamp=now),
     }
     try:
         return _exchange(url, target, raw, all_headers, deadline)

@@ -16,4 +16,5 @@ def execute(request: ActionRequest) -> ActionResult:
         secret=request.secret or "",
         deadline=request.deadline,
         headers={"Idempotency-Key": request.idempotency_key},
+        message_id=request.idempotency_key,
     )

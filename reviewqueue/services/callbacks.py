@@ -85,6 +85,7 @@ def callback_deliver(*, delivery_id: DeliveryId) -> str:
                 "X-ReviewQueue-Event": delivery.event_type,
                 "X-ReviewQueue-Event-Id": str(delivery.pk),
             },
+            message_id=str(delivery.pk),
         )
     with transaction.atomic():
         if result.ok:

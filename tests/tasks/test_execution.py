@@ -4,7 +4,9 @@ import time
 
 import pytest
 from django.utils import timezone
+from standardwebhooks import Webhook
 
+from reviewqueue.client.signatures import standard_webhooks_secret
 from reviewqueue.lib import signing
 from reviewqueue.models import (
     ActionType,
@@ -67,6 +69,9 @@ def test_approve_sends_exactly_one_signed_request_with_the_key(wired, sink, star
     assert len(sink.to("/actions/refund")) == 1
     assert request.headers["Idempotency-Key"] == f"rq-{rec.pk}" == execution.idempotency_key
     assert signing.verify(SECRET, request.body, request.headers["X-ReviewQueue-Signature"])
+    # Standard Webhooks too, verified by its own library; the id is the idempotency key.
+    assert request.headers["webhook-id"] == execution.idempotency_key
+    Webhook(standard_webhooks_secret(SECRET)).verify(request.body, dict(request.headers))
     assert request.json() == {
         "recommendation_id": str(rec.pk),
         "action_type": "refund.issue",
@@ -81,6 +86,8 @@ def test_approve_sends_exactly_one_signed_request_with_the_key(wired, sink, star
     for event in events:
         assert signing.verify(SECRET, event.body, event.headers["X-ReviewQueue-Signature"])
         assert event.json()["id"] == event.headers["X-ReviewQueue-Event-Id"]
+        assert event.headers["webhook-id"] == event.headers["X-ReviewQueue-Event-Id"]
+        Webhook(standard_webhooks_secret(SECRET)).verify(event.body, dict(event.headers))
         assert event.json()["data"]["recommendation_id"] == str(rec.pk)
 
 
