@@ -40,6 +40,9 @@ NAMED = "'{value}' is not allowed here (pattern {pattern})"
 SLUG = r"^[a-z0-9][a-z0-9_-]{0,99}$"
 ACTION_NAME = r"^[a-z0-9][a-z0-9_.-]{0,99}$"
 ENV_NAME = r"^([A-Za-z_][A-Za-z0-9_]*)?$"
+# Undo never outlasts the reports' settling time (reporting/buckets.CLOSED_AFTER, 5 minutes),
+# so a remembered closed bucket never counts a decision that is then undone.
+UNDO_MAX_SECONDS = 300
 
 
 def _unit(description: str, default: float | None = None, field: str = "") -> dict[str, Any]:
@@ -280,6 +283,14 @@ QUEUE = _table(
         ),
         "lease_minutes": _positive(
             "How long a claim holds an item before it returns to the queue.", 10, "lease_minutes"
+        ),
+        "undo_seconds": _annotated(
+            {"type": "integer", "minimum": 0, "maximum": UNDO_MAX_SECONDS},
+            "How long the person who decided may take it back: the decision's execution and "
+            "its `decision.made` callback wait until then. 0 turns undo off.",
+            10,
+            "undo_seconds",
+            {"*": "must be a whole number from {minimum} to {maximum}, got {value!r}"},
         ),
         "bulk_max_risk": _unit(
             "Bulk decisions (approve or reject many items at once) refuse an item whose risk "

@@ -75,6 +75,7 @@ RECOMMENDATION_MOVES: frozenset[tuple[Status, Status]] = frozenset(
         (Status.SHADOW, Status.DECIDED),  # human outcome reported for a shadow item
         (Status.SHADOW, Status.IN_REVIEW),  # a blind review claims a shadow item
         (Status.IN_REVIEW, Status.SHADOW),  # blind review released / its lease expired
+        (Status.DECIDED, Status.IN_REVIEW),  # undo: back to the person who decided
     }
 )
 

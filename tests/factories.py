@@ -49,6 +49,9 @@ class QueueFactory(factory.django.DjangoModelFactory):
     stage = "approval"
     reason_codes = ["wrong_amount", "policy_violation", "other"]
     sla_minutes = 60
+    # Undo off: a test's decision executes at once. Tests of undo set their window
+    # (the product's default is 10 s, config_schema.py).
+    undo_seconds = 0
 
     @factory.post_generation
     def action_types(self, create, extracted, **kwargs):

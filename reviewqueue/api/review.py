@@ -18,7 +18,7 @@ from reviewqueue.exceptions import NotFound, ValidationFailed
 from reviewqueue.lib.schema import errors_by_path
 from reviewqueue.models import Recommendation, User
 from reviewqueue.representations import proposal_hidden, recommendation_repr
-from reviewqueue.services import assignment, bulk, review
+from reviewqueue.services import assignment, bulk, review, undo
 
 _ITEM = OpenApiResponse(contracts.RECOMMENDATION)
 
@@ -186,6 +186,23 @@ class QueueBulkDecision(ReviewerAPIView):
             comment=body.get("comment", ""),
         )
         return Response({"results": [r.as_dict() for r in results]})
+
+
+class RecommendationUndo(ReviewerAPIView):
+    @extend_schema(
+        operation_id="recommendations_undo",
+        request=None,
+        responses={200: _ITEM, **problems(403, 404, 409)},
+        tags=["review"],
+        description="Take back your decision within the queue's `undo_seconds`: the item is "
+        "back in your hands under a fresh lease, its execution cancelled. 409 `reason`: "
+        "`undo_window_closed`, `not_undoable` (a policy decision), `not_decided`.",
+    )
+    def post(self, request: Request, recommendation_id: str) -> Response:
+        rec = undo.recommendation_undo(
+            user=_person(request), recommendation_id=_uuid(recommendation_id)
+        )
+        return _item(request, rec)
 
 
 class RecommendationRelease(ReviewerAPIView):

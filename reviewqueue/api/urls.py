@@ -41,6 +41,11 @@ urlpatterns = [
         name="api-claim-chosen",
     ),
     path(
+        "recommendations/<str:recommendation_id>/undo",
+        review.RecommendationUndo.as_view(),
+        name="api-undo",
+    ),
+    path(
         "recommendations/<str:recommendation_id>/assign",
         review.RecommendationAssign.as_view(),
         name="api-assign",

@@ -15,7 +15,7 @@ from reviewqueue.models.executions import CallbackDelivery, Execution, Execution
 from reviewqueue.models.incidents import Incident, IncidentSeverity
 from reviewqueue.models.metrics import MetricsBucket
 from reviewqueue.models.ratelimit import RateLimitWindow
-from reviewqueue.models.recommendations import Decision, Recommendation
+from reviewqueue.models.recommendations import Decision, Recommendation, UndoneDecision
 
 __all__ = [
     "ActionType",
@@ -40,5 +40,6 @@ __all__ = [
     "Source",
     "SourceQueue",
     "StageChange",
+    "UndoneDecision",
     "User",
 ]

@@ -84,6 +84,7 @@ class Queue(models.Model):
     sla_escalate = models.BooleanField(default=_queue("sla_escalate"))
     lease_minutes = models.PositiveIntegerField(default=_queue("lease_minutes"))
     bulk_max_risk = models.FloatField(default=_queue("bulk_max_risk"))
+    undo_seconds = models.PositiveIntegerField(default=_queue("undo_seconds"))
     blind_review = models.BooleanField(default=_queue("blind_review"))
     # Routing (supervised / autonomous).
     auto_max_risk = models.FloatField(default=_queue("routing.auto_max_risk"))

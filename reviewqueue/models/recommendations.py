@@ -150,6 +150,27 @@ class Recommendation(models.Model):
         return f"{self.external_id} ({self.status})"
 
 
+class UndoneDecision(models.Model):
+    """A decision its reviewer took back within the queue's undo window
+    (services/undo.py): kept here as it was, with its execution as it stood, never counted
+    in metrics. The item went back to the reviewer; its next decision is a new Decision."""
+
+    recommendation = models.ForeignKey(
+        Recommendation, on_delete=models.PROTECT, related_name="undone_decisions"
+    )
+    queue = models.ForeignKey("reviewqueue.Queue", on_delete=models.PROTECT, related_name="+")
+    reviewer = models.ForeignKey(
+        "reviewqueue.User", null=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField()
+    undone_at = models.DateTimeField(default=timezone.now)
+    decision = models.JSONField()  # the Decision row's fields as they were
+    execution = models.JSONField(null=True)  # its execution (never started), if any
+
+    class Meta:
+        indexes = [models.Index(fields=["recommendation", "undone_at"], name="undone_rec_idx")]
+
+
 class Decision(models.Model):
     """The one verdict on a recommendation. Query-relevant facts are copied from the
     recommendation (immutable there) so metrics read one table."""

@@ -33,12 +33,18 @@ def callback_event(
     event_type: str,
     decision: Decision | None = None,
     execution: Execution | None = None,
+    delay_seconds: int = 0,
 ) -> CallbackDelivery | None:
-    """Write the event row in the caller's transaction (None when the source has no URL)."""
+    """Write the event row in the caller's transaction (None when the source has no URL).
+    `delay_seconds`: not sent before then (a decision's undo window)."""
     if not source.callback_url:
         return None
     delivery = CallbackDelivery(
-        source=source, recommendation=recommendation, event_type=event_type, body={}
+        source=source,
+        recommendation=recommendation,
+        event_type=event_type,
+        body={},
+        next_attempt_at=timezone.now() + timedelta(seconds=delay_seconds),
     )
     delivery.body = {
         "id": str(delivery.id),
@@ -54,7 +60,12 @@ def callback_event(
         },
     }
     delivery.save(force_insert=True)
-    task_publish_on_commit(DELIVER_CALLBACK, str(delivery.id), what=f"callback {delivery.id}")
+    task_publish_on_commit(
+        DELIVER_CALLBACK,
+        str(delivery.id),
+        what=f"callback {delivery.id}",
+        countdown=delay_seconds or None,
+    )
     return delivery
 
 

@@ -70,9 +70,15 @@ _LOST = (
 )
 
 
-def execution_publish_on_commit(execution_id: int) -> None:
-    """Queue the execution task once the current transaction commits."""
-    task_publish_on_commit(EXECUTE_ACTION, execution_id, what=f"execution {execution_id}")
+def execution_publish_on_commit(execution_id: int, delay_seconds: int = 0) -> None:
+    """Queue the execution task once the current transaction commits (`delay_seconds`: to
+    run then, the execution's next_attempt_at; e.g. after a decision's undo window)."""
+    task_publish_on_commit(
+        EXECUTE_ACTION,
+        execution_id,
+        what=f"execution {execution_id}",
+        countdown=delay_seconds or None,
+    )
 
 
 def _claim(execution_id: int, timeout: float) -> str | None:

@@ -554,16 +554,20 @@ def _decided(
     if blind:
         return decision, None
     execution = None
+    # The undo window (services/undo.py): nothing leaves the app before it has passed.
+    wait = rec.queue.undo_seconds
     if checked.outcome in (Outcome.APPROVE, Outcome.MODIFY):
         execution = execution_row(rec, payload=final, payload_hash=payload_hash, now=now)
+        execution.next_attempt_at = now + timedelta(seconds=wait)
         execution.save(force_insert=True)
-        execution_publish_on_commit(execution.pk)
+        execution_publish_on_commit(execution.pk, wait)
     callback_event(
         recommendation=rec,
         source=rec.source,
         event_type="decision.made",
         decision=decision,
         execution=execution,
+        delay_seconds=wait,
     )
     return decision, execution
 
