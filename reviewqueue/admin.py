@@ -262,7 +262,7 @@ class QueueAdmin(ServiceAdmin):
     natural_key = "slug"
     form = QueueForm
     fieldsets = (
-        (None, {"fields": ("slug", "name", "stage", "reason_codes", "blind_review")}),
+        (None, {"fields": ("slug", "name", "stage", "reason_codes", "guidelines", "blind_review")}),
         ("Review", {"fields": ("sla_minutes", "sla_escalate", "lease_minutes")}),
         (
             "Routing",

@@ -12,7 +12,7 @@ JSON Schema (Draft 2020-12). It is
 Annotations of ours (ignored by other JSON Schema tools):
 - `x-field`: the model field a key is stored in (TOML key -> field maps: `fields`);
 - `x-messages`: the problem's wording by failed keyword (`*`: any), a `str.format`
-  template with `value`, `minimum`, `maximum`, `pattern`, `enum`, `item`;
+  template with `value`, `minimum`, `maximum`, `pattern`, `enum`, `item`, `length`;
 - `x-items`: an array's wording when one of its items is of the wrong kind (the problem
   names the array, not the item);
 - `x-unknown`: the wording for a key the table does not know (`known`: its keys).
@@ -43,6 +43,10 @@ ENV_NAME = r"^([A-Za-z_][A-Za-z0-9_]*)?$"
 # Undo never outlasts the reports' settling time (reporting/buckets.CLOSED_AFTER, 5 minutes),
 # so a remembered closed bucket never counts a decision that is then undone.
 UNDO_MAX_SECONDS = 300
+# A queue's guidelines are read on every review page: a page of rules, not a manual.
+GUIDELINES_MAX = 65_536
+REASON_LABEL_MAX = 100
+REASON_DESCRIPTION_MAX = 1000
 
 
 def _unit(description: str, default: float | None = None, field: str = "") -> dict[str, Any]:
@@ -76,6 +80,53 @@ def _strings(description: str, field: str = "", default: bool = True) -> dict[st
     return {
         **_annotated(node, description, [] if default else None, field, messages),
         "x-items": STRINGS,
+    }
+
+
+REASONS = "must be a list of reason codes: non-empty strings or tables { code, label, description }"
+
+
+def _reason_codes() -> dict[str, Any]:
+    """Reason codes: each a string (the code is its own label) or a table with a label and a
+    description for the review page; mixed freely. Duplicate codes are a rule of
+    services/config_check.py (a string and a table may name the same code)."""
+    table = _table(
+        "A reason with words for the review page.",
+        {
+            "code": _text("What the API, the decision rows and the exports carry."),
+            "label": _annotated(
+                {"type": "string", "minLength": 1, "maxLength": REASON_LABEL_MAX, "pattern": r"\S"},
+                "What the review page shows (default: the code).",
+                None,
+                "",
+                {"*": f"must be a non-empty string of at most {REASON_LABEL_MAX} characters"},
+            ),
+            "description": _annotated(
+                {"type": "string", "maxLength": REASON_DESCRIPTION_MAX},
+                "A hint shown beside the label.",
+                None,
+                "",
+                {"*": f"must be a string of at most {REASON_DESCRIPTION_MAX} characters"},
+            ),
+        },
+        required=("code",),
+        message="must be a string or a table {{ code, label, description }}",
+    )
+    # if/then/else rather than oneOf: a table's own problems keep their paths
+    # (`reason_codes.0.code: is required`), not one vague "matches none".
+    item = {"if": {"type": "string"}, "then": {"minLength": 1}, "else": table}
+    node: dict[str, Any] = {"type": "array", "items": item}
+    return {
+        **_annotated(
+            node,
+            "The reasons a reviewer chooses from (required to reject or modify): codes, or "
+            "tables `{ code, label, description }` whose label the review page shows (keys "
+            "1-9 pick the first nine); strings and tables may be mixed.",
+            [],
+            "reason_codes",
+            {"*": REASONS.replace("{", "{{").replace("}", "}}")},  # a str.format template
+        ),
+        "x-items": REASONS,
     }
 
 
@@ -273,7 +324,20 @@ QUEUE = _table(
             "in this file or already applied).",
             default=False,
         ),
-        "reason_codes": _strings("The reason codes a reviewer chooses from.", "reason_codes"),
+        "reason_codes": _reason_codes(),
+        "guidelines": _annotated(
+            {"type": "string", "maxLength": GUIDELINES_MAX},
+            "What reviewers of this queue should know, in Markdown (CommonMark with tables), "
+            "shown on the review page in a panel they can collapse. Raw HTML is not rendered "
+            "and only http:// and https:// links are kept. At most "
+            f"{GUIDELINES_MAX} characters.",
+            "",
+            "guidelines",
+            {
+                "type": "must be a string of Markdown",
+                "maxLength": "is too long: {length} characters of Markdown, at most {maximum}",
+            },
+        ),
         "sla_minutes": _positive(
             "Minutes an item may wait before it is flagged overdue. Absent: no SLA.",
             field="sla_minutes",

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from reviewqueue.domain import reasons
 from reviewqueue.exceptions import ValidationFailed
 from reviewqueue.lib.diff import is_cosmetic, json_diff
 from reviewqueue.lib.schema import errors_by_path, validator_for
@@ -72,7 +73,7 @@ class Target:
         return cls(
             proposal=rec.payload,
             payload_schema=rec.action_type.payload_schema,
-            reason_codes=rec.queue.reason_codes,
+            reason_codes=reasons.codes(rec.queue.reason_codes),
             cosmetic_fields=rec.action_type.cosmetic_fields,
         )
 

@@ -75,8 +75,9 @@ def _worded(root: dict[str, Any], error: ValidationError) -> Iterator[tuple[Path
 def _words(node: dict[str, Any], value: Any) -> dict[str, Any]:
     return {
         "value": value,
+        "length": len(value) if isinstance(value, str | list | dict) else None,
         "minimum": node.get("minimum", node.get("exclusiveMinimum")),
-        "maximum": node.get("maximum"),
+        "maximum": node.get("maximum", node.get("maxLength")),
         "pattern": node.get("pattern"),
         "enum": ", ".join(str(v) for v in node.get("enum", [])),
     }

@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("reviewqueue", "0015_assignment"),
+        ("reviewqueue", "0016_guidelines"),
     ]
 
     operations = [

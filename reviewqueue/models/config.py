@@ -79,7 +79,11 @@ class Queue(models.Model):
         default=Stage(config_schema.default("queues", "stage")),
     )
     action_types = models.ManyToManyField(ActionType, through="QueueActionType", related_name="+")
+    # Codes (strings) or tables {code, label, description}, mixed; domain/reasons.py reads
+    # them (`codes` for checks and rows, `reasons` for the page).
     reason_codes = models.JSONField(default=_queue("reason_codes"))
+    # Markdown; rendered and sanitised by lib/markdown.py.
+    guidelines = models.TextField(default=_queue("guidelines"), blank=True)
     sla_minutes = models.PositiveIntegerField(null=True, blank=True)
     sla_escalate = models.BooleanField(default=_queue("sla_escalate"))
     lease_minutes = models.PositiveIntegerField(default=_queue("lease_minutes"))

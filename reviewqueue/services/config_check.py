@@ -166,8 +166,21 @@ def _numeric_properties(schema: Any) -> set[str]:
     return numeric
 
 
+def _reason_rules(check: _Rules) -> None:
+    """A code named twice (as strings, tables or one of each) is one problem per repeat."""
+    listed = check.value("reason_codes")
+    seen: set[str] = set()
+    for item in listed if isinstance(listed, list) else []:
+        code = item.get("code") if isinstance(item, dict) else item
+        if isinstance(code, str) and code:
+            if code in seen:
+                check.add("reason_codes", f"'{code}' is listed twice")
+            seen.add(code)
+
+
 def _queue_rules(check: _Rules, action_schemas: Mapping[str, Any]) -> None:
     check.names("action_types", set(action_schemas), "action type")
+    _reason_rules(check)
     fields = check.strings("anomaly.fields")
     if not fields:
         return

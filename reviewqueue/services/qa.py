@@ -14,6 +14,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from reviewqueue import access
+from reviewqueue.domain import reasons
 from reviewqueue.exceptions import Conflict, Forbidden, NotFound, ValidationFailed
 from reviewqueue.lib.ids import RecommendationId
 from reviewqueue.models import QaReview, Recommendation, User
@@ -69,8 +70,8 @@ def qa_review_record(
         raise Forbidden(f"You are not a member of queue '{rec.queue.slug}'.")
     if verdict == QaVerdict.INCORRECT and not reason_code:
         errors["reason_code"] = "A reason code is required to mark an action incorrect."
-    elif reason_code and reason_code not in rec.queue.reason_codes:
-        errors["reason_code"] = "Must be one of: " + ", ".join(rec.queue.reason_codes) + "."
+    elif reason_code and reason_code not in (codes := reasons.codes(rec.queue.reason_codes)):
+        errors["reason_code"] = "Must be one of: " + ", ".join(codes) + "."
     if errors:
         raise ValidationFailed("The QA verdict is not valid.", errors=errors)
     if rec.route != Route.AUTO or not rec.qa_sampled:

@@ -9,6 +9,8 @@ from urllib.parse import urlsplit
 
 from django import template
 
+from reviewqueue.domain.reasons import Reason
+from reviewqueue.domain.reasons import reasons as reasons_of
 from reviewqueue.states import FlagKind
 
 register = template.Library()
@@ -201,3 +203,65 @@ def clock(seconds: Any) -> str:
     except (TypeError, ValueError):
         return ""
     return f"{total // 60}:{total % 60:02d}"
+
+
+@register.filter
+def reasons(value: Any) -> list[Reason]:
+    """A queue's reason codes (strings or tables) as the page shows them: label,
+    description, key 1-9 (domain/reasons.py)."""
+    return reasons_of(value if isinstance(value, list) else [])
+
+
+@dataclass(frozen=True)
+class Change:
+    path: str
+    op: str  # add, remove, replace (lib/diff.json_diff)
+    before: str
+    after: str
+
+
+@dataclass(frozen=True)
+class EventDetails:
+    fields: list[tuple[str, str]]
+    changes: list[Change]
+
+
+def _readable(value: Any) -> str:
+    """A value as a person reads it: text as is, numbers and booleans as written, anything
+    nested as compact JSON."""
+    if isinstance(value, str | bool | int | float) or value is None:
+        return _scalar(value)[0]
+    return as_json(value)
+
+
+def _change(item: Any) -> Change | None:
+    if not isinstance(item, dict) or not isinstance(item.get("path"), str):
+        return None
+    op = str(item.get("op", "replace"))
+    return Change(
+        path=item["path"],
+        op=op,
+        before="" if op == "add" else _readable(item.get("old")),
+        after="" if op == "remove" else _readable(item.get("new")),
+    )
+
+
+@register.filter
+def event_details(data: Any) -> EventDetails:
+    """An audit event's data for the timeline: a decision's payload `diff` as field, before
+    and after; the other keys as readable text, empty ones left out."""
+    if not isinstance(data, dict):
+        return EventDetails([], [])
+    changes: list[Change] = []
+    diff = data.get("diff")
+    if isinstance(diff, list) and all(_change(c) for c in diff):
+        changes = [c for c in map(_change, diff) if c]
+    fields = [
+        (str(key), _readable(value))
+        for key, value in data.items()
+        if not (key == "diff" and (changes or value == []))
+        and value is not None
+        and value != ""
+        and value != []
+    ]
+    return EventDetails(fields, changes)

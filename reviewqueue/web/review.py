@@ -25,7 +25,9 @@ from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from reviewqueue import access
+from reviewqueue.domain.reasons import reasons
 from reviewqueue.exceptions import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
+from reviewqueue.lib.markdown import guidelines_html, guidelines_version
 from reviewqueue.models import Queue, Recommendation
 from reviewqueue.selectors.queues import escalation_of, review_item, waiting_count
 from reviewqueue.selectors.recommendations import held_item
@@ -39,7 +41,7 @@ from reviewqueue.services.review import (
     recommendation_release,
 )
 from reviewqueue.states import Route
-from reviewqueue.web.forms import modify_form, modify_payload
+from reviewqueue.web.forms import ModifyForm, modify_form, modify_payload
 from reviewqueue.web.pages import HtmxHttpRequest, current_user, render_page
 
 PAGE = "reviewqueue/review/page.html"
@@ -119,6 +121,12 @@ def _item_context(
             k: v for k, v in errors.items() if k not in PANEL_FIELDS and not k.startswith("payload")
         },
         "data": data or {},
+        "reasons": reasons(queue.reason_codes),
+        "modify_reason_invalid": bool(errors.get("reason_code")) and panel == "modify",
+        "reject_reason_invalid": bool(errors.get("reason_code")) and panel == "reject",
+        # Rendered once per text (lib/markdown.py caches by content), not per request.
+        "guidelines_html": guidelines_html(queue.guidelines),
+        "guidelines_version": guidelines_version(queue.guidelines),
         "notice": notice,
         "lost": lost,
         "now": now,
@@ -135,13 +143,32 @@ def _item_context(
         context["escalation"] = escalation_of(recommendation=rec)
         # Blind review: the form starts empty, never from the hidden proposal.
         context["blind"] = rec.route == Route.SHADOW
+        context["not_blind"] = not context["blind"]
         context["modify"] = modify_form(
             rec.action_type.payload_schema,
             _form_start(rec),
             data=data if panel == "modify" else None,
             errors=errors if panel == "modify" else None,
         )
+        if panel == "modify":
+            context["modify_errors"] = _modify_errors(context["modify"], errors)
     return context
+
+
+def _modify_errors(form: ModifyForm, errors: dict[str, str]) -> list[dict[str, str]]:
+    """The refused Modify form's error summary: every problem once, linked to its field
+    (the fields' own errors, those no field took, and the reason's and comment's)."""
+    found = [
+        {"href": f"#{f.id}" if f.id else "", "label": f.label, "message": f.error}
+        for f in form.fields
+        if f.error and f.widget != "group_end"
+    ]
+    found += [{"href": "", "label": path, "message": m} for path, m in form.summary.items()]
+    for key, where in (("reason_code", "#modify-reason"), ("comment", "#modify-comment")):
+        if errors.get(key):
+            label = "Reason" if key == "reason_code" else "Comment"
+            found.append({"href": where, "label": label, "message": errors[key]})
+    return found
 
 
 def _form_start(rec: Recommendation) -> Any:

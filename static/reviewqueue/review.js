@@ -61,10 +61,35 @@
     });
   }
 
+  // The sticky action bar covers the top of the window once the page scrolls: whatever we
+  // bring into view must land below it (CSS scroll-margin-top says the same for the
+  // browser's own scrolling, from --sticky-bar).
+  function stickyBottom() {
+    var bar = one("#item .actions");
+    if (!bar) return 0;
+    var height = bar.getBoundingClientRect().height;
+    document.documentElement.style.setProperty("--sticky-bar", Math.ceil(height) + "px");
+    return getComputedStyle(bar).position === "sticky" ? height : 0;
+  }
+
+  function revealBelowBar(element) {
+    var top = stickyBottom() + 8;
+    var rect = element.getBoundingClientRect();
+    if (rect.top < top) window.scrollBy(0, rect.top - top);
+    else if (rect.bottom > window.innerHeight && rect.height < window.innerHeight - top) {
+      window.scrollBy(0, rect.bottom - window.innerHeight + 8);
+    }
+  }
+
   function focusInPanel(p, name) {
+    // A refused save: the error summary first (it links to each field), then the field.
     var target =
-      one('[aria-invalid="true"]', p) || one(FOCUS_IN_PANEL[name] || "input, select, textarea", p);
-    if (target) target.focus();
+      one("[data-error-summary]", p) ||
+      one('[aria-invalid="true"]', p) ||
+      one(FOCUS_IN_PANEL[name] || "input, select, textarea", p);
+    if (!target) return;
+    target.focus({ preventScroll: true });
+    revealBelowBar(target);
   }
 
   function openPanel(name) {
@@ -109,6 +134,16 @@
       closePanel(p ? p.getAttribute("data-panel") : null);
       return;
     }
+    var link = target.closest("[data-error-summary] a[href^='#']");
+    if (link) {
+      var field = document.getElementById(link.getAttribute("href").slice(1));
+      if (field) {
+        event.preventDefault();
+        field.focus({ preventScroll: true });
+        revealBelowBar(field);
+      }
+      return;
+    }
     if (target.closest("[data-help-open]")) {
       toggleHelp();
       return;
@@ -138,7 +173,63 @@
     if (target instanceof HTMLInputElement && target.hasAttribute("data-use-json")) {
       syncJsonMode(target.form);
     }
+    if (target instanceof HTMLSelectElement && target.hasAttribute("data-reasons")) {
+      showReasonHint(target);
+    }
   });
+
+  /* ---- Reasons: labels shown, codes sent; keys 1-9 pick the n-th ------------------- */
+
+  function showReasonHint(select) {
+    var hint = document.getElementById(select.id + "-hint");
+    var option = select.options[select.selectedIndex];
+    if (hint) hint.textContent = option ? option.getAttribute("data-hint") || "" : "";
+  }
+
+  // Option 0 is "Choose a reason…", so option n is reason n.
+  function pickReason(select, n) {
+    if (!select || n >= select.options.length) return false;
+    select.selectedIndex = n;
+    select.dispatchEvent(new Event("change", { bubbles: true }));
+    return true;
+  }
+
+  function reasonKey(key) {
+    return key.length === 1 && key >= "1" && key <= "9" ? Number(key) : 0;
+  }
+
+  /* ---- Guidelines: collapsed stays collapsed (per queue) until they change ---------- */
+
+  function guidelinesKey(details) {
+    return "reviewqueue:guidelines:" + details.getAttribute("data-guidelines");
+  }
+
+  function remembered(key) {
+    try {
+      return window.localStorage.getItem(key);
+    } catch (e) {
+      return null; // storage disabled: the panel simply starts open
+    }
+  }
+
+  function remember(key, value) {
+    try {
+      if (value) window.localStorage.setItem(key, value);
+      else window.localStorage.removeItem(key);
+    } catch (e) {
+      /* storage disabled or full: nothing to remember with */
+    }
+  }
+
+  function startGuidelines() {
+    var details = one("[data-guidelines]");
+    if (!details) return;
+    var version = details.getAttribute("data-guidelines-version");
+    if (remembered(guidelinesKey(details)) === "closed:" + version) details.open = false;
+    details.addEventListener("toggle", function () {
+      remember(guidelinesKey(details), details.open ? "" : "closed:" + version);
+    });
+  }
 
   /* ---- Help dialog ------------------------------------------------------------------ */
 
@@ -167,6 +258,12 @@
         event.preventDefault();
         closePanel(name);
       }
+      return;
+    }
+    var n = reasonKey(event.key);
+    if (n && event.target instanceof HTMLSelectElement && event.target.hasAttribute("data-reasons")) {
+      // In a reason list a digit picks that reason (the options are numbered alike).
+      if (pickReason(event.target, n)) event.preventDefault();
       return;
     }
     if (isTyping(event.target)) return;
@@ -198,6 +295,30 @@
       // preventDefault, or the key's character lands in the field that now has focus.
       event.preventDefault();
       openPanel({ m: "modify", r: "reject", e: "escalate" }[key]);
+    } else if (key === "s") {
+      // Release (skip): like Approve, not while a form is open.
+      if (openPanelName()) return;
+      var release = one('#item [data-action="release"]');
+      if (release && !release.disabled) {
+        event.preventDefault();
+        release.click();
+      }
+    } else if (key === "o") {
+      var link = one("#item .evidence a[href]");
+      if (link) {
+        event.preventDefault();
+        link.click(); // target=_blank, rel=noopener: a new tab, this page stays
+      }
+    } else if (reasonKey(key)) {
+      // The reason of the open Modify or Reject form; with neither open, Reject's.
+      var name = openPanelName();
+      if (name !== "modify" && name !== "reject") name = "reject";
+      var select = one("select[data-reasons]", panel(name));
+      if (!select || select.options.length <= reasonKey(key)) return;
+      event.preventDefault();
+      if (openPanelName() !== name) openPanel(name);
+      pickReason(select, reasonKey(key));
+      select.focus({ preventScroll: true });
     }
   });
 
@@ -280,6 +401,10 @@
       button.hidden = false;
     });
     all("#item form").forEach(syncJsonMode);
+    startGuidelines();
+    // A refused save posted without htmx (no JavaScript had run): the summary in view.
+    var name = openPanelName();
+    if (name && one("[data-error-summary]", panel(name))) focusInPanel(panel(name), name);
     // Holding nothing: Enter claims the next item.
     var claim = one("#item [data-claim-next]");
     if (claim && !one("#item [data-rec]")) claim.focus({ preventScroll: true });

@@ -66,6 +66,10 @@ def test_reviewer_decides_four_items_with_the_keyboard(
     form.get_by_label("Comment").fill("refund the part actually charged twice")
     form.get_by_role("button", name="Save changes and approve").click()
     expect(form.locator(".field.has-error")).to_contain_text("Must be greater than 0.")
+    # The error summary takes focus (issue 17 #8a); its link leads to the field.
+    summary = form.locator("[data-error-summary]")
+    expect(summary).to_be_focused()
+    summary.get_by_role("link", name="amount").click()
     expect(form.get_by_role("spinbutton", name="amount", exact=True)).to_be_focused()
     expect(form.get_by_role("spinbutton", name="amount", exact=True)).to_have_value("0")
     expect(form.locator("#modify-reason")).to_have_value("wrong_amount")

@@ -17,6 +17,7 @@ from reviewqueue.services import config_check
 MODELS = {"action_types": ActionType, "queues": Queue, "sources": Source}
 ACTION = {"name": "refund.issue", "payload_schema": {"type": "object"}}
 QUEUE = {"slug": "refunds", "name": "Refunds", "action_types": ["refund.issue"]}
+REASONS = "must be a list of reason codes: non-empty strings or tables { code, label, description }"
 
 
 def test_the_committed_reference_is_the_one_the_schema_generates():
@@ -86,7 +87,26 @@ def test_a_membership_takes_its_role_default_from_the_schema():
                 "unknown key (expected one of max_failure_rate, max_qa_rejection_rate, window)",
             ),
         ),
-        ({"reason_codes": ["a", 1]}, ("reason_codes", "must be a list of non-empty strings")),
+        ({"reason_codes": ["a", 1]}, ("reason_codes", REASONS)),
+        ({"reason_codes": ["a", ""]}, ("reason_codes", REASONS)),
+        ({"reason_codes": [{"label": "A"}]}, ("reason_codes.0.code", "is required")),
+        (
+            {"reason_codes": ["a", {"code": "b", "colour": "red"}]},
+            ("reason_codes.1.colour", "unknown key (expected one of code, description, label)"),
+        ),
+        (
+            {"reason_codes": [{"code": "b", "label": ""}]},
+            ("reason_codes.0.label", "must be a non-empty string of at most 100 characters"),
+        ),
+        (
+            {"reason_codes": ["a", {"code": "a", "label": "A"}]},
+            ("reason_codes", "'a' is listed twice"),
+        ),
+        (
+            {"guidelines": "x" * 65_537},
+            ("guidelines", "is too long: 65537 characters of Markdown, at most 65536"),
+        ),
+        ({"guidelines": ["x"]}, ("guidelines", "must be a string of Markdown")),
         ({"reason_codes": ["a", "a"]}, ("reason_codes", "'a' is listed twice")),
         ({"anomaly": {"fields": []}}, ("anomaly.fields", "must name at least one payload field")),
     ],
@@ -94,6 +114,34 @@ def test_a_membership_takes_its_role_default_from_the_schema():
 def test_a_queue_problem_names_its_key_path_once(changes, expected):
     found = config_check.queue_problems({**QUEUE, **changes}, action_schemas={"refund.issue": {}})
     assert found == [expected]
+
+
+@pytest.mark.parametrize(
+    "reason_codes",
+    [
+        ["wrong_amount", "other"],
+        [{"code": "wrong_amount", "label": "Wrong amount", "description": "Not what was paid."}],
+        [{"code": "wrong_amount"}, "other", {"code": "dup", "label": "Duplicate"}],
+    ],
+)
+def test_reason_codes_may_be_strings_tables_or_both(reason_codes):
+    found = config_check.queue_problems(
+        {**QUEUE, "reason_codes": reason_codes, "guidelines": "## Rules\n" + "x" * 60_000},
+        action_schemas={"refund.issue": {}},
+    )
+    assert found == []
+
+
+def test_guidelines_over_the_limit_are_named_by_their_key_path_in_a_file():
+    found = config_check.file_problems(
+        {"queues": [{**QUEUE, "guidelines": "x" * 1_048_576}]},
+        known_action_schemas={"refund.issue": {}},
+        known_queue_slugs=set(),
+        user_roles={},
+    )
+    assert found == [
+        "queues[0].guidelines: is too long: 1048576 characters of Markdown, at most 65536"
+    ]
 
 
 def test_a_listed_twice_name_is_still_checked_against_the_known_ones():

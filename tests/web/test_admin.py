@@ -325,7 +325,10 @@ def test_a_deletion_in_the_admin_is_audited_with_the_last_values(client, world):
         ("hard_risk_ceiling", "-0.1", "must be a number from 0 to 1, got -0.1"),
         ("readiness", '{"shadow_window": 0}', "must be a whole number"),
         ("readiness", '{"yolo": 1}', "unknown gate setting"),
-        ("reason_codes", '"other"', "must be a list of non-empty strings"),
+        ("reason_codes", '"other"', "must be a list of reason codes"),
+        ("reason_codes", '[{"label": "Other"}]', "is required"),
+        ("reason_codes", '["other", {"code": "other"}]', "'other' is listed twice"),
+        ("guidelines", "x" * 65_537, "is too long: 65537 characters of Markdown"),
     ],
 )
 def test_the_admin_refuses_a_queue_value_apply_config_refuses(client, world, field, value, message):

@@ -68,12 +68,16 @@ def _kind(node: dict[str, Any]) -> str:
         return f"whole number, at least {low}"
     if kind == "boolean":
         return "true or false"
+    if kind == "array" and "else" in node.get("items", {}):
+        return "list of strings or tables"
     if kind == "array":
         return "list of strings"
     if kind == "object":
         return "table"
     if kind == "string" and node.get("pattern", r"\S") != r"\S":
         return f"string matching `{node['pattern']}`"
+    if kind == "string" and "maxLength" in node:
+        return f"string, at most {node['maxLength']} characters"
     return "non-empty string" if node.get("minLength") else "string"
 
 

@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.db.models import F
 from django.utils import timezone
 
+from reviewqueue.domain import reasons
 from reviewqueue.domain.rows import decision_row
 from reviewqueue.lib.canonical import content_hash
 from reviewqueue.lib.diff import is_cosmetic, json_diff
@@ -343,7 +344,7 @@ def _history(source: Source, days: int, rng: random.Random) -> int:
                         }
                         reason = "bad_address"
                 elif outcome == "reject":
-                    final, reason = None, rng.choice(queue.reason_codes[:3])
+                    final, reason = None, rng.choice(reasons.codes(queue.reason_codes)[:3])
                 recs.append(rec)
                 decisions.append(
                     _human_decision(rec, outcome, final, reason, decided, rng.choice(people))
