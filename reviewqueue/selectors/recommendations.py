@@ -3,15 +3,16 @@
 import base64
 import binascii
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
 from django.db.models import QuerySet
 from django.utils import timezone
 
 from reviewqueue import access
 from reviewqueue.exceptions import NotFound, ValidationFailed
-from reviewqueue.models import Queue, Recommendation, Source, User
-from reviewqueue.states import Status
+from reviewqueue.models import Decision, Queue, Recommendation, Source, User
+from reviewqueue.states import DecisionKind, Status
 
 
 def _with_related(qs: QuerySet[Recommendation]) -> QuerySet[Recommendation]:
@@ -44,6 +45,29 @@ def recommendation_get_for_user(*, user: User, recommendation_id: str) -> Recomm
     if rec is None:
         raise NotFound("No recommendation with this id.")
     return rec
+
+
+def undo_offer(
+    *, user: User, queue: Queue, recommendation_id: Any, now: datetime | None = None
+) -> datetime | None:
+    """Until when `user` may still undo their decision on this item of `queue` (the window
+    of services/undo.py), or None: no such decision of theirs, undo off, or already passed."""
+    if not queue.undo_seconds:
+        return None
+    decided_at = (
+        Decision.objects.filter(
+            recommendation_id=recommendation_id,
+            recommendation__queue=queue,
+            reviewer=user,
+            kind=DecisionKind.HUMAN,
+        )
+        .values_list("decided_at", flat=True)
+        .first()
+    )
+    if decided_at is None:
+        return None
+    until: datetime = decided_at + timedelta(seconds=queue.undo_seconds)
+    return until if until > (now or timezone.now()) else None
 
 
 def held_item(

@@ -11,6 +11,7 @@ with the reason.
 
 import uuid
 from collections.abc import Callable
+from datetime import datetime
 from functools import wraps
 from typing import Any
 
@@ -30,7 +31,7 @@ from reviewqueue.exceptions import Conflict, DomainError, Forbidden, NotFound, V
 from reviewqueue.lib.markdown import guidelines_html, guidelines_version
 from reviewqueue.models import Queue, Recommendation
 from reviewqueue.selectors.queues import escalation_of, review_item, waiting_count
-from reviewqueue.selectors.recommendations import held_item
+from reviewqueue.selectors.recommendations import held_item, undo_offer
 from reviewqueue.services.review import (
     queue_access,
     queue_for,
@@ -40,6 +41,7 @@ from reviewqueue.services.review import (
     recommendation_escalate,
     recommendation_release,
 )
+from reviewqueue.services.undo import recommendation_undo
 from reviewqueue.states import Route
 from reviewqueue.web.forms import ModifyForm, modify_form, modify_payload
 from reviewqueue.web.pages import HtmxHttpRequest, current_user, render_page
@@ -102,6 +104,7 @@ def _item_context(
     exc: DomainError | None = None,
     notice: str = "",
     lost: str = "",
+    undo: tuple[uuid.UUID, datetime] | None = None,
 ) -> dict[str, Any]:
     """Everything the `item` region shows: the item, its forms (re-filled with the submitted
     values when `exc` refused them), or the claim button (with how many wait), the empty
@@ -128,6 +131,7 @@ def _item_context(
         "guidelines_html": guidelines_html(queue.guidelines),
         "guidelines_version": guidelines_version(queue.guidelines),
         "notice": notice,
+        "undo": _undo_context(queue, undo),
         "lost": lost,
         "now": now,
         "senior": senior,
@@ -198,15 +202,31 @@ def _item_of(
     return rec
 
 
-def _next(request: HtmxHttpRequest, queue: Queue, notice: str) -> HttpResponse:
+def _undo_context(queue: Queue, undo: tuple[uuid.UUID, datetime] | None) -> Any:
+    if undo is None:
+        return None
+    pk, until = undo
+    return {
+        "url": reverse("review-undo", args=[queue.slug, pk]),
+        "until": until.isoformat(),
+        "seconds": max(1, int((until - timezone.now()).total_seconds())),
+    }
+
+
+def _next(
+    request: HtmxHttpRequest, queue: Queue, notice: str, decided: uuid.UUID | None = None
+) -> HttpResponse:
     """After a decision: the next item is claimed in this same POST, so deciding and moving
     on stay one action; htmx gets it at once, a plain form post is redirected to the page,
-    which shows it (PRG)."""
-    rec = recommendation_claim(user=current_user(request), queue=queue)
+    which shows it (PRG). The notice offers Undo while the queue's window is open."""
+    user = current_user(request)
+    rec = recommendation_claim(user=user, queue=queue)
+    until = undo_offer(user=user, queue=queue, recommendation_id=decided) if decided else None
     if not request.htmx:
         messages.success(request, notice)
-        return redirect("review", slug=queue.slug)
-    return _item(request, queue, rec, notice=notice)
+        url = reverse("review", args=[queue.slug])
+        return redirect(f"{url}?undo={decided}" if until else url)
+    return _item(request, queue, rec, notice=notice, undo=(decided, until) if until else None)
 
 
 def _lost(request: HtmxHttpRequest, queue: Queue, exc: Conflict) -> HttpResponse:
@@ -218,8 +238,17 @@ def _lost(request: HtmxHttpRequest, queue: Queue, exc: Conflict) -> HttpResponse
 def review_page(request: HtmxHttpRequest, queue: Queue) -> HttpResponse:
     """Reads only (a link preview or a prefetch must not take an item): the item held."""
     # Non-members are refused while the region is built (queue_access in _item_context).
-    rec = held_item(user=current_user(request), queue=queue)
-    return _item(request, queue, rec, panel=request.GET.get("panel", ""))
+    user = current_user(request)
+    rec = held_item(user=user, queue=queue)
+    undo = None
+    try:
+        decided = uuid.UUID(request.GET.get("undo", ""))
+    except ValueError:
+        decided = None
+    if decided is not None:  # after a plain-form decision: Undo while the window is open
+        until = undo_offer(user=user, queue=queue, recommendation_id=decided)
+        undo = (decided, until) if until else None
+    return _item(request, queue, rec, panel=request.GET.get("panel", ""), undo=undo)
 
 
 @require_POST
@@ -278,8 +307,29 @@ def decide(request: HtmxHttpRequest, queue: Queue, recommendation_id: uuid.UUID)
     except Conflict as exc:
         return _lost(request, queue, exc)
     if rec.route == Route.SHADOW:
-        return _next(request, queue, f"Recorded your blind review of {rec.external_id}.")
-    return _next(request, queue, f"{DONE[outcome]} {rec.external_id}.")
+        return _next(request, queue, f"Recorded your blind review of {rec.external_id}.", rec.pk)
+    return _next(request, queue, f"{DONE[outcome]} {rec.external_id}.", rec.pk)
+
+
+@require_POST
+@review_view
+def undo(request: HtmxHttpRequest, queue: Queue, recommendation_id: uuid.UUID) -> HttpResponse:
+    """Take back the decision just made (within the queue's undo window): the item is back
+    in the reviewer's hands; the page shows it again."""
+    rec = _item_of(request, queue, recommendation_id)
+    try:
+        rec = recommendation_undo(user=current_user(request), recommendation_id=rec.pk)
+    except Conflict as exc:
+        if not request.htmx:
+            messages.error(request, exc.detail)
+            return SeeOther(reverse("review", args=[queue.slug]))
+        held = held_item(user=current_user(request), queue=queue)
+        return _item(request, queue, held, notice=exc.detail)
+    notice = f"Undone: {rec.external_id} is back in your hands; decide it again."
+    if not request.htmx:
+        messages.info(request, notice)
+        return SeeOther(reverse("review", args=[queue.slug]))
+    return _item(request, queue, rec, notice=notice)
 
 
 @require_POST

@@ -36,6 +36,11 @@ urlpatterns = [
     path("queues/<slug:slug>/review/", review.review_page, name="review"),  # GET: reads only
     path("queues/<slug:slug>/review/claim", review.claim, name="review-claim"),
     path(
+        "queues/<slug:slug>/review/<uuid:recommendation_id>/undo",
+        review.undo,
+        name="review-undo",
+    ),
+    path(
         "queues/<slug:slug>/review/<uuid:recommendation_id>/claim",
         review.claim_chosen,
         name="review-claim-chosen",

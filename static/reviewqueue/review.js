@@ -273,6 +273,15 @@
       return;
     }
     if (help && help.open) return;
+    if (event.key === "z") {
+      // Undo the decision just made, while its window is open (the button shows).
+      var undoButton = one("#item [data-undo]");
+      if (undoButton && !undoButton.disabled) {
+        event.preventDefault();
+        undoButton.click();
+      }
+      return;
+    }
     if (!one("#item [data-rec]")) {
       // Holding nothing: `n` claims the next item (a POST form, as without JavaScript).
       var claim = one("#item [data-claim-next]");
@@ -359,10 +368,22 @@
     box.hidden = !text;
   }
 
+  // The Undo button goes when the window closes (the server counted its seconds, so the
+  // browser's clock does not matter); a click after that would only be refused.
+  function expireUndo() {
+    var form = one("#item [data-undo-seconds]");
+    if (!form) return;
+    var seconds = parseInt(form.getAttribute("data-undo-seconds"), 10) || 0;
+    window.setTimeout(function () {
+      if (form.isConnected) form.remove();
+    }, seconds * 1000);
+  }
+
   function settleItem() {
     var item = one("#item");
     if (!item) return;
     tickLeases();
+    expireUndo();
     all("form", item).forEach(syncJsonMode);
     var name = openPanelName();
     if (name) {
@@ -402,6 +423,7 @@
     });
     all("#item form").forEach(syncJsonMode);
     startGuidelines();
+    expireUndo();
     // A refused save posted without htmx (no JavaScript had run): the summary in view.
     var name = openPanelName();
     if (name && one("[data-error-summary]", panel(name))) focusInPanel(panel(name), name);

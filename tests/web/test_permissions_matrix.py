@@ -214,6 +214,8 @@ ROWS: list[Row] = [
     R(POST, "/queues/{a}/review/{held}/release",           LOGIN,  LOGIN,  LOGIN,  404,    200,    409,    403,    403,
       htmx=True),
     R(GET,  "/queues/{a}/review/{held}/decide",            *everyone(405), note="the method is checked first"),
+    R(POST, "/queues/{a}/review/{decided}/undo",           LOGIN,  LOGIN,  LOGIN,  404,    404,    SEE,    403,    403,
+      note="only the decider (sen; the window is closed: undo is off in tests, so a message)"),
     R(POST, "/queues/{a}/review/{pending}/claim",          LOGIN,  LOGIN,  LOGIN,  404,    SEE,    SEE,    403,    403,
       note="claim the item chosen from the list; readers who review nothing: 403"),
     R(POST, "/queues/{a}/review/{pending}/claim",          LOGIN,  LOGIN,  LOGIN,  404,    200,    200,    403,    403,
@@ -465,7 +467,8 @@ class _FakeIds(dict[str, Any]):
     """Stand-ins for the world's ids, enough to resolve a row's path without a database."""
 
     def __missing__(self, key: str) -> Any:
-        return uuid.UUID(int=1) if key in {"pending", "held", "sampled", "shadow", "b_item"} else 1
+        uuids = {"pending", "held", "decided", "sampled", "shadow", "b_item"}
+        return uuid.UUID(int=1) if key in uuids else 1
 
 
 FAKE_IDS = _FakeIds(a="refunds")
