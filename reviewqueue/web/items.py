@@ -37,7 +37,7 @@ from reviewqueue.services.saved_views import (
     saved_view_delete,
     saved_view_save,
 )
-from reviewqueue.states import OPEN_STATUSES
+from reviewqueue.states import OPEN_STATUSES, Status
 from reviewqueue.web.errors import errors_back_to
 from reviewqueue.web.pages import HtmxHttpRequest, current_user, render_page
 
@@ -50,6 +50,7 @@ HEADERS = {
     "due": ("due_at", "due_at"),
 }
 OPEN = {s.value for s in OPEN_STATUSES}
+WAITING = {Status.PENDING.value, Status.ESCALATED.value, Status.SHADOW.value}
 
 
 def _form(params: QueryDict) -> dict[str, Any]:
@@ -72,6 +73,7 @@ def _rows(user: User, recs: list[Recommendation]) -> list[dict[str, Any]]:
             "blind": access.proposal_hidden(user, rec),
             "mine": rec.assigned_to_id is not None and rec.assigned_to_id == user.pk,
             "overdue": rec.due_at is not None and rec.due_at < now and rec.status in OPEN,
+            "waiting": rec.status in WAITING,
         }
         for rec in recs
     ]
