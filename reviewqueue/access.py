@@ -105,6 +105,16 @@ def proposal_hidden(user: User, rec: Recommendation) -> bool:
     return rec.route == Route.SHADOW and not sees_proposals(user)
 
 
+def proposal_filters_refused(user: User, queue: Queue, *, route: str | None) -> bool:
+    """May `user` not filter or sort `queue`'s items by what blind review hides (risk,
+    confidence, rationale, payload)? Refused when they do not see proposals and the list could
+    hold blind (shadow-route) items: it has some, and the request does not keep to another
+    route. A narrowed list would tell them what is hidden. (One indexed EXISTS.)"""
+    if sees_proposals(user) or (route is not None and route != Route.SHADOW):
+        return False
+    return Recommendation.objects.filter(queue=queue, route=Route.SHADOW).exists()
+
+
 def may_see_blind_answer(user: User, reviewer_id: int | None) -> bool:
     """A blind decision's payload is the reviewer's own answer: they see it (and so do those
     who see proposals); other reviewers of the queue do not."""

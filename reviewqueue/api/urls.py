@@ -4,7 +4,7 @@ from django.utils.csp import CSP
 from django.views.decorators.csp import csp_override
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from reviewqueue.api import autonomy, ingest, reports, review
+from reviewqueue.api import autonomy, ingest, items, reports, review
 
 # Swagger UI sets inline style attributes; its page alone may use them. Its start-up script
 # is served from our origin (the split view), so script-src stays strict.
@@ -23,6 +23,8 @@ urlpatterns = [
         review.QueueBulkDecision.as_view(),
         name="api-bulk-decision",
     ),
+    # The items list (issue 17 #1).
+    path("queues/<slug:slug>/items", items.QueueItems.as_view(), name="api-queue-items"),
     path("queues/<slug:slug>/stage", autonomy.QueueStage.as_view(), name="api-queue-stage"),
     path("queues/<slug:slug>/incidents", autonomy.QueueIncidents.as_view(), name="api-incidents"),
     path(

@@ -11,342 +11,805 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('auth', '0012_alter_user_first_name_max_length'),
+        ("auth", "0012_alter_user_first_name_max_length"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ActionType',
+            name="ActionType",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100, unique=True)),
-                ('executor', models.CharField(default='noop', max_length=200)),
-                ('url', models.URLField(blank=True, max_length=2000)),
-                ('signing_secret_env', models.CharField(blank=True, max_length=200)),
-                ('payload_schema', models.JSONField(default=dict)),
-                ('cosmetic_fields', models.JSONField(default=list)),
-                ('always_review', models.BooleanField(default=False)),
-                ('timeout_seconds', models.FloatField(default=10.0)),
-                ('max_attempts', models.PositiveIntegerField(default=8)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=100, unique=True)),
+                ("executor", models.CharField(default="noop", max_length=200)),
+                ("url", models.URLField(blank=True, max_length=2000)),
+                ("signing_secret_env", models.CharField(blank=True, max_length=200)),
+                ("payload_schema", models.JSONField(default=dict)),
+                ("cosmetic_fields", models.JSONField(default=list)),
+                ("always_review", models.BooleanField(default=False)),
+                ("timeout_seconds", models.FloatField(default=10.0)),
+                ("max_attempts", models.PositiveIntegerField(default=8)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
         ),
         migrations.CreateModel(
-            name='Queue',
+            name="Queue",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('slug', models.SlugField(max_length=100, unique=True)),
-                ('name', models.CharField(max_length=200)),
-                ('stage', models.CharField(choices=[('shadow', 'shadow'), ('approval', 'approval'), ('supervised', 'supervised'), ('autonomous', 'autonomous')], default=reviewqueue.states.Stage['APPROVAL'], max_length=16)),
-                ('reason_codes', models.JSONField(default=list)),
-                ('sla_minutes', models.PositiveIntegerField(blank=True, null=True)),
-                ('sla_escalate', models.BooleanField(default=False)),
-                ('lease_minutes', models.PositiveIntegerField(default=10)),
-                ('blind_review', models.BooleanField(default=False)),
-                ('auto_max_risk', models.FloatField(default=0.3)),
-                ('auto_min_confidence', models.FloatField(default=0.95)),
-                ('escalate_min_risk', models.FloatField(default=0.7)),
-                ('qa_sample_rate', models.FloatField(default=0.05)),
-                ('hard_risk_ceiling', models.FloatField(blank=True, null=True)),
-                ('breaker_window', models.PositiveIntegerField(default=50)),
-                ('breaker_max_failure_rate', models.FloatField(default=0.2)),
-                ('breaker_max_qa_rejection_rate', models.FloatField(default=0.1)),
-                ('breaker_tripped_at', models.DateTimeField(blank=True, null=True)),
-                ('breaker_reason', models.TextField(blank=True)),
-                ('readiness', models.JSONField(blank=True, default=dict)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("slug", models.SlugField(max_length=100, unique=True)),
+                ("name", models.CharField(max_length=200)),
+                (
+                    "stage",
+                    models.CharField(
+                        choices=[
+                            ("shadow", "shadow"),
+                            ("approval", "approval"),
+                            ("supervised", "supervised"),
+                            ("autonomous", "autonomous"),
+                        ],
+                        default=reviewqueue.states.Stage["APPROVAL"],
+                        max_length=16,
+                    ),
+                ),
+                ("reason_codes", models.JSONField(default=list)),
+                ("sla_minutes", models.PositiveIntegerField(blank=True, null=True)),
+                ("sla_escalate", models.BooleanField(default=False)),
+                ("lease_minutes", models.PositiveIntegerField(default=10)),
+                ("blind_review", models.BooleanField(default=False)),
+                ("auto_max_risk", models.FloatField(default=0.3)),
+                ("auto_min_confidence", models.FloatField(default=0.95)),
+                ("escalate_min_risk", models.FloatField(default=0.7)),
+                ("qa_sample_rate", models.FloatField(default=0.05)),
+                ("hard_risk_ceiling", models.FloatField(blank=True, null=True)),
+                ("breaker_window", models.PositiveIntegerField(default=50)),
+                ("breaker_max_failure_rate", models.FloatField(default=0.2)),
+                ("breaker_max_qa_rejection_rate", models.FloatField(default=0.1)),
+                ("breaker_tripped_at", models.DateTimeField(blank=True, null=True)),
+                ("breaker_reason", models.TextField(blank=True)),
+                ("readiness", models.JSONField(blank=True, default=dict)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
         ),
         migrations.CreateModel(
-            name='Source',
+            name="Source",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100, unique=True)),
-                ('callback_url', models.URLField(blank=True, max_length=2000)),
-                ('signing_secret_env', models.CharField(blank=True, max_length=200)),
-                ('is_active', models.BooleanField(default=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=100, unique=True)),
+                ("callback_url", models.URLField(blank=True, max_length=2000)),
+                ("signing_secret_env", models.CharField(blank=True, max_length=200)),
+                ("is_active", models.BooleanField(default=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
         ),
         migrations.CreateModel(
-            name='User',
+            name="User",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('password', models.CharField(max_length=128, verbose_name='password')),
-                ('last_login', models.DateTimeField(blank=True, null=True, verbose_name='last login')),
-                ('is_superuser', models.BooleanField(default=False, help_text='Designates that this user has all permissions without explicitly assigning them.', verbose_name='superuser status')),
-                ('username', models.CharField(error_messages={'unique': 'A user with that username already exists.'}, help_text='Required. 150 characters or fewer. Letters, digits and @/./+/-/_ only.', max_length=150, unique=True, validators=[django.contrib.auth.validators.UnicodeUsernameValidator()], verbose_name='username')),
-                ('first_name', models.CharField(blank=True, max_length=150, verbose_name='first name')),
-                ('last_name', models.CharField(blank=True, max_length=150, verbose_name='last name')),
-                ('email', models.EmailField(blank=True, max_length=254, verbose_name='email address')),
-                ('is_staff', models.BooleanField(default=False, help_text='Designates whether the user can log into this admin site.', verbose_name='staff status')),
-                ('is_active', models.BooleanField(default=True, help_text='Designates whether this user should be treated as active. Unselect this instead of deleting accounts.', verbose_name='active')),
-                ('date_joined', models.DateTimeField(default=django.utils.timezone.now, verbose_name='date joined')),
-                ('role', models.CharField(choices=[('reviewer', 'reviewer'), ('senior', 'senior'), ('admin', 'admin'), ('auditor', 'auditor')], default=reviewqueue.states.Role['REVIEWER'], max_length=16)),
-                ('groups', models.ManyToManyField(blank=True, help_text='The groups this user belongs to. A user will get all permissions granted to each of their groups.', related_name='user_set', related_query_name='user', to='auth.group', verbose_name='groups')),
-                ('user_permissions', models.ManyToManyField(blank=True, help_text='Specific permissions for this user.', related_name='user_set', related_query_name='user', to='auth.permission', verbose_name='user permissions')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("password", models.CharField(max_length=128, verbose_name="password")),
+                (
+                    "last_login",
+                    models.DateTimeField(blank=True, null=True, verbose_name="last login"),
+                ),
+                (
+                    "is_superuser",
+                    models.BooleanField(
+                        default=False,
+                        help_text="Designates that this user has all permissions without explicitly assigning them.",
+                        verbose_name="superuser status",
+                    ),
+                ),
+                (
+                    "username",
+                    models.CharField(
+                        error_messages={"unique": "A user with that username already exists."},
+                        help_text="Required. 150 characters or fewer. Letters, digits and @/./+/-/_ only.",
+                        max_length=150,
+                        unique=True,
+                        validators=[django.contrib.auth.validators.UnicodeUsernameValidator()],
+                        verbose_name="username",
+                    ),
+                ),
+                (
+                    "first_name",
+                    models.CharField(blank=True, max_length=150, verbose_name="first name"),
+                ),
+                (
+                    "last_name",
+                    models.CharField(blank=True, max_length=150, verbose_name="last name"),
+                ),
+                (
+                    "email",
+                    models.EmailField(blank=True, max_length=254, verbose_name="email address"),
+                ),
+                (
+                    "is_staff",
+                    models.BooleanField(
+                        default=False,
+                        help_text="Designates whether the user can log into this admin site.",
+                        verbose_name="staff status",
+                    ),
+                ),
+                (
+                    "is_active",
+                    models.BooleanField(
+                        default=True,
+                        help_text="Designates whether this user should be treated as active. Unselect this instead of deleting accounts.",
+                        verbose_name="active",
+                    ),
+                ),
+                (
+                    "date_joined",
+                    models.DateTimeField(
+                        default=django.utils.timezone.now, verbose_name="date joined"
+                    ),
+                ),
+                (
+                    "role",
+                    models.CharField(
+                        choices=[
+                            ("reviewer", "reviewer"),
+                            ("senior", "senior"),
+                            ("admin", "admin"),
+                            ("auditor", "auditor"),
+                        ],
+                        default=reviewqueue.states.Role["REVIEWER"],
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "groups",
+                    models.ManyToManyField(
+                        blank=True,
+                        help_text="The groups this user belongs to. A user will get all permissions granted to each of their groups.",
+                        related_name="user_set",
+                        related_query_name="user",
+                        to="auth.group",
+                        verbose_name="groups",
+                    ),
+                ),
+                (
+                    "user_permissions",
+                    models.ManyToManyField(
+                        blank=True,
+                        help_text="Specific permissions for this user.",
+                        related_name="user_set",
+                        related_query_name="user",
+                        to="auth.permission",
+                        verbose_name="user permissions",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'user',
-                'verbose_name_plural': 'users',
-                'abstract': False,
+                "verbose_name": "user",
+                "verbose_name_plural": "users",
+                "abstract": False,
             },
             managers=[
-                ('objects', django.contrib.auth.models.UserManager()),
+                ("objects", django.contrib.auth.models.UserManager()),
             ],
         ),
         migrations.CreateModel(
-            name='PersonalToken',
+            name="PersonalToken",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(blank=True, max_length=100)),
-                ('prefix', models.CharField(max_length=16, unique=True)),
-                ('key_hash', models.CharField(max_length=64)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('last_used_at', models.DateTimeField(blank=True, null=True)),
-                ('revoked_at', models.DateTimeField(blank=True, null=True)),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='tokens', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(blank=True, max_length=100)),
+                ("prefix", models.CharField(max_length=16, unique=True)),
+                ("key_hash", models.CharField(max_length=64)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("last_used_at", models.DateTimeField(blank=True, null=True)),
+                ("revoked_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="tokens",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='QueueActionType',
+            name="QueueActionType",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('action_type', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, to='reviewqueue.actiontype')),
-                ('queue', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to='reviewqueue.queue')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "action_type",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, to="reviewqueue.actiontype"
+                    ),
+                ),
+                (
+                    "queue",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, to="reviewqueue.queue"
+                    ),
+                ),
             ],
         ),
         migrations.AddField(
-            model_name='queue',
-            name='action_types',
-            field=models.ManyToManyField(related_name='+', through='reviewqueue.QueueActionType', to='reviewqueue.actiontype'),
+            model_name="queue",
+            name="action_types",
+            field=models.ManyToManyField(
+                related_name="+", through="reviewqueue.QueueActionType", to="reviewqueue.actiontype"
+            ),
         ),
         migrations.CreateModel(
-            name='Recommendation',
+            name="Recommendation",
             fields=[
-                ('id', models.UUIDField(default=reviewqueue.lib.ids.uuid7, editable=False, primary_key=True, serialize=False)),
-                ('external_id', models.CharField(max_length=200)),
-                ('content_hash', models.CharField(max_length=64)),
-                ('payload', models.JSONField()),
-                ('confidence', models.FloatField()),
-                ('risk_score', models.FloatField()),
-                ('rationale', models.TextField(blank=True)),
-                ('evidence', models.JSONField(default=list)),
-                ('model_name', models.CharField(max_length=200)),
-                ('model_version', models.CharField(max_length=200)),
-                ('prompt_version', models.CharField(blank=True, max_length=200)),
-                ('priority', models.IntegerField(default=0)),
-                ('expires_at', models.DateTimeField(blank=True, null=True)),
-                ('metadata', models.JSONField(default=dict)),
-                ('route', models.CharField(choices=[('review', 'review'), ('auto', 'auto'), ('escalated', 'escalated'), ('shadow', 'shadow')], max_length=16)),
-                ('status', models.CharField(choices=[('shadow', 'shadow'), ('pending', 'pending'), ('in_review', 'in_review'), ('escalated', 'escalated'), ('decided', 'decided'), ('auto_approved', 'auto_approved'), ('expired', 'expired')], max_length=16)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('updated_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('due_at', models.DateTimeField(blank=True, null=True)),
-                ('claimed_at', models.DateTimeField(blank=True, null=True)),
-                ('lease_expires_at', models.DateTimeField(blank=True, null=True)),
-                ('escalated_at', models.DateTimeField(blank=True, null=True)),
-                ('overdue_at', models.DateTimeField(blank=True, null=True)),
-                ('closed_at', models.DateTimeField(blank=True, null=True)),
-                ('qa_sampled', models.BooleanField(default=False)),
-                ('action_type', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, to='reviewqueue.actiontype')),
-                ('claimed_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('queue', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, to='reviewqueue.queue')),
-                ('source', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, to='reviewqueue.source')),
+                (
+                    "id",
+                    models.UUIDField(
+                        default=reviewqueue.lib.ids.uuid7,
+                        editable=False,
+                        primary_key=True,
+                        serialize=False,
+                    ),
+                ),
+                ("external_id", models.CharField(max_length=200)),
+                ("content_hash", models.CharField(max_length=64)),
+                ("payload", models.JSONField()),
+                ("confidence", models.FloatField()),
+                ("risk_score", models.FloatField()),
+                ("rationale", models.TextField(blank=True)),
+                ("evidence", models.JSONField(default=list)),
+                ("model_name", models.CharField(max_length=200)),
+                ("model_version", models.CharField(max_length=200)),
+                ("prompt_version", models.CharField(blank=True, max_length=200)),
+                ("priority", models.IntegerField(default=0)),
+                ("expires_at", models.DateTimeField(blank=True, null=True)),
+                ("metadata", models.JSONField(default=dict)),
+                (
+                    "route",
+                    models.CharField(
+                        choices=[
+                            ("review", "review"),
+                            ("auto", "auto"),
+                            ("escalated", "escalated"),
+                            ("shadow", "shadow"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("shadow", "shadow"),
+                            ("pending", "pending"),
+                            ("in_review", "in_review"),
+                            ("escalated", "escalated"),
+                            ("decided", "decided"),
+                            ("auto_approved", "auto_approved"),
+                            ("expired", "expired"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("updated_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("due_at", models.DateTimeField(blank=True, null=True)),
+                ("claimed_at", models.DateTimeField(blank=True, null=True)),
+                ("lease_expires_at", models.DateTimeField(blank=True, null=True)),
+                ("escalated_at", models.DateTimeField(blank=True, null=True)),
+                ("overdue_at", models.DateTimeField(blank=True, null=True)),
+                ("closed_at", models.DateTimeField(blank=True, null=True)),
+                ("qa_sampled", models.BooleanField(default=False)),
+                (
+                    "action_type",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, to="reviewqueue.actiontype"
+                    ),
+                ),
+                (
+                    "claimed_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "queue",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, to="reviewqueue.queue"
+                    ),
+                ),
+                (
+                    "source",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, to="reviewqueue.source"
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Execution',
+            name="Execution",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('status', models.CharField(choices=[('pending', 'pending'), ('running', 'running'), ('retrying', 'retrying'), ('succeeded', 'succeeded'), ('dead', 'dead'), ('refused', 'refused')], default=reviewqueue.states.ExecutionStatus['PENDING'], max_length=16)),
-                ('payload', models.JSONField()),
-                ('payload_hash', models.CharField(max_length=64)),
-                ('idempotency_key', models.CharField(max_length=100, unique=True)),
-                ('attempts', models.PositiveIntegerField(default=0)),
-                ('next_attempt_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('last_error', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('updated_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('recommendation', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='execution', to='reviewqueue.recommendation')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "pending"),
+                            ("running", "running"),
+                            ("retrying", "retrying"),
+                            ("succeeded", "succeeded"),
+                            ("dead", "dead"),
+                            ("refused", "refused"),
+                        ],
+                        default=reviewqueue.states.ExecutionStatus["PENDING"],
+                        max_length=16,
+                    ),
+                ),
+                ("payload", models.JSONField()),
+                ("payload_hash", models.CharField(max_length=64)),
+                ("idempotency_key", models.CharField(max_length=100, unique=True)),
+                ("attempts", models.PositiveIntegerField(default=0)),
+                ("next_attempt_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("last_error", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("updated_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "recommendation",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="execution",
+                        to="reviewqueue.recommendation",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Decision',
+            name="Decision",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('human', 'human'), ('policy', 'policy'), ('external', 'external')], max_length=16)),
-                ('outcome', models.CharField(choices=[('approve', 'approve'), ('modify', 'modify'), ('reject', 'reject')], max_length=16)),
-                ('payload', models.JSONField(blank=True, null=True)),
-                ('payload_hash', models.CharField(blank=True, max_length=64)),
-                ('diff', models.JSONField(default=list)),
-                ('is_cosmetic', models.BooleanField(null=True)),
-                ('reason_code', models.CharField(blank=True, max_length=100)),
-                ('comment', models.TextField(blank=True)),
-                ('model_name', models.CharField(max_length=200)),
-                ('model_version', models.CharField(max_length=200)),
-                ('prompt_version', models.CharField(blank=True, max_length=200)),
-                ('created_at', models.DateTimeField()),
-                ('claimed_at', models.DateTimeField(blank=True, null=True)),
-                ('decided_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('action_type', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='reviewqueue.actiontype')),
-                ('reviewer', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('queue', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='reviewqueue.queue')),
-                ('recommendation', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='decision', to='reviewqueue.recommendation')),
-                ('source', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='reviewqueue.source')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("human", "human"),
+                            ("policy", "policy"),
+                            ("external", "external"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "outcome",
+                    models.CharField(
+                        choices=[
+                            ("approve", "approve"),
+                            ("modify", "modify"),
+                            ("reject", "reject"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("payload", models.JSONField(blank=True, null=True)),
+                ("payload_hash", models.CharField(blank=True, max_length=64)),
+                ("diff", models.JSONField(default=list)),
+                ("is_cosmetic", models.BooleanField(null=True)),
+                ("reason_code", models.CharField(blank=True, max_length=100)),
+                ("comment", models.TextField(blank=True)),
+                ("model_name", models.CharField(max_length=200)),
+                ("model_version", models.CharField(max_length=200)),
+                ("prompt_version", models.CharField(blank=True, max_length=200)),
+                ("created_at", models.DateTimeField()),
+                ("claimed_at", models.DateTimeField(blank=True, null=True)),
+                ("decided_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "action_type",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="reviewqueue.actiontype",
+                    ),
+                ),
+                (
+                    "reviewer",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "queue",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="reviewqueue.queue",
+                    ),
+                ),
+                (
+                    "recommendation",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="decision",
+                        to="reviewqueue.recommendation",
+                    ),
+                ),
+                (
+                    "source",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="reviewqueue.source",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='CallbackDelivery',
+            name="CallbackDelivery",
             fields=[
-                ('id', models.UUIDField(default=reviewqueue.lib.ids.uuid7, editable=False, primary_key=True, serialize=False)),
-                ('event_type', models.CharField(max_length=50)),
-                ('body', models.JSONField()),
-                ('status', models.CharField(default='pending', max_length=16)),
-                ('attempts', models.PositiveIntegerField(default=0)),
-                ('next_attempt_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('last_error', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('delivered_at', models.DateTimeField(blank=True, null=True)),
-                ('recommendation', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, to='reviewqueue.recommendation')),
-                ('source', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, to='reviewqueue.source')),
+                (
+                    "id",
+                    models.UUIDField(
+                        default=reviewqueue.lib.ids.uuid7,
+                        editable=False,
+                        primary_key=True,
+                        serialize=False,
+                    ),
+                ),
+                ("event_type", models.CharField(max_length=50)),
+                ("body", models.JSONField()),
+                ("status", models.CharField(default="pending", max_length=16)),
+                ("attempts", models.PositiveIntegerField(default=0)),
+                ("next_attempt_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("last_error", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("delivered_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "recommendation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, to="reviewqueue.recommendation"
+                    ),
+                ),
+                (
+                    "source",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, to="reviewqueue.source"
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='AuditEvent',
+            name="AuditEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('occurred_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('actor_kind', models.CharField(max_length=16)),
-                ('actor_label', models.CharField(max_length=200)),
-                ('action', models.CharField(max_length=64)),
-                ('model_name', models.CharField(blank=True, max_length=200)),
-                ('model_version', models.CharField(blank=True, max_length=200)),
-                ('prompt_version', models.CharField(blank=True, max_length=200)),
-                ('data', models.JSONField(default=dict)),
-                ('actor_user', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('queue', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='reviewqueue.queue')),
-                ('recommendation', models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='audit_events', to='reviewqueue.recommendation')),
-                ('actor_source', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='reviewqueue.source')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("occurred_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("actor_kind", models.CharField(max_length=16)),
+                ("actor_label", models.CharField(max_length=200)),
+                ("action", models.CharField(max_length=64)),
+                ("model_name", models.CharField(blank=True, max_length=200)),
+                ("model_version", models.CharField(blank=True, max_length=200)),
+                ("prompt_version", models.CharField(blank=True, max_length=200)),
+                ("data", models.JSONField(default=dict)),
+                (
+                    "actor_user",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "queue",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="reviewqueue.queue",
+                    ),
+                ),
+                (
+                    "recommendation",
+                    models.ForeignKey(
+                        blank=True,
+                        db_index=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="audit_events",
+                        to="reviewqueue.recommendation",
+                    ),
+                ),
+                (
+                    "actor_source",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="reviewqueue.source",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='ApiKey',
+            name="ApiKey",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(blank=True, max_length=100)),
-                ('prefix', models.CharField(max_length=16, unique=True)),
-                ('key_hash', models.CharField(max_length=64)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('last_used_at', models.DateTimeField(blank=True, null=True)),
-                ('expires_at', models.DateTimeField(blank=True, null=True)),
-                ('revoked_at', models.DateTimeField(blank=True, null=True)),
-                ('source', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='api_keys', to='reviewqueue.source')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(blank=True, max_length=100)),
+                ("prefix", models.CharField(max_length=16, unique=True)),
+                ("key_hash", models.CharField(max_length=64)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("last_used_at", models.DateTimeField(blank=True, null=True)),
+                ("expires_at", models.DateTimeField(blank=True, null=True)),
+                ("revoked_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "source",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="api_keys",
+                        to="reviewqueue.source",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='SourceQueue',
+            name="SourceQueue",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('queue', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to='reviewqueue.queue')),
-                ('source', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to='reviewqueue.source')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "queue",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, to="reviewqueue.queue"
+                    ),
+                ),
+                (
+                    "source",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, to="reviewqueue.source"
+                    ),
+                ),
             ],
         ),
         migrations.AddField(
-            model_name='source',
-            name='queues',
-            field=models.ManyToManyField(related_name='sources', through='reviewqueue.SourceQueue', to='reviewqueue.queue'),
+            model_name="source",
+            name="queues",
+            field=models.ManyToManyField(
+                related_name="sources", through="reviewqueue.SourceQueue", to="reviewqueue.queue"
+            ),
         ),
         migrations.CreateModel(
-            name='ExecutionAttempt',
+            name="ExecutionAttempt",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('number', models.PositiveIntegerField()),
-                ('started_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('outcome', models.CharField(blank=True, max_length=16)),
-                ('http_status', models.PositiveIntegerField(blank=True, null=True)),
-                ('error', models.TextField(blank=True)),
-                ('execution', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='attempt_rows', to='reviewqueue.execution')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("number", models.PositiveIntegerField()),
+                ("started_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                ("outcome", models.CharField(blank=True, max_length=16)),
+                ("http_status", models.PositiveIntegerField(blank=True, null=True)),
+                ("error", models.TextField(blank=True)),
+                (
+                    "execution",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="attempt_rows",
+                        to="reviewqueue.execution",
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('execution', 'number'), name='uniq_attempt_number')],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("execution", "number"), name="uniq_attempt_number"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Membership',
+            name="Membership",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('role', models.CharField(choices=[('reviewer', 'reviewer'), ('senior', 'senior')], default=reviewqueue.states.MemberRole['REVIEWER'], max_length=16)),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='memberships', to=settings.AUTH_USER_MODEL)),
-                ('queue', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='memberships', to='reviewqueue.queue')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "role",
+                    models.CharField(
+                        choices=[("reviewer", "reviewer"), ("senior", "senior")],
+                        default=reviewqueue.states.MemberRole["REVIEWER"],
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="memberships",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "queue",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="memberships",
+                        to="reviewqueue.queue",
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('user', 'queue'), name='uniq_membership')],
+                "constraints": [
+                    models.UniqueConstraint(fields=("user", "queue"), name="uniq_membership")
+                ],
             },
         ),
         migrations.AddConstraint(
-            model_name='queueactiontype',
-            constraint=models.UniqueConstraint(fields=('queue', 'action_type'), name='uniq_queue_action_type'),
+            model_name="queueactiontype",
+            constraint=models.UniqueConstraint(
+                fields=("queue", "action_type"), name="uniq_queue_action_type"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='queue',
-            constraint=models.CheckConstraint(condition=models.Q(('auto_max_risk__gte', 0), ('auto_max_risk__lte', 1), ('auto_min_confidence__gte', 0), ('auto_min_confidence__lte', 1), ('escalate_min_risk__gte', 0), ('escalate_min_risk__lte', 1), ('qa_sample_rate__gte', 0), ('qa_sample_rate__lte', 1)), name='queue_thresholds_in_unit_interval'),
+            model_name="queue",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("auto_max_risk__gte", 0),
+                    ("auto_max_risk__lte", 1),
+                    ("auto_min_confidence__gte", 0),
+                    ("auto_min_confidence__lte", 1),
+                    ("escalate_min_risk__gte", 0),
+                    ("escalate_min_risk__lte", 1),
+                    ("qa_sample_rate__gte", 0),
+                    ("qa_sample_rate__lte", 1),
+                ),
+                name="queue_thresholds_in_unit_interval",
+            ),
         ),
         migrations.AddIndex(
-            model_name='execution',
-            index=models.Index(condition=models.Q(('status__in', ['pending', 'retrying', 'running'])), fields=['next_attempt_at'], name='execution_due_idx'),
+            model_name="execution",
+            index=models.Index(
+                condition=models.Q(("status__in", ["pending", "retrying", "running"])),
+                fields=["next_attempt_at"],
+                name="execution_due_idx",
+            ),
         ),
         migrations.AddIndex(
-            model_name='recommendation',
-            index=models.Index(models.F('queue'), models.F('status'), models.OrderBy(models.F('priority'), descending=True), models.F('created_at'), condition=models.Q(('status__in', ['pending', 'escalated'])), name='rec_claim_idx'),
+            model_name="recommendation",
+            index=models.Index(
+                models.F("queue"),
+                models.F("status"),
+                models.OrderBy(models.F("priority"), descending=True),
+                models.F("created_at"),
+                condition=models.Q(("status__in", ["pending", "escalated"])),
+                name="rec_claim_idx",
+            ),
         ),
         migrations.AddIndex(
-            model_name='recommendation',
-            index=models.Index(condition=models.Q(('status', 'in_review')), fields=['lease_expires_at'], name='rec_lease_idx'),
+            model_name="recommendation",
+            index=models.Index(
+                condition=models.Q(("status", "in_review")),
+                fields=["lease_expires_at"],
+                name="rec_lease_idx",
+            ),
         ),
         migrations.AddIndex(
-            model_name='recommendation',
-            index=models.Index(fields=['source', '-created_at'], name='rec_source_created_idx'),
+            model_name="recommendation",
+            index=models.Index(fields=["source", "-created_at"], name="rec_source_created_idx"),
         ),
         migrations.AddConstraint(
-            model_name='recommendation',
-            constraint=models.UniqueConstraint(fields=('source', 'external_id'), name='uniq_source_external_id'),
+            model_name="recommendation",
+            constraint=models.UniqueConstraint(
+                fields=("source", "external_id"), name="uniq_source_external_id"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='recommendation',
-            constraint=models.CheckConstraint(condition=models.Q(('confidence__gte', 0), ('confidence__lte', 1), ('risk_score__gte', 0), ('risk_score__lte', 1)), name='recommendation_scores_in_unit_interval'),
+            model_name="recommendation",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("confidence__gte", 0),
+                    ("confidence__lte", 1),
+                    ("risk_score__gte", 0),
+                    ("risk_score__lte", 1),
+                ),
+                name="recommendation_scores_in_unit_interval",
+            ),
         ),
         migrations.AddIndex(
-            model_name='decision',
-            index=models.Index(fields=['queue', 'decided_at'], name='decision_queue_time_idx'),
+            model_name="decision",
+            index=models.Index(fields=["queue", "decided_at"], name="decision_queue_time_idx"),
         ),
         migrations.AddIndex(
-            model_name='decision',
-            index=models.Index(fields=['decided_at'], name='decision_time_idx'),
+            model_name="decision",
+            index=models.Index(fields=["decided_at"], name="decision_time_idx"),
         ),
         migrations.AddIndex(
-            model_name='callbackdelivery',
-            index=models.Index(condition=models.Q(('status', 'pending')), fields=['next_attempt_at'], name='callback_due_idx'),
+            model_name="callbackdelivery",
+            index=models.Index(
+                condition=models.Q(("status", "pending")),
+                fields=["next_attempt_at"],
+                name="callback_due_idx",
+            ),
         ),
         migrations.AddIndex(
-            model_name='auditevent',
-            index=models.Index(fields=['recommendation', 'id'], name='audit_rec_idx'),
+            model_name="auditevent",
+            index=models.Index(fields=["recommendation", "id"], name="audit_rec_idx"),
         ),
         migrations.AddIndex(
-            model_name='auditevent',
-            index=models.Index(fields=['occurred_at'], name='audit_time_idx'),
+            model_name="auditevent",
+            index=models.Index(fields=["occurred_at"], name="audit_time_idx"),
         ),
         migrations.AddConstraint(
-            model_name='sourcequeue',
-            constraint=models.UniqueConstraint(fields=('source', 'queue'), name='uniq_source_queue'),
+            model_name="sourcequeue",
+            constraint=models.UniqueConstraint(
+                fields=("source", "queue"), name="uniq_source_queue"
+            ),
         ),
     ]

@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('reviewqueue', '0001_initial'),
+        ("reviewqueue", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='execution',
-            name='max_attempts',
+            model_name="execution",
+            name="max_attempts",
             field=models.PositiveIntegerField(default=8),
         ),
     ]

@@ -4,22 +4,35 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('reviewqueue', '0002_execution_max_attempts'),
+        ("reviewqueue", "0002_execution_max_attempts"),
     ]
 
     operations = [
         migrations.RemoveIndex(
-            model_name='recommendation',
-            name='rec_claim_idx',
+            model_name="recommendation",
+            name="rec_claim_idx",
         ),
         migrations.AddIndex(
-            model_name='recommendation',
-            index=models.Index(models.F('queue'), models.OrderBy(models.F('priority'), descending=True), models.F('created_at'), models.F('id'), condition=models.Q(('status', 'pending')), name='rec_claim_pending_idx'),
+            model_name="recommendation",
+            index=models.Index(
+                models.F("queue"),
+                models.OrderBy(models.F("priority"), descending=True),
+                models.F("created_at"),
+                models.F("id"),
+                condition=models.Q(("status", "pending")),
+                name="rec_claim_pending_idx",
+            ),
         ),
         migrations.AddIndex(
-            model_name='recommendation',
-            index=models.Index(models.F('queue'), models.OrderBy(models.F('priority'), descending=True), models.F('created_at'), models.F('id'), condition=models.Q(('status', 'escalated')), name='rec_claim_escalated_idx'),
+            model_name="recommendation",
+            index=models.Index(
+                models.F("queue"),
+                models.OrderBy(models.F("priority"), descending=True),
+                models.F("created_at"),
+                models.F("id"),
+                condition=models.Q(("status", "escalated")),
+                name="rec_claim_escalated_idx",
+            ),
         ),
     ]

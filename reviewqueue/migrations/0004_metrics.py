@@ -28,30 +28,38 @@ def drop_metrics_index(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('reviewqueue', '0003_claim_indexes_per_status'),
+        ("reviewqueue", "0003_claim_indexes_per_status"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='MetricsBucket',
+            name="MetricsBucket",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('signature', models.CharField(max_length=64)),
-                ('lo', models.DateTimeField()),
-                ('hi', models.DateTimeField()),
-                ('decisions', models.PositiveIntegerField()),
-                ('approved', models.PositiveIntegerField()),
-                ('modified', models.PositiveIntegerField()),
-                ('rejected', models.PositiveIntegerField()),
-                ('median_seconds_to_decision', models.FloatField(null=True)),
-                ('p90_seconds_to_decision', models.FloatField(null=True)),
-                ('median_review_seconds', models.FloatField(null=True)),
-                ('computed_at', models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("signature", models.CharField(max_length=64)),
+                ("lo", models.DateTimeField()),
+                ("hi", models.DateTimeField()),
+                ("decisions", models.PositiveIntegerField()),
+                ("approved", models.PositiveIntegerField()),
+                ("modified", models.PositiveIntegerField()),
+                ("rejected", models.PositiveIntegerField()),
+                ("median_seconds_to_decision", models.FloatField(null=True)),
+                ("p90_seconds_to_decision", models.FloatField(null=True)),
+                ("median_review_seconds", models.FloatField(null=True)),
+                ("computed_at", models.DateTimeField(default=django.utils.timezone.now)),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('signature', 'lo', 'hi'), name='uniq_metrics_bucket')],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("signature", "lo", "hi"), name="uniq_metrics_bucket"
+                    )
+                ],
             },
         ),
         migrations.RunPython(add_metrics_index, drop_metrics_index, elidable=False),

@@ -4,14 +4,17 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('reviewqueue', '0005_autonomy'),
+        ("reviewqueue", "0005_autonomy"),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='execution',
-            index=models.Index(condition=models.Q(('status__in', ['succeeded', 'dead', 'refused'])), fields=['-finished_at'], name='execution_finished_idx'),
+            model_name="execution",
+            index=models.Index(
+                condition=models.Q(("status__in", ["succeeded", "dead", "refused"])),
+                fields=["-finished_at"],
+                name="execution_finished_idx",
+            ),
         ),
     ]

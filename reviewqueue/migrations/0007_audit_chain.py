@@ -211,7 +211,9 @@ def chain_existing_events(apps, schema_editor):
         seq, prev = heads.get(chain, (0, GENESIS))
         digest = event_hash(prev, {**row, "data": row["data_text"]})
         heads[chain] = (seq + 1, digest)
-        batch.append(AuditEvent(id=row["id"], chain=chain, seq=seq + 1, prev_hash=prev, hash=digest))
+        batch.append(
+            AuditEvent(id=row["id"], chain=chain, seq=seq + 1, prev_hash=prev, hash=digest)
+        )
         if len(batch) == 1000:
             AuditEvent.objects.using(db).bulk_update(batch, ["chain", "seq", "prev_hash", "hash"])
             batch = []
@@ -243,44 +245,45 @@ def database_side_reverse(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('reviewqueue', '0006_execution_finished_index'),
+        ("reviewqueue", "0006_execution_finished_index"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='AuditChainHead',
+            name="AuditChainHead",
             fields=[
-                ('chain', models.BigIntegerField(primary_key=True, serialize=False)),
-                ('seq', models.BigIntegerField()),
-                ('hash', models.CharField(max_length=64)),
+                ("chain", models.BigIntegerField(primary_key=True, serialize=False)),
+                ("seq", models.BigIntegerField()),
+                ("hash", models.CharField(max_length=64)),
             ],
         ),
         migrations.AddField(
-            model_name='auditevent',
-            name='chain',
+            model_name="auditevent",
+            name="chain",
             field=models.BigIntegerField(db_default=0, editable=False),
         ),
         migrations.AddField(
-            model_name='auditevent',
-            name='hash',
-            field=models.CharField(db_default='', editable=False, max_length=64),
+            model_name="auditevent",
+            name="hash",
+            field=models.CharField(db_default="", editable=False, max_length=64),
         ),
         migrations.AddField(
-            model_name='auditevent',
-            name='prev_hash',
-            field=models.CharField(db_default='', editable=False, max_length=64),
+            model_name="auditevent",
+            name="prev_hash",
+            field=models.CharField(db_default="", editable=False, max_length=64),
         ),
         migrations.AddField(
-            model_name='auditevent',
-            name='seq',
+            model_name="auditevent",
+            name="seq",
             field=models.BigIntegerField(db_default=0, editable=False),
         ),
         migrations.RunPython(chain_existing_events, migrations.RunPython.noop),
         migrations.AddConstraint(
-            model_name='auditevent',
-            constraint=models.UniqueConstraint(fields=('chain', 'seq'), name='audit_chain_seq_uniq'),
+            model_name="auditevent",
+            constraint=models.UniqueConstraint(
+                fields=("chain", "seq"), name="audit_chain_seq_uniq"
+            ),
         ),
         migrations.RunPython(database_side, database_side_reverse),
     ]

@@ -6,82 +6,118 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('reviewqueue', '0013_token_expiry'),
+        ("reviewqueue", "0013_token_expiry"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='AnomalyBaseline',
+            name="AnomalyBaseline",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('field', models.CharField(max_length=200)),
-                ('window', models.PositiveIntegerField()),
-                ('count', models.PositiveIntegerField()),
-                ('mean', models.FloatField(null=True)),
-                ('stddev', models.FloatField(null=True)),
-                ('refreshed_at', models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("field", models.CharField(max_length=200)),
+                ("window", models.PositiveIntegerField()),
+                ("count", models.PositiveIntegerField()),
+                ("mean", models.FloatField(null=True)),
+                ("stddev", models.FloatField(null=True)),
+                ("refreshed_at", models.DateTimeField(default=django.utils.timezone.now)),
             ],
         ),
         migrations.AddField(
-            model_name='decision',
-            name='flagged',
+            model_name="decision",
+            name="flagged",
             field=models.BooleanField(db_default=False, default=False),
         ),
         migrations.AddField(
-            model_name='metricsbucket',
-            name='flagged',
+            model_name="metricsbucket",
+            name="flagged",
             field=models.PositiveIntegerField(db_default=0, default=0),
         ),
         migrations.AddField(
-            model_name='queue',
-            name='anomaly',
+            model_name="queue",
+            name="anomaly",
             field=models.JSONField(blank=True, default=dict),
         ),
         migrations.AddField(
-            model_name='queue',
-            name='hard_confidence_floor',
+            model_name="queue",
+            name="hard_confidence_floor",
             field=models.FloatField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='queue',
-            name='max_per_5min',
+            model_name="queue",
+            name="max_per_5min",
             field=models.PositiveIntegerField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='recommendation',
-            name='flags',
-            field=models.JSONField(blank=True, db_default=models.Value([], models.JSONField()), default=list),
+            model_name="recommendation",
+            name="flags",
+            field=models.JSONField(
+                blank=True, db_default=models.Value([], models.JSONField()), default=list
+            ),
         ),
         migrations.AddIndex(
-            model_name='recommendation',
-            index=models.Index(fields=['queue', 'action_type', '-created_at'], name='rec_queue_type_created_idx'),
+            model_name="recommendation",
+            index=models.Index(
+                fields=["queue", "action_type", "-created_at"], name="rec_queue_type_created_idx"
+            ),
         ),
         migrations.AddIndex(
-            model_name='recommendation',
-            index=models.Index(condition=models.Q(('flags', []), _negated=True), fields=['queue', 'created_at'], name='rec_flagged_idx'),
+            model_name="recommendation",
+            index=models.Index(
+                condition=models.Q(("flags", []), _negated=True),
+                fields=["queue", "created_at"],
+                name="rec_flagged_idx",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='queue',
-            constraint=models.CheckConstraint(condition=models.Q(('hard_confidence_floor__isnull', True), models.Q(('hard_confidence_floor__gte', 0), ('hard_confidence_floor__lte', 1)), _connector='OR'), name='queue_hard_confidence_floor_in_unit_interval', violation_error_message='hard_confidence_floor must be empty or from 0 to 1.'),
+            model_name="queue",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("hard_confidence_floor__isnull", True),
+                    models.Q(("hard_confidence_floor__gte", 0), ("hard_confidence_floor__lte", 1)),
+                    _connector="OR",
+                ),
+                name="queue_hard_confidence_floor_in_unit_interval",
+                violation_error_message="hard_confidence_floor must be empty or from 0 to 1.",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='queue',
-            constraint=models.CheckConstraint(condition=models.Q(('max_per_5min__isnull', True), ('max_per_5min__gte', 1), _connector='OR'), name='queue_max_per_5min_positive', violation_error_message='max_per_5min must be empty or at least 1.'),
+            model_name="queue",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("max_per_5min__isnull", True), ("max_per_5min__gte", 1), _connector="OR"
+                ),
+                name="queue_max_per_5min_positive",
+                violation_error_message="max_per_5min must be empty or at least 1.",
+            ),
         ),
         migrations.AddField(
-            model_name='anomalybaseline',
-            name='action_type',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='reviewqueue.actiontype'),
+            model_name="anomalybaseline",
+            name="action_type",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="+",
+                to="reviewqueue.actiontype",
+            ),
         ),
         migrations.AddField(
-            model_name='anomalybaseline',
-            name='queue',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='reviewqueue.queue'),
+            model_name="anomalybaseline",
+            name="queue",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="+",
+                to="reviewqueue.queue",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='anomalybaseline',
-            constraint=models.UniqueConstraint(fields=('queue', 'action_type', 'field'), name='uniq_anomaly_baseline'),
+            model_name="anomalybaseline",
+            constraint=models.UniqueConstraint(
+                fields=("queue", "action_type", "field"), name="uniq_anomaly_baseline"
+            ),
         ),
     ]

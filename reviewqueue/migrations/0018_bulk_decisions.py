@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("reviewqueue", "0016_guidelines"),
+        ("reviewqueue", "0017_items_list"),
     ]
 
     operations = [

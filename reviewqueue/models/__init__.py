@@ -14,6 +14,7 @@ from reviewqueue.models.config import (
 from reviewqueue.models.executions import CallbackDelivery, Execution, ExecutionAttempt
 from reviewqueue.models.incidents import Incident, IncidentSeverity
 from reviewqueue.models.metrics import MetricsBucket
+from reviewqueue.models.preferences import SavedView
 from reviewqueue.models.ratelimit import RateLimitWindow
 from reviewqueue.models.recommendations import Decision, Recommendation, UndoneDecision
 
@@ -37,6 +38,7 @@ __all__ = [
     "QueueActionType",
     "RateLimitWindow",
     "Recommendation",
+    "SavedView",
     "Source",
     "SourceQueue",
     "StageChange",

@@ -1,11 +1,32 @@
 """Recommendations and the decisions made on them."""
 
 from django.db import models
-from django.db.models import JSONField, Q, Value
+from django.db.models import DateTimeField, F, Func, JSONField, Q, TextField, Value
 from django.utils import timezone
 
 from reviewqueue.lib.ids import uuid7
 from reviewqueue.states import DecisionKind, Outcome, Route, Status
+
+# The items list (selectors/items.py) sorts by these expressions, so that every sort is one
+# direction over a tuple of keys: keyset pagination is then one row comparison that an index
+# can start from. `priority DESC, created_at ASC` is `(-priority, created_at)` ascending; an
+# item without a due time sorts after every due one.
+NEG_PRIORITY = F("priority") * -1
+DUE_OR_NEVER = Func(
+    F("due_at"),
+    template="COALESCE(%(expressions)s, 'infinity'::timestamptz)",
+    output_field=DateTimeField(),
+)
+# What the items list's text search (`q`) reads: the external id, the rationale and the
+# payload's values (not its keys), one text. An IMMUTABLE SQL function (migration 0017) so that
+# a trigram GIN index can be built over it (rec_search_trgm_idx, migration 0017).
+SEARCH_TEXT = Func(
+    F("external_id"),
+    F("rationale"),
+    F("payload"),
+    function="reviewqueue_item_text",
+    output_field=TextField(),
+)
 
 
 class Recommendation(models.Model):
@@ -137,6 +158,30 @@ class Recommendation(models.Model):
             models.Index(
                 fields=["queue", "action_type", "-created_at"], name="rec_queue_type_created_idx"
             ),
+            # The items list (selectors/items.py): one index per sort within a queue, and the
+            # default sort within a queue and status (the claim indexes above are partial and
+            # written `priority DESC`, which a keyset row comparison cannot start from).
+            models.Index(
+                F("queue"), NEG_PRIORITY, F("created_at"), F("id"), name="rec_list_priority_idx"
+            ),
+            models.Index(
+                F("queue"),
+                F("status"),
+                NEG_PRIORITY,
+                F("created_at"),
+                F("id"),
+                name="rec_list_status_priority_idx",
+            ),
+            models.Index(fields=["queue", "created_at", "id"], name="rec_list_created_idx"),
+            models.Index(fields=["queue", "risk_score", "id"], name="rec_list_risk_idx"),
+            models.Index(F("queue"), DUE_OR_NEVER, F("id"), name="rec_list_due_idx"),
+            # Does a queue hold blind (shadow-route) items? (access.proposal_filters_refused)
+            models.Index(
+                fields=["queue"], name="rec_shadow_route_idx", condition=Q(route="shadow")
+            ),
+            # Not declared here: the text search's GIN trigram index over SEARCH_TEXT,
+            # `rec_search_trgm_idx`, is migration 0017's SQL (Django declares an operator
+            # class on an expression only with contrib.postgres installed).
             # Flagged items of a queue (reports, the flagged filter); partial, so as small as
             # the flagged part of the history.
             models.Index(

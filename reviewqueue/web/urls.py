@@ -5,6 +5,7 @@ from reviewqueue.web import (
     account,
     auth,
     executions,
+    items,
     pages,
     queues,
     recommendations,
@@ -20,6 +21,14 @@ urlpatterns = [
     path("queues/", queues.queue_list, name="queues"),
     path("queues/<slug:slug>/", stages.queue_page, name="queue"),
     path("queues/<slug:slug>/stage", stages.queue_stage, name="queue-stage"),
+    # The items list and its saved views (issue 17 #1).
+    path("queues/<slug:slug>/items/", items.items_list, name="queue-items"),
+    path("queues/<slug:slug>/items/views", items.view_save, name="queue-items-view-save"),
+    path(
+        "queues/<slug:slug>/items/views/<int:view_id>/delete",
+        items.view_delete,
+        name="queue-items-view-delete",
+    ),
     path("queues/<slug:slug>/qa/", stages.qa_page, name="queue-qa"),
     path(
         "queues/<slug:slug>/qa/<uuid:recommendation_id>", stages.qa_verdict, name="queue-qa-verdict"

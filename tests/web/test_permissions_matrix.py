@@ -63,6 +63,7 @@ from reviewqueue.models import (
     Execution,
     Queue,
     Recommendation,
+    SavedView,
     User,
 )
 from reviewqueue.reporting.csv_sections import CSV_SECTIONS
@@ -154,6 +155,7 @@ STAGE = {"to_stage": "shadow", "comment": "matrix"}
 QA = {"verdict": "correct"}
 INCIDENT = {"severity": "low", "summary": "matrix"}
 BAD_LOGIN = {"username": "nobody", "password": "wrong"}
+VIEW = {"name": "matrix view", "query": "sort=-created_at"}
 
 # fmt: off
 ROWS: list[Row] = [
@@ -223,6 +225,17 @@ ROWS: list[Row] = [
     R(GET,  "/recommendations/{pending}/",                 LOGIN,  LOGIN,  LOGIN,  404,    200,    200,    200,    200),
     R(GET,  "/recommendations/{b_item}/",                  LOGIN,  LOGIN,  LOGIN,  404,    404,    404,    200,    200),
 
+    # --- the items list and its saved views (issue 17 #1): readers of the queue ----------------
+    R(GET,  "/queues/{a}/items/",                          LOGIN,  LOGIN,  LOGIN,  404,    200,    200,    200,    200),
+    R(GET,  "/queues/{a}/items/?sort=nope",                LOGIN,  LOGIN,  LOGIN,  404,    400,    400,    400,    400),
+    R(GET,  "/queues/{a}/items/",                          LOGIN,  LOGIN,  LOGIN,  404,    200,    200,    200,    200,
+      htmx=True),
+    R(POST, "/queues/{a}/items/views",                     LOGIN,  LOGIN,  LOGIN,  404,    GO,     GO,     GO,     GO,
+      data=VIEW, note="a preference: anyone who reads the queue keeps their own views"),
+    R(POST, "/queues/{a}/items/views/{view}/delete",       LOGIN,  LOGIN,  LOGIN,  404,    GO,     404,    404,    404,
+      note="rev's own view; nobody else's"),
+    R(GET,  "/queues/{a}/items/views/{view}/delete",       LOGIN,  LOGIN,  LOGIN,  405,    405,    405,    405,    405),
+
     # --- a person's settings: their own tokens (issue 14 #4) -------------------------------------
     R(GET,  "/settings/",                                  LOGIN,  LOGIN,  LOGIN,  200,    200,    200,    200,    200),
     R(POST, "/settings/tokens/",                           LOGIN,  LOGIN,  LOGIN,  200,    200,    200,    200,    200,
@@ -280,6 +293,9 @@ ROWS: list[Row] = [
       data={}),
     R(GET,  "/api/v1/queues/{a}/claim",                    401,    401,    401,    405,    405,    405,    405,    405,
       note="who you are is settled before the method"),
+    R(GET,  "/api/v1/queues/{a}/items",                    401,    401,    401,    404,    200,    200,    200,    200),
+    R(GET,  "/api/v1/queues/{a}/items?limit=0",            401,    401,    401,    404,    400,    400,    400,    400,
+      note="who may read the queue is settled before the parameters"),
 
     # --- reports API ----------------------------------------------------------------------------
     R(GET,  "/api/v1/metrics/trend?queue={a}",             401,    401,    401,    404,    200,    200,    200,    200),
@@ -428,6 +444,7 @@ def build_world() -> tuple[dict[str, Any], dict[str, User], dict[str, str]]:
     )
     spare_key_pk = ApiKey.objects.get(prefix=spare_key.split("_")[1]).pk  # revoked by a row
     rev_token, _ = personal_token_create(user=people["rev"], actor=Actor.system("test"))  # too
+    view = SavedView.objects.create(user=people["rev"], queue=a, name="rev's view", query="")
     ids = {
         "a": a.slug,
         "a_pk": a.pk,
@@ -441,6 +458,7 @@ def build_world() -> tuple[dict[str, Any], dict[str, User], dict[str, str]]:
         "b_item": b_item.pk,
         "dead": execution.pk,
         "incident": incident.pk,
+        "view": view.pk,
         "rev_pk": people["rev"].pk,
         "queue_ct": ContentType.objects.get_for_model(Queue).pk,
         # one object per admin model
