@@ -157,3 +157,23 @@ def test_queue_page_and_review_page_link_to_the_list(three, people):
     client = signed_in(people.reviewer)
     assert f'href="{PAGE}"' in client.get("/queues/refunds/").content.decode()
     assert f'href="{PAGE}"' in client.get("/queues/refunds/review/").content.decode()
+
+
+def test_review_on_a_row_claims_that_item_and_opens_the_review_page(client, world, people):
+    """The list's Review button is a POST to claim-chosen (issue 17 #2): no GET claims."""
+    from reviewqueue.models import Recommendation
+    from reviewqueue.services.ingest import recommendation_ingest
+    from tests.conftest import item as body
+
+    first, _ = recommendation_ingest(source=world.source, data=body(external_id="a", priority=5))
+    chosen, _ = recommendation_ingest(source=world.source, data=body(external_id="b"))
+    client.force_login(people.reviewer)
+    page = client.get("/queues/refunds/items/").content.decode()
+    action = f'action="/queues/refunds/review/{chosen.pk}/claim"'
+    assert action in page
+    response = client.post(f"/queues/refunds/review/{chosen.pk}/claim")
+    assert response.status_code == 303
+    assert Recommendation.objects.get(pk=chosen.pk).claimed_by_id == people.reviewer.pk
+    assert Recommendation.objects.get(pk=first.pk).status == "pending"
+    client.force_login(people.auditor)
+    assert "/claim" not in client.get("/queues/refunds/items/").content.decode()
