@@ -31,6 +31,7 @@ from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from reviewqueue import access
+from reviewqueue.domain.bulk import Refusal, bulk_refusal
 from reviewqueue.exceptions import ValidationFailed
 from reviewqueue.models import Queue, Recommendation, User
 from reviewqueue.models.recommendations import DUE_OR_NEVER, NEG_PRIORITY, SEARCH_TEXT
@@ -366,3 +367,18 @@ def items_page(*, queue: Queue, request: ItemsRequest) -> ItemsPage:
     more = len(rows) > request.limit
     rows = rows[: request.limit]
     return ItemsPage(rows, _cursor(request.sort, rows[-1]) if more else None)
+
+
+def bulk_preview(
+    *, user: User, queue: Queue, ids: list[str]
+) -> list[tuple[Recommendation | None, Refusal | None]]:
+    """For the items page's confirmation: each id's item (None: not of this queue) and why a
+    bulk decision would leave it out (domain/bulk.py), without changing anything."""
+    senior = access.takes_escalated(access.review_role(user, queue))
+    found = {
+        str(rec.pk): rec
+        for rec in Recommendation.objects.filter(pk__in=ids, queue=queue).select_related(
+            "action_type"
+        )
+    }
+    return [(found.get(pk), bulk_refusal(queue, found.get(pk), pk, senior=senior)) for pk in ids]

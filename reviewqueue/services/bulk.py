@@ -14,6 +14,7 @@ from typing import Any
 
 from django.utils import timezone
 
+from reviewqueue.domain.bulk import BULK_MAX_ITEMS, BULK_OUTCOMES, bulk_refusal
 from reviewqueue.domain.decision_input import Mode, Target, decision_check
 from reviewqueue.exceptions import DomainError, ValidationFailed
 from reviewqueue.models import Queue, Recommendation, User
@@ -25,10 +26,6 @@ from reviewqueue.services.review import (
     queue_for,
     recommendation_release,
 )
-from reviewqueue.states import Outcome, Route, Status
-
-BULK_MAX_ITEMS = 100
-BULK_OUTCOMES = (Outcome.APPROVE, Outcome.REJECT)
 
 
 @dataclass
@@ -60,12 +57,7 @@ def recommendations_bulk_decide(
     """
     the_queue = queue_for(slug=queue)
     member = queue_access(user=user, queue=the_queue)
-    wanted = _ids(ids)
-    if outcome not in BULK_OUTCOMES:
-        raise ValidationFailed(
-            "A bulk decision approves or rejects.", errors={"outcome": "Must be approve or reject."}
-        )
-    _check_reason(the_queue, outcome, reason_code, comment)
+    wanted = bulk_request_check(the_queue, ids, outcome, reason_code, comment)
     found = {
         str(rec.pk): rec for rec in items_for_review(user).filter(pk__in=wanted, queue=the_queue)
     }
@@ -73,6 +65,21 @@ def recommendations_bulk_decide(
         _one(user, the_queue, found.get(pk), pk, outcome, reason_code, comment, member.senior)
         for pk in wanted
     ]
+
+
+def bulk_request_check(
+    queue: Queue, ids: Any, outcome: Any, reason_code: Any, comment: Any
+) -> list[str]:
+    """The request as a whole (ids, outcome, reason, comment), before any item is looked at:
+    the item ids as text, or ValidationFailed naming the field. The items page asks it before
+    its confirmation, the decision itself again."""
+    wanted = _ids(ids)
+    if outcome not in BULK_OUTCOMES:
+        raise ValidationFailed(
+            "A bulk decision approves or rejects.", errors={"outcome": "Must be approve or reject."}
+        )
+    _check_reason(queue, outcome, reason_code, comment)
+    return wanted
 
 
 def _ids(ids: Any) -> list[str]:
@@ -119,9 +126,11 @@ def _one(
     comment: str,
     senior: bool,
 ) -> BulkItemResult:
-    refused = _refusal(queue, rec, pk, senior)
+    refused = bulk_refusal(queue, rec, pk, senior=senior)
     if refused is not None or rec is None:
-        return refused or BulkItemResult(pk, 404, "not_in_queue")
+        if refused is None:
+            return BulkItemResult(pk, 404, "not_in_queue")
+        return BulkItemResult(pk, refused.status, refused.reason, refused.detail)
     try:
         claim_loaded(user, rec, timezone.now(), give_back_others=False)
     except DomainError as exc:
@@ -147,28 +156,6 @@ def _one(
             "execution": execution.status if execution is not None else None,
         },
     )
-
-
-def _refusal(
-    queue: Queue, rec: Recommendation | None, pk: str, senior: bool
-) -> BulkItemResult | None:
-    if rec is None:
-        return BulkItemResult(pk, 404, "not_in_queue", f"No item {pk} in queue '{queue.slug}'.")
-    if rec.route == Route.SHADOW:
-        return BulkItemResult(pk, 409, "blind_review", "Blind-review items are decided one by one.")
-    if rec.risk_score > queue.bulk_max_risk:
-        return BulkItemResult(
-            pk,
-            400,
-            "risk_above_bulk_max",
-            f"Risk {rec.risk_score:g} is above this queue's bulk_max_risk "
-            f"({queue.bulk_max_risk:g}); decide it on its own.",
-        )
-    waiting = {Status.PENDING, Status.ESCALATED} if senior else {Status.PENDING}
-    if rec.status not in waiting:
-        reason = "held_by_other" if rec.status == Status.IN_REVIEW else "not_waiting"
-        return BulkItemResult(pk, 409, reason, f"This item is {rec.status}, not waiting.")
-    return None
 
 
 def _let_go(user: User, pk: str) -> None:

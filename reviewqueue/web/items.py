@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse, QueryDict
-from django.shortcuts import redirect
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
@@ -18,7 +18,8 @@ from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from reviewqueue import access
-from reviewqueue.exceptions import ValidationFailed
+from reviewqueue.domain.reasons import reasons
+from reviewqueue.exceptions import Forbidden, ValidationFailed
 from reviewqueue.models import Queue, Recommendation, User
 from reviewqueue.selectors.autonomy import queue_for_reader
 from reviewqueue.selectors.items import (
@@ -28,10 +29,12 @@ from reviewqueue.selectors.items import (
     SORTS,
     STATUSES,
     ItemsRequest,
+    bulk_preview,
     items_page,
     parse_items_request,
 )
 from reviewqueue.selectors.saved_views import saved_views_for
+from reviewqueue.services.bulk import bulk_request_check, recommendations_bulk_decide
 from reviewqueue.services.saved_views import (
     last_filters_remember,
     saved_view_delete,
@@ -42,6 +45,7 @@ from reviewqueue.web.errors import errors_back_to
 from reviewqueue.web.pages import HtmxHttpRequest, current_user, render_page
 
 PAGE = "reviewqueue/queues/items.html"
+BULK_PAGE = "reviewqueue/queues/items_bulk.html"
 # Headers that sort: the column, its sort, and the sort a second click asks for.
 HEADERS = {
     "priority": ("priority", "priority"),
@@ -114,6 +118,7 @@ def items_list(request: HtmxHttpRequest, slug: str) -> HttpResponse:
         "routes": ROUTES,
         "sorts": list(SORTS),
         "may_review": access.can_review(user, queue),
+        "reasons": reasons(queue.reason_codes),
         "nav": "queues",
     }
     status = 200
@@ -172,3 +177,56 @@ def view_delete(request: HtmxHttpRequest, slug: str, view_id: int) -> HttpRespon
     name = saved_view_delete(user=user, queue=queue, view_id=view_id)
     messages.info(request, f"Deleted the view “{name}”.")
     return _back(queue, "")
+
+
+@login_required
+@require_POST
+@errors_back_to("queue-items")
+def items_bulk(request: HtmxHttpRequest, slug: str) -> HttpResponse:
+    """Approve or reject the selected items with one reason: first a confirmation that says
+    how many will be decided and which are left out and why (nothing changes), then, posted
+    again with `confirm`, the bulk decision itself (services/bulk.py), back to the list with
+    its results."""
+    user = current_user(request)
+    queue = queue_for_reader(user=user, slug=slug)
+    if not access.can_review(user, queue):
+        raise Forbidden(f"You do not review queue '{queue.slug}'.")
+    post = request.POST
+    ids, outcome = post.getlist("ids"), post.get("outcome", "")
+    reason_code, comment = post.get("reason_code", ""), post.get("comment", "")
+    if not ids:
+        messages.error(request, "Select the items to decide first.")
+        return redirect("queue-items", slug=queue.slug)
+    wanted = bulk_request_check(queue, ids, outcome, reason_code, comment)
+    if post.get("confirm") != "1":
+        preview = bulk_preview(user=user, queue=queue, ids=wanted)
+        context = {
+            "queue": queue,
+            "outcome": outcome,
+            "reason_code": reason_code,
+            "comment": comment,
+            "ids": wanted,
+            "taken": [rec for rec, refusal in preview if refusal is None],
+            "refused": [
+                (rec, pk, refusal)
+                for (rec, refusal), pk in zip(preview, wanted, strict=True)
+                if refusal
+            ],
+            "nav": "queues",
+        }
+        return render(request, BULK_PAGE, context)
+    results = recommendations_bulk_decide(
+        user=user,
+        queue=queue.slug,
+        ids=wanted,
+        outcome=outcome,
+        reason_code=reason_code,
+        comment=comment,
+    )
+    done = sum(1 for r in results if r.status == 200)
+    verb = "Approved" if outcome == "approve" else "Rejected"
+    messages.success(request, f"{verb} {done} of {len(results)} selected items.")
+    for r in results:
+        if r.status != 200:
+            messages.warning(request, f"{r.id}: not decided ({r.reason}). {r.detail}".strip())
+    return redirect("queue-items", slug=queue.slug)

@@ -24,6 +24,7 @@ urlpatterns = [
     # The items list and its saved views (issue 17 #1).
     path("queues/<slug:slug>/items/", items.items_list, name="queue-items"),
     path("queues/<slug:slug>/items/views", items.view_save, name="queue-items-view-save"),
+    path("queues/<slug:slug>/items/bulk", items.items_bulk, name="queue-items-bulk"),
     path(
         "queues/<slug:slug>/items/views/<int:view_id>/delete",
         items.view_delete,

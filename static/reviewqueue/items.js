@@ -1,5 +1,5 @@
 /* Review Queue: the items list's keys. `j` and `k` move the selected row, `Enter` opens it
- * (its item link). Keys never fire while typing in a field. An enhancement only: every row
+ * (its item link), `x` selects it for a bulk decision. Keys never fire while typing in a field. An enhancement only: every row
  * has a plain link, and the filters are a GET form.
  */
 (function () {
@@ -48,6 +48,13 @@
       if (!row || (event.target instanceof Element && event.target.closest("a, button") && !row.contains(event.target))) return;
       event.preventDefault();
       window.location.assign(row.getAttribute("data-href"));
+    } else if (event.key === "x" && selected >= 0) {
+      // Select the row for a bulk decision (its checkbox), or unselect it.
+      var box = rows()[selected] && rows()[selected].querySelector('input[name="ids"]');
+      if (box) {
+        event.preventDefault();
+        box.checked = !box.checked;
+      }
     }
   });
 

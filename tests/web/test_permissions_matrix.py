@@ -216,6 +216,8 @@ ROWS: list[Row] = [
     R(POST, "/queues/{a}/review/{held}/release",           LOGIN,  LOGIN,  LOGIN,  404,    200,    409,    403,    403,
       htmx=True),
     R(GET,  "/queues/{a}/review/{held}/decide",            *everyone(405), note="the method is checked first"),
+    R(POST, "/queues/{a}/items/bulk",                      LOGIN,  LOGIN,  LOGIN,  404,    200,    200,    403,    403,
+      data={"ids": "{pending}", "outcome": "approve"}, note="the confirmation; nothing changes yet"),
     R(POST, "/queues/{a}/review/{decided}/undo",           LOGIN,  LOGIN,  LOGIN,  404,    404,    SEE,    403,    403,
       note="only the decider (sen; the window is closed: undo is off in tests, so a message)"),
     R(POST, "/queues/{a}/review/{pending}/claim",          LOGIN,  LOGIN,  LOGIN,  404,    SEE,    SEE,    403,    403,
