@@ -12,8 +12,8 @@ from django.contrib.sessions.backends.db import SessionStore
 
 from reviewqueue.observability.context import bind_delivery
 from reviewqueue.services import anomaly, callbacks, execution, ratelimit, sla
+from reviewqueue.services.leases import leases_return_expired
 from reviewqueue.services.outbox import DELIVER_CALLBACK, EXECUTE_ACTION, publish
-from reviewqueue.services.review import leases_return_expired
 
 
 @shared_task(name=EXECUTE_ACTION, acks_late=True, soft_time_limit=330, time_limit=360)

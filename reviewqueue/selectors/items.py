@@ -203,19 +203,7 @@ def parse_items_request(*, user: User, queue: Queue, params: Mapping[str, Any]) 
     q = _one(params, "q")
     if len(q) > MAX_Q:
         errors["q"] = f"At most {MAX_Q} characters."
-    ranges: dict[str, float] = {}
-    for name in RANGES:
-        text = _one(params, name)
-        if not text:
-            continue
-        value = _number(text)
-        if value is None or not 0 <= value <= 1:
-            errors[name] = "A number from 0 to 1."
-        else:
-            ranges[name] = value
-    for low, high in (("risk_min", "risk_max"), ("confidence_min", "confidence_max")):
-        if low in ranges and high in ranges and ranges[low] > ranges[high]:
-            errors[low] = f"{low} is above {high}."
+    ranges = _ranges(params, errors)
     overdue = _one(params, "overdue")
     if overdue not in ("", "true", "false"):
         errors["overdue"] = "true or false."
@@ -239,18 +227,7 @@ def parse_items_request(*, user: User, queue: Queue, params: Mapping[str, Any]) 
         after = _cursor_keys(cursor, sort)
         if after is None:
             errors["cursor"] = "Not a cursor of this list and sort; start again without it."
-    hidden = [name for name in RANGES if name in ranges]
-    if q and len(q) > SHORT_Q:
-        hidden.append("q")  # a short q reads the external id only, which is never hidden
-    if sort in SORTS and SORTS[sort].hidden:
-        hidden.append("sort")
-    if hidden and access.proposal_filters_refused(user, queue, route=route or None):
-        for name in hidden:
-            errors[name] = (
-                "This queue holds blind-review items whose risk, confidence, rationale and "
-                "payload are hidden from you, so the list cannot be filtered or sorted by them; "
-                "add route=review (or another route but shadow) to use it."
-            )
+    _refuse_hidden(user, queue, route, q, sort, ranges, errors)
     if errors:
         raise ValidationFailed("The list's parameters are not valid.", errors=errors)
     return ItemsRequest(
@@ -267,6 +244,49 @@ def parse_items_request(*, user: User, queue: Queue, params: Mapping[str, Any]) 
         limit=limit,
         after=after,
     )
+
+
+def _ranges(params: Mapping[str, Any], errors: dict[str, str]) -> dict[str, float]:
+    """The risk and confidence bounds: numbers from 0 to 1, each minimum at most its maximum."""
+    ranges: dict[str, float] = {}
+    for name in RANGES:
+        text = _one(params, name)
+        if not text:
+            continue
+        value = _number(text)
+        if value is None or not 0 <= value <= 1:
+            errors[name] = "A number from 0 to 1."
+        else:
+            ranges[name] = value
+    for low, high in (("risk_min", "risk_max"), ("confidence_min", "confidence_max")):
+        if low in ranges and high in ranges and ranges[low] > ranges[high]:
+            errors[low] = f"{low} is above {high}."
+    return ranges
+
+
+def _refuse_hidden(
+    user: User,
+    queue: Queue,
+    route: str,
+    q: str,
+    sort: str,
+    ranges: dict[str, float],
+    errors: dict[str, str],
+) -> None:
+    """A reader who may not see blind items' proposals may not filter or sort by what
+    they hide (access.proposal_filters_refused): each such parameter gets an error."""
+    hidden = [name for name in RANGES if name in ranges]
+    if q and len(q) > SHORT_Q:
+        hidden.append("q")  # a short q reads the external id only, which is never hidden
+    if sort in SORTS and SORTS[sort].hidden:
+        hidden.append("sort")
+    if hidden and access.proposal_filters_refused(user, queue, route=route or None):
+        for name in hidden:
+            errors[name] = (
+                "This queue holds blind-review items whose risk, confidence, rationale and "
+                "payload are hidden from you, so the list cannot be filtered or sorted by them; "
+                "add route=review (or another route but shadow) to use it."
+            )
 
 
 def _cursor(sort: str, rec: Recommendation) -> str:

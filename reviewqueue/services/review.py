@@ -34,13 +34,13 @@ from reviewqueue.selectors.recommendations import held_item
 from reviewqueue.services.audit import Actor
 from reviewqueue.services.callbacks import callback_event
 from reviewqueue.services.execution import execution_publish_on_commit
+from reviewqueue.services.leases import back_to, give_back, leases_return_expired
 from reviewqueue.services.transitions import (
     AUDIT_FIELDS,
     claim_next,
     expired_values,
     lock_batch,
     move_audited,
-    move_locked,
     unheld,
 )
 from reviewqueue.states import OPEN_STATUSES, DecisionKind, MemberRole, Outcome, Route, Status
@@ -77,44 +77,6 @@ def _load(recommendation_id: RecommendationId, user: User) -> Recommendation:
     if not access.member_may_review(user, rec.member_role):  # type: ignore[attr-defined]
         raise Forbidden(f"You are not a member of queue '{rec.queue.slug}'.")
     return rec
-
-
-def leases_return_expired(*, queue: Queue | None = None, now: datetime | None = None) -> int:
-    """Return items whose lease ran out to where they came from: escalated ones to the
-    seniors, blind-review items to the shadow items, the rest to pending.
-
-    Runs before every claim and from the periodic sweep, a bounded batch at a time (SKIP
-    LOCKED: a reviewer's decision in flight is never waited on). Audited: `lease.expired` per
-    item, with the holder's username.
-    """
-    now = now or timezone.now()
-    with transaction.atomic():
-        qs = Recommendation.objects.filter(status=Status.IN_REVIEW, lease_expires_at__lte=now)
-        if queue is not None:
-            qs = qs.filter(queue=queue)
-        qs = qs.select_related("claimed_by")
-        rows = lock_batch(qs, "claimed_by__username", "escalated_at", "route", limit=1000)
-        back: dict[Status, list[Recommendation]] = {}
-        for row in rows:
-            back.setdefault(_back_to(row), []).append(row)
-        for to, group in sorted(back.items()):
-            move_locked(
-                group,
-                sources=[Status.IN_REVIEW],
-                to=to,
-                values=unheld(now),
-                action="lease.expired",
-                actor=Actor.system("lease-sweep"),
-                data=lambda row: {"holder": row.claimed_by.username if row.claimed_by else None},
-            )
-    return len(rows)
-
-
-def _back_to(rec: Recommendation) -> Status:
-    """Where a held item goes when its holder lets go of it (release or lease expiry)."""
-    if rec.escalated_at is not None:
-        return Status.ESCALATED
-    return Status.SHADOW if rec.route == Route.SHADOW else Status.PENDING
 
 
 def recommendation_claim(
@@ -238,19 +200,13 @@ def _give_back_others(user: User, rec: Recommendation, now: datetime) -> None:
         "route",
         limit=100,
     )
-    back: dict[Status, list[Recommendation]] = {}
-    for row in held:
-        back.setdefault(_back_to(row), []).append(row)
-    for to, group in sorted(back.items()):
-        move_locked(
-            group,
-            sources=[Status.IN_REVIEW],
-            to=to,
-            values=unheld(now),
-            action="recommendation.released",
-            actor=Actor.of_user(user),
-            data=lambda row: {"reason": "claimed another item", "claimed": str(rec.pk)},
-        )
+    give_back(
+        held,
+        now,
+        action="recommendation.released",
+        actor=Actor.of_user(user),
+        data=lambda row: {"reason": "claimed another item", "claimed": str(rec.pk)},
+    )
 
 
 def _why_not_claimable(user: User, rec: Recommendation) -> LeaseLost:
@@ -347,7 +303,7 @@ def recommendation_release(*, user: User, recommendation_id: RecommendationId) -
         if not move_audited(
             rec,
             sources=[Status.IN_REVIEW],
-            to=_back_to(rec),
+            to=back_to(rec),
             values=unheld(now),
             where=_lease(user, now),
             action="recommendation.released",

@@ -8,7 +8,7 @@ from django.utils import timezone
 from playwright.sync_api import Browser, Page, expect
 
 from reviewqueue.models import Decision, Recommendation
-from reviewqueue.services.review import leases_return_expired
+from reviewqueue.services.leases import leases_return_expired
 from tests.browser.helpers import ingest, login
 from tests.factories import UserFactory, member
 

@@ -18,11 +18,8 @@ from reviewqueue.lib.audit_chain import FIELDS, GENESIS, event_hash
 from reviewqueue.models import AuditChainHead, AuditEvent, SourceQueue
 from reviewqueue.services.audit import Actor, audit_record
 from reviewqueue.services.ingest import recommendation_ingest, recommendation_ingest_batch
-from reviewqueue.services.review import (
-    leases_return_expired,
-    recommendation_claim,
-    recommendation_decide,
-)
+from reviewqueue.services.leases import leases_return_expired
+from reviewqueue.services.review import recommendation_claim, recommendation_decide
 from reviewqueue.services.setup import api_key_create
 from tests.conftest import item
 from tests.factories import UserFactory, member

@@ -7,8 +7,8 @@ from django.utils import timezone
 
 from reviewqueue.models import AuditEvent, Recommendation
 from reviewqueue.services.ingest import recommendation_ingest
+from reviewqueue.services.leases import leases_return_expired
 from reviewqueue.services.review import (
-    leases_return_expired,
     recommendation_claim,
     recommendation_decide,
     recommendation_escalate,

@@ -202,7 +202,7 @@ def test_shadow_items_without_blind_review_wait_for_the_source_not_a_reviewer(
 def test_a_lease_lost_to_the_sweep_says_it_expired_and_who_returned_it(world, people, client):
     from reviewqueue.exceptions import LeaseLost
     from reviewqueue.models import Recommendation
-    from reviewqueue.services.review import leases_return_expired
+    from reviewqueue.services.leases import leases_return_expired
 
     rec, _ = recommendation_ingest(source=world.source, data=item(external_id="lease-1"))
     client.force_login(people.reviewer)
