@@ -84,9 +84,9 @@ def _version_rows(
 
 def _reviewer_rows(user: User, request: TrendRequest, now: datetime) -> Iterable[list[Any]]:
     _, filters, lo, hi = _scoped(user, request)
-    yield ["reviewer", "decisions", "median_review_seconds", "share_modified"]
+    yield ["reviewer", "decisions", "median_review_seconds", "share_modified", "bulk", "undone"]
     for r in reviewers(filters, lo, hi):
-        yield [r.reviewer, r.decisions, r.median_review_seconds, r.share_modified]
+        yield [r.reviewer, r.decisions, r.median_review_seconds, r.share_modified, r.bulk, r.undone]
 
 
 def _backlog_rows(user: User, request: TrendRequest, now: datetime) -> Iterable[list[Any]]:

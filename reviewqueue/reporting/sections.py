@@ -9,7 +9,7 @@ from datetime import datetime
 from django.db import connection
 from django.db.models import Count, Q, QuerySet
 
-from reviewqueue.models import Decision, User
+from reviewqueue.models import Decision, UndoneDecision, User
 from reviewqueue.reporting.scope import TrendFilters
 from reviewqueue.reporting.tally import Tally, tallied
 from reviewqueue.states import DecisionKind, Outcome
@@ -233,6 +233,8 @@ class ReviewerRow:
     decisions: int
     modified: int
     median_review_seconds: float | None
+    bulk: int = 0  # of the decisions, made in a bulk decision (services/bulk.py)
+    undone: int = 0  # decisions taken back within the undo window (never in `decisions`)
 
     @property
     def share_modified(self) -> float | None:
@@ -241,34 +243,62 @@ class ReviewerRow:
 
 _REVIEWERS_SQL = """
 SELECT d.reviewer_id, count(*), count(*) FILTER (WHERE d.outcome = 'modify'),
-       percentile_cont(0.5) WITHIN GROUP (ORDER BY date_part('epoch', d.decided_at - d.claimed_at))
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY date_part('epoch', d.decided_at - d.claimed_at)),
+       count(*) FILTER (WHERE d.bulk)
 FROM ({inner}) AS d
 GROUP BY 1
 """
 
 
 def reviewers(filters: TrendFilters, lo: datetime, hi: datetime) -> list[ReviewerRow]:
-    """Per reviewer: decisions, median review time (decided_at - claimed_at), share modified.
-    One pass over the range's decisions (medians do not add up, so nothing is remembered)."""
+    """Per reviewer: decisions, median review time (decided_at - claimed_at), share modified,
+    how many were bulk decisions, and how many decisions they undid in the range (by the
+    undone decision's decided_at; undone decisions are never among the decisions). One pass
+    over the range's decisions (medians do not add up, so nothing is remembered)."""
     if not filters.queue_ids:
         return []  # a member of no queue; an empty IN () cannot be written out as SQL
     qs = _in_range(filters.decisions(), lo, hi).filter(reviewer__isnull=False)
     inner, params = qs.values(
-        "reviewer_id", "outcome", "decided_at", "claimed_at"
+        "reviewer_id", "outcome", "decided_at", "claimed_at", "bulk"
     ).query.sql_with_params()
     with connection.cursor() as cursor:
         cursor.execute(_REVIEWERS_SQL.format(inner=inner), params)
-        found: dict[int, tuple[int, int, float | None]] = {
-            r: (n, m, median) for r, n, m, median in cursor.fetchall()
+        found: dict[int, tuple[int, int, float | None, int]] = {
+            r: (n, m, median, b) for r, n, m, median, b in cursor.fetchall()
         }
-    names = dict(User.objects.filter(pk__in=list(found)).values_list("pk", "username"))
+    undone = _undone_counts(filters, lo, hi)
+    names = dict(
+        User.objects.filter(pk__in=list(found.keys() | undone.keys())).values_list("pk", "username")
+    )
     out = [
         ReviewerRow(
             reviewer=names.get(reviewer_id, str(reviewer_id)),
             decisions=n,
             modified=m,
             median_review_seconds=None if median is None else round(median, 3),
+            bulk=b,
+            undone=undone.get(reviewer_id, 0),
         )
-        for reviewer_id, (n, m, median) in found.items()
+        for reviewer_id, (n, m, median, b) in found.items()
+    ]
+    out += [
+        ReviewerRow(names.get(r, str(r)), 0, 0, None, undone=u)
+        for r, u in undone.items()
+        if r not in found
     ]
     return sorted(out, key=lambda r: (-r.decisions, r.reviewer))
+
+
+def _undone_counts(filters: TrendFilters, lo: datetime, hi: datetime) -> dict[int, int]:
+    """Decisions each reviewer took back, in the filters' queues (and reviewer), by the
+    undone decision's decided_at in [lo, hi)."""
+    qs = UndoneDecision.objects.filter(
+        queue_id__in=filters.queue_ids,
+        decided_at__gte=lo,
+        decided_at__lt=hi,
+        reviewer__isnull=False,
+    )
+    if filters.reviewer_id is not None:
+        qs = qs.filter(reviewer_id=filters.reviewer_id)
+    rows = qs.values_list("reviewer_id").annotate(n=Count("id")).order_by()
+    return {int(r): int(n) for r, n in rows}

@@ -1,11 +1,17 @@
 """Bulk decisions (issue 17 item 6): each item claimed, decided and audited on its own."""
 
+import csv
+from datetime import timedelta
+
 import pytest
+from django.test import Client
+from django.utils import timezone
 
 from reviewqueue.models import AuditEvent, Decision, Execution, Recommendation
 from tests.api.test_ingest import assert_problem
 from tests.api.test_review import add, as_user, claim
 from tests.factories import UserFactory, member
+from tests.web.test_reports import table_rows
 
 
 def bulk(client, ids, outcome="approve", slug="refunds", **extra):
@@ -136,3 +142,25 @@ def test_exports_mark_bulk_decisions(world, people):
     client.force_login(people.admin)
     lines = b"".join(client.get("/api/v1/exports/decisions.jsonl").streaming_content)
     assert b'"bulk": true' in lines or b'"bulk":true' in lines
+
+
+def test_the_reports_count_bulk_and_undone_decisions_per_reviewer(world, people):
+    from tests.api.test_undo import decided, undo, windowed
+
+    items = [low(world, f"r{i}") for i in range(2)]
+    assert bulk(as_user(people.reviewer), [r.pk for r in items]).status_code == 200
+    windowed(world, 10)
+    client = as_user(people.reviewer)
+    taken_back = decided(world, client, "approve")
+    assert undo(client, taken_back.pk).status_code == 200
+    today = timezone.localdate()
+    span = {"from": str(today), "to": str(today + timedelta(days=1)), "queue": "refunds"}
+    web = Client()
+    web.force_login(people.admin)
+    html = web.get("/reports/", span).content.decode()
+    row = next(r for r in table_rows(html, "reviewers") if r[0] == "rita")
+    # two bulk approvals are the decisions; the undone one is counted apart, never in them
+    assert (row[1], row[4], row[5]) == ("2", "2", "1")
+    rows = list(csv.reader(web.get("/reports/reviewers.csv", span).content.decode().splitlines()))
+    assert rows[0][-2:] == ["bulk", "undone"]
+    assert [(r[1], r[4], r[5]) for r in rows[1:] if r[0] == "rita"] == [("2", "2", "1")]

@@ -155,8 +155,8 @@ def test_admin_sees_the_hand_counted_numbers(client, world, people, october):
         ["refund-v7", "6", "50.0%", "33.3%", "16.7%", "6", "66.7%"]
     ]
     assert table_rows(html, "reviewers") == [
-        ["rita", "4", "30 s", "25.0%"],
-        ["sam", "2", "30 s", "50.0%"],
+        ["rita", "4", "30 s", "25.0%", "0", "0"],
+        ["sam", "2", "30 s", "50.0%", "0", "0"],
     ]
 
 
