@@ -16,6 +16,7 @@ from reviewqueue.api.schema import problems
 from reviewqueue.models import User
 from reviewqueue.reporting.export import export_lines, parse_export_request
 from reviewqueue.reporting.parameters import MAX_BUCKETS, parse_trend_request
+from reviewqueue.reporting.reason_trend import reason_trend_for
 from reviewqueue.reporting.trend import TREND_FIELDS, trend_for
 from reviewqueue.selectors.audit_export import audit_export_for, audit_export_lines
 from reviewqueue.services.report_limits import report_request_counted
@@ -109,6 +110,52 @@ class MetricsTrend(ReviewerAPIView):
             raise exceptions.Throttled(wait=wait, detail="Too many report requests.")
         trend = parse_trend_request(request.query_params)
         points = trend_for(user=cast(User, request.user), request=trend)
+        return Response({"buckets": [p.as_json() for p in points]})
+
+
+REASON_TREND: dict[str, Any] = {
+    "type": "object",
+    "required": ["buckets"],
+    "properties": {
+        "buckets": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["start", "reasons"],
+                "properties": {
+                    "start": {"type": "string", "format": "date-time"},
+                    "reasons": {
+                        "type": "object",
+                        "additionalProperties": {"type": "integer", "minimum": 1},
+                        "description": "Reason code → modifications and rejections giving "
+                        "it, most frequent first; `(none)` for those without a code.",
+                    },
+                },
+            },
+        }
+    },
+}
+
+_REASONS_DESCRIPTION = """How often each reason code was given for **modifying or rejecting**, per
+day, week or month: the same human decisions, buckets, range, parameters, scope and errors
+as `GET /api/v1/metrics/trend` (and the same codes as the reasons section of `/reports/`).
+A bucket without modifications or rejections has an empty `reasons` object."""
+
+
+class MetricsReasons(ReviewerAPIView):
+    @extend_schema(
+        operation_id="metrics_reasons",
+        description=_REASONS_DESCRIPTION,
+        parameters=_TREND_PARAMETERS,
+        responses={200: OpenApiResponse(REASON_TREND), **problems(400, 403, 404, 429)},
+        tags=["reports"],
+    )
+    def get(self, request: Request) -> Response:
+        wait = report_request_counted(user=cast(User, request.user))
+        if wait is not None:
+            raise exceptions.Throttled(wait=wait, detail="Too many report requests.")
+        trend = parse_trend_request(request.query_params)
+        points = reason_trend_for(user=cast(User, request.user), request=trend)
         return Response({"buckets": [p.as_json() for p in points]})
 
 

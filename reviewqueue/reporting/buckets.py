@@ -5,6 +5,7 @@ the numbers of one bucket (`BucketStats`): rates are rounded to 4 decimals and a
 never 0, for a bucket without decisions."""
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -100,3 +101,14 @@ class BucketStats:
 
 def iso_z(moment: datetime) -> str:
     return moment.astimezone(UTC).replace(tzinfo=None).isoformat() + "Z"
+
+
+def runs(buckets: Sequence[Bucket]) -> list[list[Bucket]]:
+    """Adjacent buckets grouped together: each run is one range scan."""
+    out: list[list[Bucket]] = []
+    for b in buckets:
+        if out and out[-1][-1].hi == b.lo:
+            out[-1].append(b)
+        else:
+            out.append([b])
+    return out

@@ -6,8 +6,9 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from reviewqueue.reporting.display import Seconds, bucket_label
+from reviewqueue.reporting.display import Seconds, bucket_label, start_label
 from reviewqueue.reporting.parameters import TrendRequest
+from reviewqueue.reporting.reason_trend import ReasonPoint, codes_of
 from reviewqueue.reporting.trend import TrendPoint
 
 WIDTH, HEIGHT = 760, 260
@@ -221,9 +222,13 @@ def _volume(points: Sequence[TrendPoint], request: TrendRequest) -> tuple[list[B
 
 
 def _x_ticks(points: Sequence[TrendPoint], request: TrendRequest) -> list[Tick]:
+    return _x_ticks_of([bucket_label(p, request) for p in points])
+
+
+def _x_ticks_of(labels: Sequence[str]) -> list[Tick]:
     """At most 7 evenly spread labels, the first and the last included: they fit without
     overlapping at this width."""
-    count = len(points)
+    count = len(labels)
     shown = min(count, 7)
     indices = (
         sorted({round(j * (count - 1) / (shown - 1)) for j in range(shown)}) if shown > 1 else [0]
@@ -235,7 +240,7 @@ def _x_ticks(points: Sequence[TrendPoint], request: TrendRequest) -> list[Tick]:
             anchor = "start"
         elif count > 1 and i == count - 1:
             anchor = "end"
-        x_ticks.append(Tick(f"{_x(i, count)}", bucket_label(points[i], request), anchor))
+        x_ticks.append(Tick(f"{_x(i, count)}", labels[i], anchor))
     return x_ticks
 
 
@@ -273,3 +278,104 @@ def _short_duration(seconds: float) -> str:
 
 def _pct(value: float | None) -> str:
     return "—" if value is None else f"{value * 100:.1f}%"
+
+
+# --- Reason trend: stacked bars -------------------------------------------------------------
+
+REASON_HEIGHT = 200
+REASON_SHOWN = 6  # the most frequent codes get a colour each; the rest are stacked as "other"
+OTHER = "other codes"
+# Told apart by colour and by order (the legend and every bar list the codes in one order,
+# bottom up), and each segment names its code and count in its title.
+REASON_COLOURS = ("#1d4ed8", "#b42318", "#8a5300", "#17663a", "#6d28d9", "#0e7490", "#7b8aa3")
+
+
+@dataclass(frozen=True)
+class Segment:
+    y: str
+    height: str
+    colour: str
+    text: str
+
+
+@dataclass(frozen=True)
+class StackedBar:
+    x: str
+    width: str
+    segments: list[Segment]
+
+
+@dataclass(frozen=True)
+class LegendItem:
+    label: str
+    colour: str
+    total: int
+
+
+@dataclass(frozen=True)
+class StackedChart:
+    width: int
+    height: int
+    left: int
+    bars: list[StackedBar]
+    legend: list[LegendItem]
+    y_ticks: list[Tick]
+    x_ticks: list[Tick]
+    description: str
+    rows: list[tuple[str, list[int]]]  # per bucket, its label and the legend's counts
+
+
+def reason_chart(points: Sequence[ReasonPoint], request: TrendRequest) -> StackedChart:
+    """Reason codes given per bucket as stacked bars: the REASON_SHOWN most frequent codes of
+    the range each in its colour, the others together on top; the busiest bucket is as tall
+    as the plot."""
+    codes = codes_of(points)
+    shown = codes[:REASON_SHOWN]
+    series = [*shown, OTHER] if len(codes) > REASON_SHOWN else shown
+    colour = {c: REASON_COLOURS[i % len(REASON_COLOURS)] for i, c in enumerate(series)}
+    totals = dict.fromkeys(series, 0)
+    count, plot_h = len(points), REASON_HEIGHT - TOP - BOTTOM
+    peak = max((p.total for p in points), default=0)
+    slot = (WIDTH - LEFT - RIGHT) / max(count, 1)
+    bars, rows = [], []
+    for i, p in enumerate(points):
+        values = {c: p.reasons.get(c, 0) for c in shown}
+        if OTHER in series:
+            values[OTHER] = p.total - sum(values.values())
+        rows.append((start_label(p.bucket, request), [values[c] for c in series]))
+        base, segments = float(TOP + plot_h), []
+        for code in series:
+            n = values[code]
+            totals[code] += n
+            if not n:
+                continue
+            h = plot_h * n / peak
+            base -= h
+            label = start_label(p.bucket, request)
+            segments.append(
+                Segment(f"{base:.1f}", f"{h:.1f}", colour[code], f"{label}: {code} {n}")
+            )
+        x = _x(i, count) - min(slot * 0.35, 14)
+        bars.append(StackedBar(f"{x:.1f}", f"{min(slot * 0.7, 28):.1f}", segments))
+    busiest = max(points, key=lambda p: p.total, default=None)
+    description = (
+        f"{count} {request.bucket} buckets, none with a reason code."
+        if not peak or busiest is None
+        else (
+            f"{count} {request.bucket} buckets; {sum(totals.values())} reasons given, most "
+            f"often {series[0]} ({totals[series[0]]}); the busiest {request.bucket} "
+            f"{start_label(busiest.bucket, request)} with {peak}. The table below gives every "
+            "value."
+        )
+    )
+    return StackedChart(
+        width=WIDTH,
+        height=REASON_HEIGHT,
+        left=LEFT,
+        bars=bars,
+        legend=[LegendItem(c, colour[c], totals[c]) for c in series],
+        y_ticks=[Tick(f"{TOP}", str(peak)), Tick(f"{TOP + plot_h}", "0")],
+        x_ticks=_x_ticks_of([start_label(p.bucket, request) for p in points]),
+        description=description,
+        rows=rows,
+    )

@@ -13,6 +13,7 @@ from reviewqueue.reporting.buckets import buckets_for, iso_z
 from reviewqueue.reporting.flag_counts import FLAG_KINDS, flag_counts
 from reviewqueue.reporting.parameters import TrendRequest
 from reviewqueue.reporting.readiness import readiness_for
+from reviewqueue.reporting.reason_trend import codes_of, reason_points
 from reviewqueue.reporting.scope import TrendFilters, filters_for, metrics_scope
 from reviewqueue.reporting.sections import edited_fields, reasons, reviewers, versions
 from reviewqueue.reporting.trend import TREND_FIELDS, trend_points
@@ -44,6 +45,16 @@ def _reason_rows(user: User, request: TrendRequest, now: datetime) -> Iterable[l
     yield ["reason_code", "count", "modified", "rejected", "share", "cumulative_share"]
     for r in reasons(filters, lo, hi):
         yield [r.reason_code, r.count, r.modified, r.rejected, r.share, r.cumulative]
+
+
+def _reason_trend_rows(user: User, request: TrendRequest, now: datetime) -> Iterable[list[Any]]:
+    """One row per bucket, one column per code (most frequent first)."""
+    _, filters, _, _ = _scoped(user, request)
+    points = reason_points(filters=filters, buckets=buckets_for(request), now=now)
+    codes = codes_of(points)
+    yield ["start", *codes]
+    for p in points:
+        yield [iso_z(p.bucket.start), *(p.reasons.get(c, 0) for c in codes)]
 
 
 def _field_rows(user: User, request: TrendRequest, now: datetime) -> Iterable[list[Any]]:
@@ -132,6 +143,7 @@ def _readiness_rows(user: User, request: TrendRequest, now: datetime) -> Iterabl
 CSV_SECTIONS: dict[str, Callable[[User, TrendRequest, datetime], Iterable[list[Any]]]] = {
     "trend": _trend_rows,
     "reasons": _reason_rows,
+    "reason_trend": _reason_trend_rows,
     "fields": _field_rows,
     "models": _version_rows(("model_name", "model_version")),
     "prompts": _version_rows(("prompt_version",)),

@@ -3,7 +3,7 @@ bucket labels, and the report's rows with those ready to render."""
 
 from typing import Any
 
-from reviewqueue.reporting.buckets import iso_z
+from reviewqueue.reporting.buckets import Bucket, iso_z
 from reviewqueue.reporting.parameters import TrendRequest
 from reviewqueue.reporting.report import Report
 from reviewqueue.reporting.sections import VersionRow
@@ -42,7 +42,12 @@ class Seconds:
 
 def bucket_label(point: TrendPoint, request: TrendRequest) -> str:
     """The bucket's local start: 2026-10-01, or 2026-10 for a month."""
-    local = point.bucket.start.astimezone(request.tz)
+    return start_label(point.bucket, request)
+
+
+def start_label(bucket: Bucket, request: TrendRequest) -> str:
+    """A bucket's local start: 2026-10-01, or 2026-10 for a month."""
+    local = bucket.start.astimezone(request.tz)
     if request.bucket == "month":
         return local.strftime("%Y-%m")
     return local.strftime("%Y-%m-%d")

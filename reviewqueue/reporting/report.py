@@ -14,6 +14,7 @@ from reviewqueue.reporting.buckets import BucketStats, buckets_for
 from reviewqueue.reporting.flag_counts import FlagCounts, flag_counts
 from reviewqueue.reporting.parameters import TrendRequest
 from reviewqueue.reporting.readiness import readiness_for
+from reviewqueue.reporting.reason_trend import ReasonPoint, reason_points
 from reviewqueue.reporting.scope import Scope, filters_for, metrics_scope
 from reviewqueue.reporting.sections import (
     FieldRow,
@@ -44,6 +45,7 @@ class Report:
     backlog: list[BacklogRow]
     readiness: list[tuple[Queue, Readiness]]
     flags: list[FlagCounts]  # items that arrived flagged in the range, per queue
+    reason_points: list[ReasonPoint]  # reason codes per bucket (the stacked chart)
 
     @property
     def lo(self) -> datetime:
@@ -61,7 +63,8 @@ def report_for(*, user: User, request: TrendRequest, now: datetime | None = None
     scope = metrics_scope(user=user, queue=request.queue, reviewer=request.reviewer)
     filters = filters_for(request, scope)
     lo, hi = local_midnight(request.start, request.tz), local_midnight(request.end, request.tz)
-    points = trend_points(filters=filters, buckets=buckets_for(request), now=now)
+    buckets = buckets_for(request)
+    points = trend_points(filters=filters, buckets=buckets, now=now)
     unversioned = filters.without_versions()
     modifications, fields = edited_fields(filters, lo, hi, now=now)
     return Report(
@@ -83,4 +86,5 @@ def report_for(*, user: User, request: TrendRequest, now: datetime | None = None
             else [(q, readiness_for(queue=q, now=now)) for q in scope.queues]
         ),
         flags=flag_counts(queues=scope.queues, lo=lo, hi=hi, filters=filters),
+        reason_points=reason_points(filters=filters, buckets=buckets, now=now),
     )

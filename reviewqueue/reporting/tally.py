@@ -14,14 +14,14 @@ a memo that is missing, evicted or unreadable means "count from the decisions": 
 never wrong, so correctness never depends on the cache."""
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from django.core.cache import cache
 from django.utils import timezone
 
-from reviewqueue.reporting.buckets import CLOSED_AFTER
+from reviewqueue.reporting.buckets import CLOSED_AFTER, Bucket
 from reviewqueue.reporting.scope import TrendFilters
 
 log = logging.getLogger(__name__)
@@ -87,4 +87,51 @@ def _cache_set(key: str, value: Tally) -> None:
     try:
         cache.set(key, value, TALLY_SECONDS)
     except Exception:  # remembering is an optimisation; the answer is already right
+        log.warning("metrics cache unavailable; not remembering", exc_info=True)
+
+
+def tallied_buckets(
+    section: str,
+    filters: TrendFilters,
+    buckets: Sequence[Bucket],
+    count: Callable[[Sequence[Bucket]], dict[Bucket, Tally]],
+    now: datetime | None = None,
+) -> dict[Bucket, Tally]:
+    """Counts per key for each bucket: closed buckets (trend.py's CLOSED_AFTER rule) from this
+    process's cache, the rest counted by `count` (one call for all of them, which groups
+    adjacent buckets into runs as trend.py does); closed ones counted are then remembered.
+    Same staleness bound as `tallied`."""
+    closed_before = (now or timezone.now()) - CLOSED_AFTER
+    remember = filters.memoisable()
+    keys = {
+        b: f"rq:metrics:{section}:{filters.signature()}:{b.lo.isoformat()}:{b.hi.isoformat()}"
+        for b in buckets
+        if remember and b.hi <= closed_before
+    }
+    found: dict[Bucket, Tally] = {}
+    if keys:
+        cached = _cache_get_many(list(keys.values()))
+        found = {b: cached[k] for b, k in keys.items() if k in cached}
+    missing = [b for b in buckets if b not in found]
+    if missing:
+        counted = count(missing)
+        found.update({b: counted.get(b, {}) for b in missing})
+        fresh = {keys[b]: found[b] for b in missing if b in keys}
+        if fresh:
+            _cache_set_many(fresh)
+    return found
+
+
+def _cache_get_many(keys: list[str]) -> dict[str, Any]:
+    try:
+        return cache.get_many(keys)
+    except Exception:  # as _cache_get: not remembered means counted
+        log.warning("metrics cache unavailable; counting from the decisions", exc_info=True)
+        return {}
+
+
+def _cache_set_many(values: dict[str, Tally]) -> None:
+    try:
+        cache.set_many(values, TALLY_SECONDS)
+    except Exception:  # as _cache_set
         log.warning("metrics cache unavailable; not remembering", exc_info=True)

@@ -24,7 +24,14 @@ from django.db import connection
 from django.utils import timezone
 
 from reviewqueue.models import User
-from reviewqueue.reporting.buckets import CLOSED_AFTER, Bucket, BucketStats, buckets_for, iso_z
+from reviewqueue.reporting.buckets import (
+    CLOSED_AFTER,
+    Bucket,
+    BucketStats,
+    buckets_for,
+    iso_z,
+    runs,
+)
 from reviewqueue.reporting.memo import memo_read, memo_save
 from reviewqueue.reporting.parameters import TrendRequest
 from reviewqueue.reporting.scope import TrendFilters, filters_for, metrics_scope
@@ -98,23 +105,12 @@ GROUP BY 1
 """
 
 
-def _runs(buckets: Sequence[Bucket]) -> list[list[Bucket]]:
-    """Adjacent buckets grouped together: each run is one range scan."""
-    runs: list[list[Bucket]] = []
-    for b in buckets:
-        if runs and runs[-1][-1].hi == b.lo:
-            runs[-1].append(b)
-        else:
-            runs.append([b])
-    return runs
-
-
 def _compute(filters: TrendFilters, buckets: Sequence[Bucket]) -> dict[Bucket, BucketStats]:
     """The numbers of `buckets`, from the decisions."""
     out = {b: BucketStats() for b in buckets}
     if not filters.queue_ids:
         return out
-    for run in _runs(buckets):
+    for run in runs(buckets):
         qs = filters.decisions().filter(decided_at__gte=run[0].lo, decided_at__lt=run[-1].hi)
         bounds = [b.lo for b in run] + [run[-1].hi]
         inner, params = qs.values(*_ROW_FIELDS).query.sql_with_params()

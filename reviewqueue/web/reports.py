@@ -17,7 +17,7 @@ from django.views.decorators.vary import vary_on_headers
 
 from reviewqueue.exceptions import DomainError
 from reviewqueue.lib.csv_cells import csv_text
-from reviewqueue.reporting.charts import rate_chart
+from reviewqueue.reporting.charts import rate_chart, reason_chart
 from reviewqueue.reporting.csv_sections import CSV_SECTIONS, SectionHidden
 from reviewqueue.reporting.display import page_tables
 from reviewqueue.reporting.parameters import TrendRequest, parse_trend_request
@@ -71,6 +71,7 @@ def reports_page(request: HtmxHttpRequest) -> HttpResponse:
             report=report,
             tables=page_tables(report),
             chart=rate_chart(report.points, trend_request),
+            reason_chart=reason_chart(report.reason_points, trend_request),
             query=urlencode(trend_request.query()),
             model_versions=sorted({v.model_version for v in report.models if v.model_version}),
             form={**context["form"], **_normalised(trend_request)},
