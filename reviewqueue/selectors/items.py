@@ -367,7 +367,7 @@ def items_page(*, queue: Queue, request: ItemsRequest) -> ItemsPage:
     sort = SORTS[request.sort]
     qs = _filtered(
         Recommendation.objects.filter(queue=queue).select_related(
-            "action_type", "decision__reviewer", "execution"
+            "action_type", "decision__reviewer", "execution", "assigned_to"
         ),
         request,
     )
