@@ -21,7 +21,7 @@ HERE = Path(__file__).resolve().parent
 
 
 def login(page: Page, base: str, username: str, password: str) -> None:
-    page.goto(f"{base}/accounts/login/")
+    page.goto(f"{base}/login/")
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", password)
     page.click("button[type=submit], input[type=submit]")
@@ -52,6 +52,8 @@ def main() -> None:
         bob.goto(f"{base}/queues/refunds/items/")
         save(bob, "items-list")
         bob.goto(f"{base}/queues/refunds/review/")
+        bob.get_by_role("button", name=re.compile("Claim the next item")).click()
+        bob.get_by_role("button", name=re.compile("Approve")).first.wait_for()
         bob.wait_for_load_state("networkidle")
         save(bob, "review-guidelines")
         bob.keyboard.press("a")  # approve
