@@ -1,7 +1,7 @@
 """Reports API for people (session or personal token): the trend, the decisions export and
 the audit export."""
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, cast
 
 from django.http import StreamingHttpResponse
@@ -96,6 +96,16 @@ _TREND_PARAMETERS = [
 ]
 
 
+def _counted[T](request: Request, compute: Callable[..., T]) -> T:
+    """A metrics answer for the person asking, within their report rate (429 beyond it), from
+    the trend parameters (400 naming each bad one)."""
+    user = cast(User, request.user)
+    wait = report_request_counted(user=user)
+    if wait is not None:
+        raise exceptions.Throttled(wait=wait, detail="Too many report requests.")
+    return compute(user=user, request=parse_trend_request(request.query_params))
+
+
 class MetricsTrend(ReviewerAPIView):
     @extend_schema(
         operation_id="metrics_trend",
@@ -105,12 +115,7 @@ class MetricsTrend(ReviewerAPIView):
         tags=["reports"],
     )
     def get(self, request: Request) -> Response:
-        wait = report_request_counted(user=cast(User, request.user))
-        if wait is not None:
-            raise exceptions.Throttled(wait=wait, detail="Too many report requests.")
-        trend = parse_trend_request(request.query_params)
-        points = trend_for(user=cast(User, request.user), request=trend)
-        return Response({"buckets": [p.as_json() for p in points]})
+        return Response({"buckets": [p.as_json() for p in _counted(request, trend_for)]})
 
 
 REASON_TREND: dict[str, Any] = {
@@ -151,12 +156,7 @@ class MetricsReasons(ReviewerAPIView):
         tags=["reports"],
     )
     def get(self, request: Request) -> Response:
-        wait = report_request_counted(user=cast(User, request.user))
-        if wait is not None:
-            raise exceptions.Throttled(wait=wait, detail="Too many report requests.")
-        trend = parse_trend_request(request.query_params)
-        points = reason_trend_for(user=cast(User, request.user), request=trend)
-        return Response({"buckets": [p.as_json() for p in points]})
+        return Response({"buckets": [p.as_json() for p in _counted(request, reason_trend_for)]})
 
 
 _EXPORT_DESCRIPTION = """Every decision in the range as JSON Lines (`application/x-ndjson`),
