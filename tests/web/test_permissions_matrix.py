@@ -245,6 +245,9 @@ ROWS: list[Row] = [
     R(POST, "/settings/tokens/{rev_token_pk}/revoke",      LOGIN,  LOGIN,  LOGIN,  404,    GO,     404,    404,    GO,
       note="the owner, or an admin; nobody else learns the token exists"),
     R(GET,  "/settings/tokens/{rev_token_pk}/revoke",      LOGIN,  LOGIN,  LOGIN,  405,    405,    405,    405,    405),
+    R(POST, "/settings/notifications",                     LOGIN,  LOGIN,  LOGIN,  GO,     GO,     GO,     GO,     GO,
+      data={"email_events": "digest"}, note="a preference of one's own (issue 18 #4)"),
+    R(GET,  "/settings/notifications",                     LOGIN,  LOGIN,  LOGIN,  405,    405,    405,    405,    405),
 
     # --- reports: everyone signed in sees their own numbers; admins and auditors all -------------
     R(GET,  "/reports/",                                   LOGIN,  LOGIN,  LOGIN,  200,    200,    200,    200,    200),
