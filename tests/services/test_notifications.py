@@ -29,7 +29,7 @@ T0 = datetime(2030, 1, 6, 9, 0, tzinfo=UTC)
 
 @pytest.fixture(autouse=True)
 def _notify_settings(settings):
-    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    settings.MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
     settings.REVIEWQUEUE_BASE_URL = BASE
     settings.REVIEWQUEUE_CHAT_WEBHOOK_URL = "http://127.0.0.1:9/chat"
     settings.REVIEWQUEUE_NOTIFY_WINDOW_SECONDS = 60
@@ -78,9 +78,7 @@ def test_a_queue_with_chat_false_sends_no_chat(world, people, sam):
     assert list(Notification.objects.values_list("channel", flat=True)) == ["email"]
 
 
-def test_a_senior_without_an_email_address_is_skipped_with_one_log_line(
-    world, people, caplog
-):
+def test_a_senior_without_an_email_address_is_skipped_with_one_log_line(world, people, caplog):
     caplog.set_level(logging.INFO, logger="reviewqueue.services.notifications")
     recs = [add(world, external_id=f"x-{i}") for i in range(3)]
     notify_escalated(recs, at=T0)
