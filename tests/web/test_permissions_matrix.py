@@ -61,6 +61,7 @@ from reviewqueue.models import (
     AuditEvent,
     Decision,
     Execution,
+    Notification,
     Queue,
     Recommendation,
     SavedView,
@@ -339,6 +340,7 @@ ADMIN_MODELS = {
     "reviewqueue.decision": READ_ONLY,
     "reviewqueue.execution": READ_ONLY,  # retried by its action
     "reviewqueue.auditevent": READ_ONLY,
+    "reviewqueue.notification": READ_ONLY,  # the notification outbox: dead rows and errors
 }
 # The custom actions of each ModelAdmin, with the object they are run on.
 ADMIN_ACTIONS = {
@@ -479,6 +481,9 @@ def build_world() -> tuple[dict[str, Any], dict[str, User], dict[str, str]]:
         "decision_obj": Decision.objects.get(recommendation=decided).pk,
         "execution_obj": execution.pk,
         "auditevent_obj": AuditEvent.objects.earliest("id").pk,
+        "notification_obj": Notification.objects.create(
+            channel="chat", event="breaker", recipient_key="chat", dedupe_key="m", subject="s"
+        ).pk,
     }
     tokens = {
         p: personal_token_create(user=u, actor=Actor.system("test"))[1] for p, u in people.items()
