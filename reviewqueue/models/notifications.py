@@ -60,6 +60,10 @@ class Notification(models.Model):
                 name="notification_sent_idx",
                 condition=Q(status="sent"),
             ),
+            # The dead ones, for the admin list, the ops page and the gauge.
+            models.Index(
+                fields=["created_at"], name="notification_dead_idx", condition=Q(status="dead")
+            ),
         ]
 
     def __str__(self) -> str:

@@ -206,7 +206,3 @@ def notifications_due(*, limit: int = 500) -> list[tuple[str, str]]:
         .values_list("channel", "recipient_key")
         .distinct()[:limit]
     )
-
-
-def notifications_dead_count() -> int:
-    return Notification.objects.filter(status=Status.DEAD).count()

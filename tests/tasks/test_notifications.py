@@ -117,6 +117,9 @@ def test_chat_answering_500_is_retried_with_backoff_then_dead_with_the_error_in_
     client.force_login(notify.admin)
     page = client.get("/admin/reviewqueue/notification/?status__exact=dead")
     assert page.status_code == 200 and "HTTP 500" in page.content.decode()
+    ops = client.get("/executions/dead/").content.decode()
+    assert "Notifications: 1 dead, 1 waiting to be sent." in ops  # sam's email waits
+    assert "/admin/reviewqueue/notification/?status__exact=dead" in ops
 
 
 @pytest.mark.django_db
