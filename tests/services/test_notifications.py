@@ -175,3 +175,38 @@ def test_a_summary_names_counts_per_event():
     message = message_for(parts)
     assert message.subject == "Review Queue: 1 item assigned, 2 items escalated"
     assert message_for(parts[:1]).text == "t"
+
+
+def test_a_breaker_trip_tells_the_leads_who_chose_it_and_the_chat(world, people, sam):
+    from reviewqueue.services.breaker import _trip
+
+    people.admin.email = "ada@example.org"
+    people.admin.save()
+    notification_preferences_save(user=people.admin, email_events=["breaker"])
+    assert _trip(queue=world.queue, reason="failure rate 60% over 10", data={})
+    assert not _trip(queue=world.queue, reason="again", data={})  # tripped once
+    rows = Notification.objects.filter(event="breaker")
+    # ada chose breaker trips; sam (a lead too) kept the defaults.
+    assert sorted(r.recipient_key for r in rows) == ["chat", f"user:{people.admin.pk}"]
+    assert all(r.link == f"{BASE}/queues/refunds/" for r in rows)
+    assert "failure rate 60% over 10" in rows[0].text
+
+
+def test_a_ready_stage_is_announced_once_per_stage(world, people, sam, monkeypatch):
+    from reviewqueue.domain.readiness import Gate, Readiness
+    from reviewqueue.models import StageChange
+    from reviewqueue.tasks import readiness_notify
+
+    ready = Readiness(stage="approval", next_stage="supervised", gates=[Gate("g", "g", "met", "")])
+    monkeypatch.setattr(
+        "reviewqueue.reporting.readiness.readiness_for",
+        lambda *, queue, now=None: ready if queue.slug == "refunds" else Readiness("x", None, []),
+    )
+    assert readiness_notify() == 1
+    assert readiness_notify() == 1
+    assert Notification.objects.filter(event="readiness", channel="chat").count() == 1
+    StageChange.objects.create(
+        queue=world.queue, from_stage="supervised", to_stage="approval", kind="demote"
+    )
+    readiness_notify()  # back in approval: a new stage, announced again when ready
+    assert Notification.objects.filter(event="readiness", channel="chat").count() == 2
