@@ -21,6 +21,7 @@ app.conf.beat_schedule = {
     "rate-limits-prune": {"task": "reviewqueue.rate_limits_prune", "schedule": 300.0},
     "sessions-clear": {"task": "reviewqueue.sessions_clear", "schedule": 3600.0},
     "readiness-notify": {"task": "reviewqueue.readiness_notify", "schedule": 600.0},
+    "notifications-prune": {"task": "reviewqueue.notifications_prune", "schedule": 3600.0},
     "digests-send": {
         "task": "reviewqueue.digests_send",
         "schedule": crontab(minute=0, hour=int(os.environ.get("REVIEWQUEUE_DIGEST_HOUR", "7"))),

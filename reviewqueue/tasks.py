@@ -121,3 +121,9 @@ def readiness_notify() -> int:
 def digests_send() -> int:
     """The daily digest per reviewer (beat, daily at REVIEWQUEUE_DIGEST_HOUR UTC)."""
     return notify_periodic.digests_send()
+
+
+@shared_task(name="reviewqueue.notifications_prune", soft_time_limit=60, time_limit=90)
+def notifications_prune() -> int:
+    """Delete sent notifications older than 30 days (beat, hourly)."""
+    return notify_delivery.notifications_prune()

@@ -31,7 +31,7 @@ from django.db import transaction
 from django.db.models import F, Max
 from django.utils import timezone
 
-from reviewqueue.domain.notifications import Channel, Message, Part, Status, message_for
+from reviewqueue.domain.notifications import Channel, Event, Message, Part, Status, message_for
 from reviewqueue.executors.http import post_signed
 from reviewqueue.lib import signing
 from reviewqueue.models import Notification, User
@@ -206,3 +206,15 @@ def notifications_due(*, limit: int = 500) -> list[tuple[str, str]]:
         .values_list("channel", "recipient_key")
         .distinct()[:limit]
     )
+
+
+def notifications_prune(*, days: int = 30) -> int:
+    """Delete sent and skipped rows older than `days` (dead ones stay for the admin). A
+    readiness notice is kept: its key is what says "once per stage"."""
+    before = timezone.now() - timedelta(days=days)
+    deleted, _ = (
+        Notification.objects.filter(status__in=[Status.SENT, Status.SKIPPED], created_at__lt=before)
+        .exclude(event=Event.READINESS)
+        .delete()
+    )
+    return deleted

@@ -210,3 +210,14 @@ def test_a_ready_stage_is_announced_once_per_stage(world, people, sam, monkeypat
     )
     readiness_notify()  # back in approval: a new stage, announced again when ready
     assert Notification.objects.filter(event="readiness", channel="chat").count() == 2
+
+
+def test_old_sent_rows_are_pruned_but_dead_rows_and_readiness_notices_stay(world, people, sam):
+    from reviewqueue.tasks import notifications_prune
+
+    notify_escalated([add(world, external_id="old")], at=T0)
+    Notification.objects.filter(channel="email").update(status="sent")
+    Notification.objects.filter(channel="chat").update(status="dead")
+    Notification.objects.update(created_at=timezone.now() - timedelta(days=31))
+    assert notifications_prune() == 1
+    assert list(Notification.objects.values_list("status", flat=True)) == ["dead"]
