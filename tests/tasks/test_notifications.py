@@ -207,3 +207,33 @@ def test_two_deliveries_racing_for_the_same_rows_send_one_message(world, notify,
     (only,) = sink.to("/chat")
     assert "3 notifications: 3 items escalated" in only.json()["text"]
     assert Notification.objects.filter(channel="chat", status="sent").count() == 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_broker_outage_loses_no_notification_the_sweep_publishes_it(
+    world, notify, sink, start_worker, monkeypatch
+):
+    from reviewqueue.services import outbox
+    from reviewqueue.tasks import outbox_sweep
+
+    def broker_down(*args, **kwargs):
+        raise ConnectionError("broker down")
+
+    with monkeypatch.context() as down:
+        down.setattr(outbox, "task_send", broker_down)
+        rec = escalated(world, notify)  # the escalation commits; the publish fails
+    assert Notification.objects.filter(status="pending").count() == 2
+    monkeypatch.setattr(outbox, "_last_failure", 0.0)  # the broker is back
+    start_worker(
+        extra_env={
+            "REVIEWQUEUE_CHAT_WEBHOOK_URL": f"{sink.url}/chat",
+            notify_delivery.CHAT_SECRET_ENV: SECRET,
+        }
+    )
+    Notification.objects.update(next_attempt_at=timezone.now() - timedelta(seconds=10))
+    assert outbox_sweep() >= 2  # beat's part: the chat and sam's email
+    (chat,) = sink.wait_for("/chat", 1)
+    assert f"{BASE}/recommendations/{rec.pk}/" in chat.json()["text"]
+    wait_until(
+        lambda: Notification.objects.filter(status="sent").count() == 2, "both rows marked sent"
+    )
