@@ -53,3 +53,17 @@ def test_the_admin_saves_them_audited(client, world):
     assert Queue.objects.get(pk=world.queue.pk).sla_warning_minutes == 10
     event = AuditEvent.objects.latest("id")
     assert event.data["changes"]["sla_warning_minutes"] == {"before": None, "after": 10}
+
+
+def test_a_warning_without_an_sla_is_refused():
+    found = config_check.queue_problems(
+        {**QUEUE, "sla_warning_minutes": 10}, action_schemas={"refund.issue": {}}
+    )
+    assert found == [
+        (
+            "sla_warning_minutes",
+            "needs sla_minutes: without an SLA there is no due time to warn before",
+        )
+    ]
+    ok = {**QUEUE, "sla_warning_minutes": 0}
+    assert config_check.queue_problems(ok, action_schemas={"refund.issue": {}}) == []
