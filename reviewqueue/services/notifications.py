@@ -31,6 +31,7 @@ from reviewqueue.domain import notifications as rules
 from reviewqueue.domain.notifications import Channel, Event, Part
 from reviewqueue.domain.readiness import Readiness
 from reviewqueue.models import Notification, NotificationPreference, Queue, Recommendation, User
+from reviewqueue.selectors.notifications import email_events_of
 from reviewqueue.services.outbox import DELIVER_NOTIFICATIONS, task_publish_on_commit
 
 log = logging.getLogger(__name__)
@@ -43,17 +44,6 @@ def absolute(path: str) -> str:
 
 def item_link(recommendation_id: object) -> str:
     return absolute(reverse("recommendation", args=[recommendation_id]))
-
-
-def email_events_of(users: Iterable[User]) -> dict[int, frozenset[Event]]:
-    """Each person's chosen email events (one query)."""
-    ids = [u.pk for u in users]
-    chosen = dict(
-        NotificationPreference.objects.filter(user_id__in=ids).values_list(
-            "user_id", "email_events"
-        )
-    )
-    return {pk: rules.email_events(chosen.get(pk)) for pk in ids}
 
 
 def notify_assigned(*, recommendation: Recommendation, assignee: User) -> None:

@@ -12,12 +12,8 @@ from django.utils import timezone
 from reviewqueue import access
 from reviewqueue.domain import notifications as rules
 from reviewqueue.models import Queue, Recommendation, StageChange, User
-from reviewqueue.services.notifications import (
-    absolute,
-    email_events_of,
-    notify_digest,
-    notify_stage_ready,
-)
+from reviewqueue.selectors.notifications import email_events_of
+from reviewqueue.services.notifications import absolute, notify_digest, notify_stage_ready
 from reviewqueue.states import OPEN_STATUSES, Stage, Status
 
 

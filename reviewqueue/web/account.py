@@ -13,9 +13,10 @@ from django.views.decorators.http import require_GET, require_POST
 from reviewqueue.domain.notifications import EVENT_LABELS
 from reviewqueue.exceptions import ValidationFailed
 from reviewqueue.models.config import TOKEN_DAYS_DEFAULT, TOKEN_DAYS_MAX
+from reviewqueue.selectors.notifications import email_events_of
 from reviewqueue.selectors.tokens import personal_tokens_of
 from reviewqueue.services.audit import Actor
-from reviewqueue.services.notifications import email_events_of, notification_preferences_save
+from reviewqueue.services.notifications import notification_preferences_save
 from reviewqueue.services.tokens import personal_token_create, personal_token_revoke
 from reviewqueue.web.pages import current_user
 
