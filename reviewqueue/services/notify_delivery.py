@@ -120,7 +120,9 @@ def _claim(
 
 def _send_email(user_id: int | None, message: Message) -> Sent:
     user = User.objects.filter(pk=user_id).first() if user_id else None
-    if user is None or not user.email:
+    if user is None or not user.is_active:  # deactivated since the rows were written
+        return Sent(Status.SKIPPED, "the person is no longer active")
+    if not user.email:
         log.info("notification skipped: user id %s has no email address", user_id)
         return Sent(Status.SKIPPED, "no email address")
     try:

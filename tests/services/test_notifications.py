@@ -221,3 +221,17 @@ def test_old_sent_rows_are_pruned_but_dead_rows_and_readiness_notices_stay(world
     Notification.objects.update(created_at=timezone.now() - timedelta(days=31))
     assert notifications_prune() == 1
     assert list(Notification.objects.values_list("status", flat=True)) == ["dead"]
+
+
+def test_an_address_removed_before_sending_skips_the_rows_with_a_log_line(
+    world, people, sam, caplog
+):
+    caplog.set_level(logging.INFO, logger="reviewqueue.services.notify_delivery")
+    notify_escalated([add(world, external_id="gone")], at=T0)
+    sam.email = ""
+    sam.save()
+    assert notifications_deliver(channel="email", recipient_key=f"user:{sam.pk}") == "skipped"
+    assert len(mail.outbox) == 0
+    row = Notification.objects.get(channel="email")
+    assert (row.status, row.last_error) == ("skipped", "no email address")
+    assert sum("no email address" in r.getMessage() for r in caplog.records) == 1
