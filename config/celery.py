@@ -3,6 +3,7 @@ import os
 from typing import Any
 
 from celery import Celery
+from celery.schedules import crontab
 from celery.signals import after_task_publish, before_task_publish, setup_logging, worker_init
 from django_structlog.celery.steps import DjangoStructLogInitStep
 
@@ -19,6 +20,12 @@ app.conf.beat_schedule = {
     "anomaly-baselines": {"task": "reviewqueue.anomaly_baselines_refresh", "schedule": 10.0},
     "rate-limits-prune": {"task": "reviewqueue.rate_limits_prune", "schedule": 300.0},
     "sessions-clear": {"task": "reviewqueue.sessions_clear", "schedule": 3600.0},
+    "readiness-notify": {"task": "reviewqueue.readiness_notify", "schedule": 600.0},
+    "notifications-prune": {"task": "reviewqueue.notifications_prune", "schedule": 3600.0},
+    "digests-send": {
+        "task": "reviewqueue.digests_send",
+        "schedule": crontab(minute=0, hour=int(os.environ.get("REVIEWQUEUE_DIGEST_HOUR", "7"))),
+    },
 }
 
 

@@ -335,6 +335,41 @@ REVIEWQUEUE_KEY_TOUCH_SECONDS = env_int("REVIEWQUEUE_KEY_TOUCH_SECONDS", 60)
 # breaker state) before reading them again; changes made in the same process apply at once.
 REVIEWQUEUE_CONFIG_CACHE_SECONDS = float(os.environ.get("REVIEWQUEUE_CONFIG_CACHE_SECONDS", "2"))
 
+# --- Notifications (reviewqueue/services/notifications.py) ---------------------------
+# Links in messages are absolute, built on this (the address people open the app at).
+REVIEWQUEUE_BASE_URL = os.environ.get("REVIEWQUEUE_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+# Django's mail (6.1's MAILERS; the EMAIL_* settings are deprecated), from the environment
+# variables people know: the console backend (messages printed by the worker) unless
+# EMAIL_BACKEND says otherwise, e.g. django.core.mail.backends.smtp.EmailBackend with
+# EMAIL_HOST, EMAIL_PORT, EMAIL_HOST_USER, EMAIL_HOST_PASSWORD, EMAIL_USE_TLS or
+# EMAIL_USE_SSL, and EMAIL_TIMEOUT (seconds per step: a mail server that hangs is retried).
+_EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+_SMTP_OPTIONS: dict[str, object] = {
+    "host": os.environ.get("EMAIL_HOST", "localhost"),
+    "port": env_int("EMAIL_PORT", 25),
+    "username": os.environ.get("EMAIL_HOST_USER", ""),
+    "password": os.environ.get("EMAIL_HOST_PASSWORD", ""),
+    "use_tls": env_bool("EMAIL_USE_TLS", False),
+    "use_ssl": env_bool("EMAIL_USE_SSL", False),
+    "timeout": env_int("EMAIL_TIMEOUT", 10),
+}
+MAILERS = {
+    "default": {
+        "BACKEND": _EMAIL_BACKEND,
+        "OPTIONS": _SMTP_OPTIONS if _EMAIL_BACKEND.endswith("smtp.EmailBackend") else {},
+    }
+}
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Review Queue <reviewqueue@localhost>")
+# A Slack-compatible incoming webhook ({"text": ...}); empty: no chat messages. Sent like
+# every outbound request: REVIEWQUEUE_OUTBOUND_ALLOWLIST, signed with the secret in
+# REVIEWQUEUE_CHAT_WEBHOOK_SECRET (never sent unsigned).
+REVIEWQUEUE_CHAT_WEBHOOK_URL = os.environ.get("REVIEWQUEUE_CHAT_WEBHOOK_URL", "")
+# At most one message per person (and to the chat webhook) per this many seconds; what
+# arrives meanwhile goes out together as one summary when the window ends.
+REVIEWQUEUE_NOTIFY_WINDOW_SECONDS = float(os.environ.get("REVIEWQUEUE_NOTIFY_WINDOW_SECONDS", "60"))
+REVIEWQUEUE_NOTIFY_MAX_ATTEMPTS = env_int("REVIEWQUEUE_NOTIFY_MAX_ATTEMPTS", 8)
+# The daily digest's hour (UTC) is REVIEWQUEUE_DIGEST_HOUR, read by beat (config/celery.py).
+
 # --- Logs and metrics (config/logging.py, reviewqueue/observability/) -------------------
 # JSON lines (REVIEWQUEUE_LOG_FORMAT=json|console; console by default when DEBUG is on).
 LOGGING = logging_config(debug=DEBUG)

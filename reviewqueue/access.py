@@ -14,9 +14,10 @@ Changing how queues run (stages, breaker, incidents, retrying executions) is for
 by `User.is_admin_role` and `User.can_read_reports` (models/config.py).
 """
 
+from collections.abc import Iterable
 from typing import Any
 
-from django.db.models import OuterRef, QuerySet, Subquery
+from django.db.models import OuterRef, Q, QuerySet, Subquery
 
 from reviewqueue.models import Membership, PersonalToken, Queue, Recommendation, User
 from reviewqueue.states import MemberRole, Role, Route
@@ -178,6 +179,43 @@ def queue_roles(user: User) -> dict[int, MemberRole]:
 def takes_escalated(member_role: str | None) -> bool:
     """Does this member role also take escalated items?"""
     return member_role == ESCALATION_ROLE
+
+
+def escalation_takers(queue_ids: Iterable[int]) -> dict[int, list[User]]:
+    """Who takes each queue's escalated items (queue id -> people): its active members of
+    the escalation role who may review (seniors, and admins, who join as seniors). For
+    notifications of escalations."""
+    return _members_by_queue(queue_ids, roles=[ESCALATION_ROLE])
+
+
+def queue_reviewers(queue_ids: Iterable[int]) -> dict[int, list[User]]:
+    """Everyone who may review each queue (queue id -> people), whatever their member role."""
+    return _members_by_queue(queue_ids, roles=None)
+
+
+def queue_leads(queue: Queue) -> list[User]:
+    """Who hears about how a queue runs (a breaker trip, a stage ready to move): its
+    escalation takers and the active admins."""
+    people = {u.pk: u for u in escalation_takers([queue.pk]).get(queue.pk, [])}
+    for admin in User.objects.filter(is_active=True).filter(
+        Q(role=Role.ADMIN) | Q(is_superuser=True)
+    ):
+        people.setdefault(admin.pk, admin)
+    return list(people.values())
+
+
+def _members_by_queue(
+    queue_ids: Iterable[int], *, roles: list[MemberRole] | None
+) -> dict[int, list[User]]:
+    memberships = Membership.objects.filter(
+        queue_id__in=list(queue_ids), user__is_active=True
+    ).exclude(user__role=Role.AUDITOR)
+    if roles is not None:
+        memberships = memberships.filter(role__in=roles)
+    out: dict[int, list[User]] = {}
+    for m in memberships.select_related("user").order_by("queue_id", "user_id"):
+        out.setdefault(m.queue_id, []).append(m.user)
+    return out
 
 
 def may_assign(user: User, queue: Queue) -> bool:

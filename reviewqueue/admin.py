@@ -30,6 +30,7 @@ from reviewqueue.models import (
     Decision,
     Execution,
     Membership,
+    Notification,
     PersonalToken,
     Queue,
     Recommendation,
@@ -263,7 +264,11 @@ class QueueAdmin(ServiceAdmin):
     form = QueueForm
     fieldsets = (
         (None, {"fields": ("slug", "name", "stage", "reason_codes", "guidelines", "blind_review")}),
-        ("Review", {"fields": ("sla_minutes", "sla_escalate", "lease_minutes")}),
+        (
+            "Review",
+            {"fields": ("sla_minutes", "sla_escalate", "sla_warning_minutes", "lease_minutes")},
+        ),
+        ("Notifications", {"fields": ("chat",)}),
         (
             "Routing",
             {
@@ -504,6 +509,26 @@ class ExecutionAdmin(ReadOnlyAdmin):
             )
         for line in refused:
             self.message_user(request, line, messages.WARNING)
+
+
+@admin.register(Notification)
+class NotificationAdmin(ReadOnlyAdmin):
+    """The notification outbox: dead rows show their last error (filter by status)."""
+
+    list_display = (
+        "id",
+        "created_at",
+        "channel",
+        "event",
+        "recipient_key",
+        "status",
+        "attempts",
+        "last_error",
+        "subject",
+    )
+    list_filter = ("status", "channel", "event")
+    search_fields = ("recipient_key", "subject")
+    show_full_result_count = False
 
 
 def _shown(value: Any) -> str:

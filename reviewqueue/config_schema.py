@@ -345,6 +345,21 @@ QUEUE = _table(
         "sla_escalate": _boolean(
             "Overdue items are escalated to senior reviewers.", False, "sla_escalate"
         ),
+        "sla_warning_minutes": _annotated(
+            {"type": "integer", "minimum": 0},
+            "Minutes before an item's SLA ends when the people who could take it (those who "
+            "chose SLA warnings on /settings/) and the chat webhook are warned, once per item. "
+            "0 or absent: no warning.",
+            None,
+            "sla_warning_minutes",
+            {"*": "must be a whole number of minutes, 0 or more, got {value!r}"},
+        ),
+        "chat": _boolean(
+            "The chat webhook (`REVIEWQUEUE_CHAT_WEBHOOK_URL`) gets this queue's events: "
+            "escalations, SLA warnings, breaker trips, readiness. false: none of them.",
+            True,
+            "chat",
+        ),
         "lease_minutes": _positive(
             "How long a claim holds an item before it returns to the queue.", 10, "lease_minutes"
         ),

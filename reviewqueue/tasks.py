@@ -11,9 +11,22 @@ from celery import shared_task
 from django.contrib.sessions.backends.db import SessionStore
 
 from reviewqueue.observability.context import bind_delivery
-from reviewqueue.services import anomaly, callbacks, execution, ratelimit, sla
+from reviewqueue.services import (
+    anomaly,
+    callbacks,
+    execution,
+    notify_delivery,
+    notify_periodic,
+    ratelimit,
+    sla,
+)
 from reviewqueue.services.leases import leases_return_expired
-from reviewqueue.services.outbox import DELIVER_CALLBACK, EXECUTE_ACTION, publish
+from reviewqueue.services.outbox import (
+    DELIVER_CALLBACK,
+    DELIVER_NOTIFICATIONS,
+    EXECUTE_ACTION,
+    publish,
+)
 
 
 @shared_task(name=EXECUTE_ACTION, acks_late=True, soft_time_limit=330, time_limit=360)
@@ -27,17 +40,29 @@ def deliver_callback(delivery_id: str) -> str:
     return callbacks.callback_deliver(delivery_id=delivery_id)
 
 
+@shared_task(name=DELIVER_NOTIFICATIONS, acks_late=True, soft_time_limit=150, time_limit=180)
+def deliver_notifications(channel: str, recipient_key: str) -> str:
+    """Send what is due for one recipient on one channel, as one message."""
+    return notify_delivery.notifications_deliver(channel=channel, recipient_key=recipient_key)
+
+
 @shared_task(name="reviewqueue.outbox_sweep", soft_time_limit=60, time_limit=90)
 def outbox_sweep() -> int:
-    """Publish executions and callbacks that are due but were never (or no longer) queued:
-    after a broker outage, a lost message or a killed worker."""
+    """Publish executions, callbacks and notifications that are due but were never (or no
+    longer) queued: after a broker outage, a lost message or a killed worker."""
     ids = execution.executions_due()
     for pk in ids:
         publish(partial(execute_action.delay, pk), f"execution {pk}")
     deliveries = callbacks.callbacks_due()
     for delivery_id in deliveries:
         publish(partial(deliver_callback.delay, str(delivery_id)), f"callback {delivery_id}")
-    return len(ids) + len(deliveries)
+    groups = notify_delivery.notifications_due()
+    for channel, recipient_key in groups:
+        publish(
+            partial(deliver_notifications.delay, channel, recipient_key),
+            f"notifications {channel} {recipient_key}",
+        )
+    return len(ids) + len(deliveries) + len(groups)
 
 
 @shared_task(name="reviewqueue.leases_sweep", soft_time_limit=60, time_limit=90)
@@ -50,7 +75,12 @@ def leases_sweep() -> int:
 def sla_sweep() -> dict[str, int]:
     """Overdue flags, SLA escalation and expiry (beat, every 60 s)."""
     result = sla.sla_sweep()
-    return {"overdue": result.overdue, "escalated": result.escalated, "expired": result.expired}
+    return {
+        "overdue": result.overdue,
+        "escalated": result.escalated,
+        "expired": result.expired,
+        "warned": result.warned,
+    }
 
 
 @shared_task(name="reviewqueue.metrics_warm", soft_time_limit=900, time_limit=960)
@@ -78,3 +108,22 @@ def anomaly_baselines_refresh() -> int:
 def rate_limits_prune() -> int:
     """Delete rate-limit counters of ended windows (beat, every 5 minutes)."""
     return ratelimit.rate_limits_prune()
+
+
+@shared_task(name="reviewqueue.readiness_notify", soft_time_limit=300, time_limit=360)
+def readiness_notify() -> int:
+    """Notify, once per stage, queues whose stage meets every readiness gate (beat, every
+    10 minutes)."""
+    return notify_periodic.readiness_notify()
+
+
+@shared_task(name="reviewqueue.digests_send", soft_time_limit=300, time_limit=360)
+def digests_send() -> int:
+    """The daily digest per reviewer (beat, daily at REVIEWQUEUE_DIGEST_HOUR UTC)."""
+    return notify_periodic.digests_send()
+
+
+@shared_task(name="reviewqueue.notifications_prune", soft_time_limit=60, time_limit=90)
+def notifications_prune() -> int:
+    """Delete sent notifications older than 30 days (beat, hourly)."""
+    return notify_delivery.notifications_prune()

@@ -33,6 +33,11 @@ TABLE = {
     "read the audit trail": {"admin member", "admin", "auditor"},
     "read dead executions": {"admin member", "admin", "auditor"},
     "see a target's error detail": {"admin member", "admin"},
+    # Notifications (issue 18 #4): who hears of an escalation, of an item near its SLA, of a
+    # breaker trip or a ready stage.
+    "hear of escalations": {"senior", "admin member"},
+    "hear of items near their SLA": {"reviewer", "senior", "admin member"},
+    "hear how the queue runs": {"senior", "admin member", "admin"},
 }
 
 
@@ -51,6 +56,10 @@ def answers(user, queue, rec) -> dict[str, bool]:
         "read the audit trail": access.may_read_audit(user),
         "read dead executions": access.may_read_executions(user),
         "see a target's error detail": access.may_see_error_detail(user),
+        "hear of escalations": user in access.escalation_takers([queue.pk]).get(queue.pk, []),
+        "hear of items near their SLA": user
+        in access.queue_reviewers([queue.pk]).get(queue.pk, []),
+        "hear how the queue runs": user in access.queue_leads(queue),
     }
 
 

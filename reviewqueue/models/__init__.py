@@ -14,6 +14,7 @@ from reviewqueue.models.config import (
 from reviewqueue.models.executions import CallbackDelivery, Execution, ExecutionAttempt
 from reviewqueue.models.incidents import Incident, IncidentSeverity
 from reviewqueue.models.metrics import MetricsBucket
+from reviewqueue.models.notifications import Notification, NotificationPreference
 from reviewqueue.models.preferences import SavedView
 from reviewqueue.models.ratelimit import RateLimitWindow
 from reviewqueue.models.recommendations import Decision, Recommendation, UndoneDecision
@@ -32,6 +33,8 @@ __all__ = [
     "IncidentSeverity",
     "Membership",
     "MetricsBucket",
+    "Notification",
+    "NotificationPreference",
     "PersonalToken",
     "QaReview",
     "Queue",

@@ -86,6 +86,10 @@ class Queue(models.Model):
     guidelines = models.TextField(default=_queue("guidelines"), blank=True)
     sla_minutes = models.PositiveIntegerField(null=True, blank=True)
     sla_escalate = models.BooleanField(default=_queue("sla_escalate"))
+    # Minutes before due_at when people are warned (0 or NULL: never); notifications.
+    sla_warning_minutes = models.PositiveIntegerField(null=True, blank=True)
+    # The chat webhook gets this queue's events (REVIEWQUEUE_CHAT_WEBHOOK_URL).
+    chat = models.BooleanField(default=_queue("chat"))
     lease_minutes = models.PositiveIntegerField(default=_queue("lease_minutes"))
     bulk_max_risk = models.FloatField(default=_queue("bulk_max_risk"))
     undo_seconds = models.PositiveIntegerField(default=_queue("undo_seconds"))

@@ -65,6 +65,8 @@ class Recommendation(models.Model):
         "reviewqueue.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     overdue_at = models.DateTimeField(null=True, blank=True)
+    # When the queue's `sla_warning_minutes` warning went out (once per item; services/sla.py).
+    sla_warned_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
     qa_sampled = models.BooleanField(default=False)
     # Why the item waits for people although its stage would have let it execute:

@@ -130,7 +130,8 @@ def executed(execution: "Execution", status: str) -> None:
 
 
 class DatabaseGauges(Collector):
-    """The backlog, stages, breakers and outstanding executions, read at scrape time."""
+    """The backlog, stages, breakers, outstanding executions and notifications, read at
+    scrape time."""
 
     def collect(self) -> Iterable[GaugeMetricFamily]:
         from django.db import DatabaseError
@@ -176,7 +177,14 @@ class DatabaseGauges(Collector):
                 stage.add_metric([q.slug, s.value], 1 if q.stage == s.value else 0)
         for status, n in gauges.executions_outstanding.items():
             outstanding.add_metric([status], n)
-        yield from (up, depth, overdue, breaker, stage, outstanding)
+        notifications = GaugeMetricFamily(
+            "reviewqueue_notifications",
+            "Notifications waiting to be sent (pending) and given up on (dead).",
+            labels=["status"],
+        )
+        for status, n in gauges.notifications.items():
+            notifications.add_metric([status], n)
+        yield from (up, depth, overdue, breaker, stage, outstanding, notifications)
 
 
 class _SharedFiles(Collector):

@@ -1,5 +1,6 @@
 """Reads for the Prometheus scrape: the backlog, the queues' stage and breaker, outstanding
-executions. Three queries, each sized by the open work, never by the history: one count per
+executions, waiting and dead notifications. Three queries (and two counts of the small
+notification indexes), each sized by the open work, never by the history: one count per
 open status over that status's partial index (rec_claim_pending_idx, rec_claim_escalated_idx,
 rec_lease_idx), and the due-executions partial index."""
 
@@ -11,6 +12,7 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from reviewqueue.models import Execution, Queue, Recommendation
+from reviewqueue.selectors.notifications import notification_counts
 from reviewqueue.states import ExecutionStatus, Status
 
 # Shadow items wait too (for a blind review or the source's human outcome); they have their
@@ -32,6 +34,7 @@ class QueueGauges:
 class Gauges:
     queues: list[QueueGauges]
     executions_outstanding: dict[str, int]  # pending / retrying / running -> executions
+    notifications: dict[str, int]  # pending / dead -> notification rows
 
 
 def gauges_read(*, now: datetime | None = None) -> Gauges:
@@ -80,4 +83,5 @@ def gauges_read(*, now: datetime | None = None) -> Gauges:
             for pk, slug, stage, tripped_at in queues
         ],
         executions_outstanding={s.value: outstanding.get(s.value, 0) for s in OUTSTANDING_STATUSES},
+        notifications=notification_counts(),
     )

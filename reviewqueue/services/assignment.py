@@ -14,6 +14,7 @@ from reviewqueue.exceptions import Conflict, Forbidden, NotFound, ValidationFail
 from reviewqueue.lib.ids import RecommendationId
 from reviewqueue.models import Recommendation, User
 from reviewqueue.services.audit import Actor, audit_record
+from reviewqueue.services.notifications import notify_assigned
 from reviewqueue.states import OPEN_STATUSES, Status
 
 # An item still waiting (or in someone's hands) can be assigned; a shadow item of a blind
@@ -29,8 +30,8 @@ def recommendation_assign(
     Preconditions: the caller reads the item (else 404) and is a senior of its queue or an
     admin (else 403); the assignee exists and may review the queue (else 400, keyed `user`);
     the item is open (else 409 `not_open`). Assigning it to whom it is already assigned
-    changes nothing and writes nothing. Audited: `recommendation.assigned` with the
-    assignee and the previous one.
+    changes nothing and writes nothing. The assignee is notified (services/notifications).
+    Audited: `recommendation.assigned` with the assignee and the previous one.
     """
     rec = (
         Recommendation.objects.select_related("queue", "action_type", "assigned_to")
@@ -62,6 +63,8 @@ def recommendation_assign(
             recommendation=rec,
             data={"assignee": person.get_username() if person else None, "previous": previous},
         )
+        if person is not None:
+            notify_assigned(recommendation=rec, assignee=person)
     return rec
 
 

@@ -18,6 +18,7 @@ from reviewqueue import access
 from reviewqueue.exceptions import Forbidden, IllegalMove, ValidationFailed
 from reviewqueue.models import Execution, QaReview, Queue, StageChange, User
 from reviewqueue.services.audit import Actor, audit_record
+from reviewqueue.services.notifications import notify_breaker_tripped
 from reviewqueue.states import DecisionKind, ExecutionStatus, QaVerdict, Stage
 
 _MIN_SAMPLE = 10
@@ -42,12 +43,13 @@ def _window_start(queue: Queue) -> datetime | None:
 def _trip(*, queue: Queue, reason: str, data: dict[str, Any]) -> bool:
     """Trip once (a filtered update: two evaluations racing trip it once; it waits for the
     share locks of ingests in flight, and every later ingest reads it), record the step back
-    in the stage history, audit the numbers."""
+    in the stage history, audit the numbers, notify the queue's leads and the chat."""
     from reviewqueue.services.stages import stage_history_record
 
     with transaction.atomic():
+        now = timezone.now()
         changed = Queue.objects.filter(pk=queue.pk, breaker_tripped_at__isnull=True).update(
-            breaker_tripped_at=timezone.now(), breaker_reason=reason, updated_at=timezone.now()
+            breaker_tripped_at=now, breaker_reason=reason, updated_at=now
         )
         if changed:
             actor = Actor.system("breaker")
@@ -61,6 +63,7 @@ def _trip(*, queue: Queue, reason: str, data: dict[str, Any]) -> bool:
                 evidence=data,
             )
             audit_record(action="breaker.tripped", actor=actor, queue=queue, data=data)
+            notify_breaker_tripped(queue=queue, reason=reason, at=now)
     return bool(changed)
 
 

@@ -181,6 +181,11 @@ def _reason_rules(check: _Rules) -> None:
 def _queue_rules(check: _Rules, action_schemas: Mapping[str, Any]) -> None:
     check.names("action_types", set(action_schemas), "action type")
     _reason_rules(check)
+    if check.value("sla_warning_minutes") and "sla_minutes" not in check.table:
+        check.add(
+            "sla_warning_minutes",
+            "needs sla_minutes: without an SLA there is no due time to warn before",
+        )
     fields = check.strings("anomaly.fields")
     if not fields:
         return

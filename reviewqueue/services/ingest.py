@@ -51,6 +51,7 @@ from reviewqueue.observability.context import bind_recommendation
 from reviewqueue.selectors.targets import Baselines, Targets, routing_lock, targets_for
 from reviewqueue.services.audit import Actor, audit_event, audit_records
 from reviewqueue.services.callbacks import callback_event
+from reviewqueue.services.notifications import notify_escalated
 from reviewqueue.services.outbox import EXECUTE_ACTION, publish_on_commit, task_send
 from reviewqueue.services.qa import qa_should_sample
 from reviewqueue.services.ratelimit import volume_count
@@ -334,6 +335,7 @@ def _store(checked: list[Checked], source: Source, now: datetime) -> list[Prepar
         ]
         if len(prepared) == 1 and prepared[0].decision is None:
             insert_together([prepared[0].recommendation, _audit_created(prepared[0], actor)])
+            _notify_escalated(prepared)
             return prepared
         insert = bulk_insert if len(prepared) > 1 else _insert_one
         insert(Recommendation, [p.recommendation for p in prepared])
@@ -360,7 +362,16 @@ def _store(checked: list[Checked], source: Source, now: datetime) -> list[Prepar
                         execution=p.execution,
                     )
         audit_records((_audit_created(p, actor) for p in prepared), copy=len(prepared) > 1)
+        _notify_escalated(prepared)
     return prepared
+
+
+def _notify_escalated(prepared: list[Prepared]) -> None:
+    """Items routed straight to the seniors are escalations like any other: their takers and
+    the chat hear of them (rows in this transaction; nothing for the other routes)."""
+    escalated = [p.recommendation for p in prepared if p.recommendation.route == Route.ESCALATED]
+    if escalated:
+        notify_escalated(escalated, reason="routed to senior review")
 
 
 def _insert_one(model: type[Model], objs: list[Any]) -> None:

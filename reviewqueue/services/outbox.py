@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 # name and never import tasks.py, whose entry points call the services.
 EXECUTE_ACTION = "reviewqueue.execute_action"
 DELIVER_CALLBACK = "reviewqueue.deliver_callback"
+DELIVER_NOTIFICATIONS = "reviewqueue.deliver_notifications"
 _SKIP_AFTER_FAILURE_SECONDS = 5.0
 _last_failure = 0.0
 

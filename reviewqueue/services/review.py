@@ -35,6 +35,7 @@ from reviewqueue.services.audit import Actor
 from reviewqueue.services.callbacks import callback_event
 from reviewqueue.services.execution import execution_publish_on_commit
 from reviewqueue.services.leases import back_to, give_back, leases_return_expired
+from reviewqueue.services.notifications import notify_escalated
 from reviewqueue.services.transitions import (
     AUDIT_FIELDS,
     claim_next,
@@ -316,7 +317,8 @@ def recommendation_release(*, user: User, recommendation_id: RecommendationId) -
 def recommendation_escalate(
     *, user: User, recommendation_id: RecommendationId, comment: str = ""
 ) -> Recommendation:
-    """Send a held item to the queue's senior reviewers. Audited: `recommendation.escalated`."""
+    """Send a held item to the queue's senior reviewers, who are notified
+    (services/notifications). Audited: `recommendation.escalated`."""
     rec = _load(recommendation_id, user)
     if len(comment) > 5000:
         raise ValidationFailed(
@@ -341,6 +343,7 @@ def recommendation_escalate(
             data={"comment": comment},
         ):
             raise _why_not_yours(user, rec, now)
+        notify_escalated([rec], at=now, reason=f"by {user.get_username()}")
     return rec
 
 

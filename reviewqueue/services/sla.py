@@ -5,17 +5,19 @@ expires_at as `expired` (never an approval). Run by beat every minute (tasks.sla
 Each step is a few set-based statements in its own transaction: lock a batch of matching
 rows (SKIP LOCKED, so a reviewer's claim or decision is never waited on), update them all
 with one UPDATE, write their audit events with one INSERT. A batch is bounded; what is left
-over goes in the next run.
+over goes in the next run. Escalations and SLA warnings are notified
+(services/notifications) in the same transaction.
 """
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.utils import timezone
 
-from reviewqueue.models import Recommendation
+from reviewqueue.models import Queue, Recommendation
 from reviewqueue.services.audit import Actor, audit_event, audit_records
+from reviewqueue.services.notifications import notify_escalated, notify_sla_warning
 from reviewqueue.services.transitions import expired_values, lock_batch, move_locked
 from reviewqueue.states import OPEN_STATUSES, Status
 
@@ -27,6 +29,7 @@ class SweepResult:
     overdue: int
     escalated: int
     expired: int
+    warned: int = 0
 
 
 def recommendations_flag_overdue(*, now: datetime | None = None) -> int:
@@ -75,9 +78,10 @@ def recommendations_escalate_overdue(*, now: datetime | None = None) -> int:
                 status=Status.PENDING, overdue_at__isnull=False, queue__sla_escalate=True
             ),
             "due_at",
+            "external_id",
             limit=BATCH,
         )
-        return move_locked(
+        moved = move_locked(
             rows,
             sources=[Status.PENDING],
             to=Status.ESCALATED,
@@ -86,6 +90,40 @@ def recommendations_escalate_overdue(*, now: datetime | None = None) -> int:
             actor=Actor.system("sla"),
             data=lambda r: {"reason": "sla", "due_at": r.due_at.isoformat() if r.due_at else None},
         )
+        notify_escalated(rows, at=now, reason="overdue")
+        return moved
+
+
+def recommendations_warn_sla(*, now: datetime | None = None) -> int:
+    """Open items of queues with `sla_warning_minutes` whose due time is that close (and not
+    yet passed) are warned about, once each: `sla_warned_at` is set by a filtered UPDATE
+    in the same transaction as the notification rows (services/notifications). Not a status
+    move and not audited (the notification rows are the record)."""
+    now = now or timezone.now()
+    warned = 0
+    queues = Queue.objects.filter(sla_warning_minutes__gt=0, sla_minutes__isnull=False)
+    for queue_id, minutes in queues.values_list("pk", "sla_warning_minutes"):
+        with transaction.atomic():
+            rows = list(
+                Recommendation.objects.filter(
+                    queue_id=queue_id,
+                    status__in=OPEN_STATUSES,
+                    overdue_at__isnull=True,
+                    due_at__isnull=False,
+                    due_at__gt=now,
+                    due_at__lte=now + timedelta(minutes=minutes or 0),
+                    sla_warned_at__isnull=True,
+                )
+                .order_by("due_at")
+                .select_for_update(skip_locked=True, of=("self",))
+                .only("pk", "queue_id", "external_id", "status", "assigned_to_id", "due_at")[:BATCH]
+            )
+            if not rows:
+                continue
+            Recommendation.objects.filter(pk__in=[r.pk for r in rows]).update(sla_warned_at=now)
+            notify_sla_warning(rows)
+            warned += len(rows)
+    return warned
 
 
 def recommendations_expire_due(*, now: datetime | None = None) -> int:
@@ -117,9 +155,10 @@ def recommendations_expire_due(*, now: datetime | None = None) -> int:
 
 def sla_sweep(*, now: datetime | None = None) -> SweepResult:
     """Expire first (an expired item is neither overdue nor escalated), then flag overdue,
-    then escalate what the queue says to escalate."""
+    then escalate what the queue says to escalate, then warn about items near their SLA."""
     now = now or timezone.now()
     expired = recommendations_expire_due(now=now)
     overdue = recommendations_flag_overdue(now=now)
     escalated = recommendations_escalate_overdue(now=now)
-    return SweepResult(overdue=overdue, escalated=escalated, expired=expired)
+    warned = recommendations_warn_sla(now=now)
+    return SweepResult(overdue=overdue, escalated=escalated, expired=expired, warned=warned)

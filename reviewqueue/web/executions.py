@@ -1,4 +1,5 @@
-"""Operations pages: dead executions with a Retry button."""
+"""Operations pages: dead executions with a Retry button, and how many notifications are
+dead (listed with their errors in the admin)."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -8,6 +9,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from reviewqueue import access
 from reviewqueue.selectors.executions import dead_executions
+from reviewqueue.selectors.notifications import notification_counts
 from reviewqueue.services.execution import execution_retry
 from reviewqueue.web.errors import errors_back_to
 from reviewqueue.web.pages import current_user
@@ -19,9 +21,8 @@ def dead_list(request: HttpRequest) -> HttpResponse:
     user = current_user(request)
     if not access.may_read_executions(user):
         raise Http404("No such page.")
-    return render(
-        request, "reviewqueue/executions/dead.html", {"rows": dead_executions(), "nav": "dead"}
-    )
+    context = {"rows": dead_executions(), "notifications": notification_counts(), "nav": "dead"}
+    return render(request, "reviewqueue/executions/dead.html", context)
 
 
 @login_required

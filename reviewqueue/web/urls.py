@@ -71,6 +71,11 @@ urlpatterns = [
         name="review-release",
     ),
     path("settings/", account.settings_page, name="settings"),
+    path(
+        "settings/notifications",
+        account.notifications_save,
+        name="settings-notifications",
+    ),
     path("settings/tokens/", account.token_create, name="settings-token-create"),
     path(
         "settings/tokens/<int:token_id>/revoke", account.token_revoke, name="settings-token-revoke"

@@ -27,7 +27,7 @@ def test_items_past_their_sla_are_flagged_overdue_once_and_audited(world, people
     with time_machine.travel(T0 + timedelta(minutes=30), tick=False):
         fresh = add(world, external_id="fresh")
     with time_machine.travel(T0 + timedelta(minutes=61), tick=False):
-        assert sla_sweep() == {"overdue": 1, "escalated": 0, "expired": 0}
+        assert sla_sweep() == {"overdue": 1, "escalated": 0, "expired": 0, "warned": 0}
         assert sla_sweep()["overdue"] == 0  # flagged once
     late.refresh_from_db()
     fresh.refresh_from_db()
@@ -50,7 +50,7 @@ def test_overdue_pending_items_escalate_to_seniors_when_the_queue_says_so(world,
         assert recommendation_claim(user=people.reviewer, queue=world.queue).pk == waiting.pk
     with time_machine.travel(T0 + timedelta(minutes=61), tick=False):
         result = sla_sweep()
-    assert result == {"overdue": 2, "escalated": 1, "expired": 0}
+    assert result == {"overdue": 2, "escalated": 1, "expired": 0, "warned": 0}
     waiting.refresh_from_db()
     held.refresh_from_db()
     # The held item stays with its reviewer; the waiting one went to the seniors.

@@ -1,9 +1,10 @@
-"""A real Celery worker (subprocess, Redis broker, the test database) and a local HTTP sink
-that records what it receives and answers as scripted."""
+"""A real Celery worker (subprocess, Redis broker, the test database), a local HTTP sink
+that records what it receives and answers as scripted, and a real SMTP server."""
 
 import json
 import os
 import select
+import socket
 import subprocess
 import sys
 import threading
@@ -11,10 +12,14 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from email import message_from_bytes
+from email import policy as email_policy
+from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from aiosmtpd.controller import Controller
 from django.db import connection
 
 from config.celery import app as celery_app
@@ -225,3 +230,43 @@ def start_worker(transactional_db, settings):
     yield start
     for worker in workers:
         worker.stop()
+
+
+@dataclass
+class Mailbox:
+    """A real SMTP server (aiosmtpd) in this process: what it received, parsed."""
+
+    port: int = 0
+    messages: list[Message] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def wait_for(self, count: int, timeout: float = WAIT_SECONDS) -> list[Message]:
+        def enough():
+            with self.lock:
+                return list(self.messages) if len(self.messages) >= count else None
+
+        return wait_until(enough, f"{count} messages at the SMTP server", timeout)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def smtp_server():
+    """An SMTP server on 127.0.0.1 that accepts every message (issue 18 #5)."""
+    box = Mailbox(port=free_port())
+
+    class Handler:
+        async def handle_DATA(self, server, session, envelope):
+            message = message_from_bytes(envelope.content, policy=email_policy.default)
+            with box.lock:
+                box.messages.append(message)
+            return "250 Message accepted"
+
+    controller = Controller(Handler(), hostname="127.0.0.1", port=box.port)
+    controller.start()
+    yield box
+    controller.stop()

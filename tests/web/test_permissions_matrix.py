@@ -61,6 +61,7 @@ from reviewqueue.models import (
     AuditEvent,
     Decision,
     Execution,
+    Notification,
     Queue,
     Recommendation,
     SavedView,
@@ -245,6 +246,9 @@ ROWS: list[Row] = [
     R(POST, "/settings/tokens/{rev_token_pk}/revoke",      LOGIN,  LOGIN,  LOGIN,  404,    GO,     404,    404,    GO,
       note="the owner, or an admin; nobody else learns the token exists"),
     R(GET,  "/settings/tokens/{rev_token_pk}/revoke",      LOGIN,  LOGIN,  LOGIN,  405,    405,    405,    405,    405),
+    R(POST, "/settings/notifications",                     LOGIN,  LOGIN,  LOGIN,  GO,     GO,     GO,     GO,     GO,
+      data={"email_events": "digest"}, note="a preference of one's own (issue 18 #4)"),
+    R(GET,  "/settings/notifications",                     LOGIN,  LOGIN,  LOGIN,  405,    405,    405,    405,    405),
 
     # --- reports: everyone signed in sees their own numbers; admins and auditors all -------------
     R(GET,  "/reports/",                                   LOGIN,  LOGIN,  LOGIN,  200,    200,    200,    200,    200),
@@ -338,6 +342,7 @@ ADMIN_MODELS = {
     "reviewqueue.decision": READ_ONLY,
     "reviewqueue.execution": READ_ONLY,  # retried by its action
     "reviewqueue.auditevent": READ_ONLY,
+    "reviewqueue.notification": READ_ONLY,  # the notification outbox: dead rows and errors
 }
 # The custom actions of each ModelAdmin, with the object they are run on.
 ADMIN_ACTIONS = {
@@ -478,6 +483,9 @@ def build_world() -> tuple[dict[str, Any], dict[str, User], dict[str, str]]:
         "decision_obj": Decision.objects.get(recommendation=decided).pk,
         "execution_obj": execution.pk,
         "auditevent_obj": AuditEvent.objects.earliest("id").pk,
+        "notification_obj": Notification.objects.create(
+            channel="chat", event="breaker", recipient_key="chat", dedupe_key="m", subject="s"
+        ).pk,
     }
     tokens = {
         p: personal_token_create(user=u, actor=Actor.system("test"))[1] for p, u in people.items()

@@ -173,6 +173,8 @@ PRODUCTION = {
     "DJANGO_HTTPS": "true",
     "DJANGO_SECRET_KEY": secrets.token_urlsafe(60),
     "DJANGO_ALLOWED_HOSTS": "review.example.com",
+    # Django 6.1's deploy check refuses the console mail backend (the default, for the demo).
+    "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
 }
 
 
