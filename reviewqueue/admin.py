@@ -263,7 +263,10 @@ class QueueAdmin(ServiceAdmin):
     form = QueueForm
     fieldsets = (
         (None, {"fields": ("slug", "name", "stage", "reason_codes", "guidelines", "blind_review")}),
-        ("Review", {"fields": ("sla_minutes", "sla_escalate", "lease_minutes")}),
+        (
+            "Review",
+            {"fields": ("sla_minutes", "sla_escalate", "lease_minutes", "reviewers_per_item")},
+        ),
         (
             "Routing",
             {

@@ -16,7 +16,7 @@ from reviewqueue.models.incidents import Incident, IncidentSeverity
 from reviewqueue.models.metrics import MetricsBucket
 from reviewqueue.models.preferences import SavedView
 from reviewqueue.models.ratelimit import RateLimitWindow
-from reviewqueue.models.recommendations import Decision, Recommendation, UndoneDecision
+from reviewqueue.models.recommendations import Decision, Recommendation, UndoneDecision, Vote
 
 __all__ = [
     "ActionType",
@@ -44,4 +44,5 @@ __all__ = [
     "StageChange",
     "UndoneDecision",
     "User",
+    "Vote",
 ]
