@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from reviewqueue.api.review import ReviewerAPIView
 from reviewqueue.api.schema import problems
 from reviewqueue.models import User
+from reviewqueue.reporting.agreement import agreement_report
 from reviewqueue.reporting.export import export_lines, parse_export_request
 from reviewqueue.reporting.parameters import MAX_BUCKETS, parse_trend_request
 from reviewqueue.reporting.trend import TREND_FIELDS, trend_for
@@ -110,6 +111,64 @@ class MetricsTrend(ReviewerAPIView):
         trend = parse_trend_request(request.query_params)
         points = trend_for(user=cast(User, request.user), request=trend)
         return Response({"buckets": [p.as_json() for p in points]})
+
+
+_AGREEMENT_ROW: dict[str, Any] = {
+    "type": "object",
+    "required": ["queue", "items", "percent_agreement", "kappa", "reason"],
+    "properties": {
+        "queue": {"type": "string"},
+        "reviewer": {"type": "string"},
+        "reviewers": {"type": "array", "items": {"type": "string"}},
+        "items": {"type": "integer", "minimum": 0, "description": "Pairs of votes compared"},
+        "percent_agreement": _RATE,
+        "kappa": {"type": ["number", "null"], "minimum": -1, "maximum": 1},
+        "reason": {"type": ["string", "null"], "description": "Why a number is null"},
+    },
+}
+AGREEMENT: dict[str, Any] = {
+    "type": "object",
+    "required": ["from", "to", "queues", "reviewers", "pairs"],
+    "properties": {
+        "from": {"type": "string", "format": "date"},
+        "to": {"type": "string", "format": "date"},
+        "queues": {"type": "array", "items": _AGREEMENT_ROW},
+        "reviewers": {"type": "array", "items": _AGREEMENT_ROW},
+        "pairs": {"type": "array", "items": _AGREEMENT_ROW},
+    },
+}
+
+_AGREEMENT_DESCRIPTION = """Inter-reviewer agreement on queues with consensus
+(`reviewers_per_item` above 1): percent agreement and Cohen's kappa per queue, per reviewer
+(against every other reviewer of the same items) and per pair of reviewers, over the votes
+cast in the range (`from` inclusive, `to` exclusive, dates in `tz`; default the last 30 days)
+on items whose votes are complete (decided, expired or escalated). Two votes agree when they
+have the same outcome and, for modify, the same final payload. `items` counts the pairs of
+votes compared; with fewer than 5, or when kappa is undefined (everyone always said the same),
+the number is `null` and `reason` says why. Admins and auditors see everything; anyone else
+only their own line in the queues they are a member of (blind-review items left out)."""
+
+
+class MetricsAgreement(ReviewerAPIView):
+    @extend_schema(
+        operation_id="metrics_agreement",
+        description=_AGREEMENT_DESCRIPTION,
+        parameters=[
+            OpenApiParameter("queue", str, description="Queue slug; default every queue"),
+            *_TREND_PARAMETERS[2:5],
+        ],
+        responses={200: OpenApiResponse(AGREEMENT), **problems(400, 403, 404, 429)},
+        tags=["reports"],
+    )
+    def get(self, request: Request) -> Response:
+        wait = report_request_counted(user=cast(User, request.user))
+        if wait is not None:
+            raise exceptions.Throttled(wait=wait, detail="Too many report requests.")
+        parsed = parse_trend_request(request.query_params)
+        table = agreement_report(user=cast(User, request.user), request=parsed)
+        return Response(
+            {"from": parsed.start.isoformat(), "to": parsed.end.isoformat(), **table.as_json()}
+        )
 
 
 _EXPORT_DESCRIPTION = """Every decision in the range as JSON Lines (`application/x-ndjson`),

@@ -21,7 +21,10 @@ from django.db.models import Q
 
 from reviewqueue.domain.agreement import Agreement, agreement_of
 from reviewqueue.domain.consensus import vote_key
+from reviewqueue.lib.dates import local_midnight
 from reviewqueue.models import Queue, User, Vote
+from reviewqueue.reporting.parameters import TrendRequest
+from reviewqueue.reporting.scope import metrics_scope
 from reviewqueue.states import Route, Status
 
 Pair = tuple[str, str]  # two labels of the same item
@@ -144,4 +147,31 @@ def agreement_for(
     )
 
 
-__all__ = ["CSV_HEADER", "AgreementRow", "AgreementTable", "agreement_for"]
+def agreement_report(*, user: User, request: TrendRequest) -> AgreementTable:
+    """The table for what `user` may see (reporting/scope.metrics_scope): admins and auditors
+    every queue, reviewer and pair; anyone else their own line in their queues."""
+    scope = metrics_scope(user=user, queue=request.queue, reviewer=request.reviewer)
+    lo, hi = local_midnight(request.start, request.tz), local_midnight(request.end, request.tz)
+    return agreement_for(
+        queues=scope.queues,
+        lo=lo,
+        hi=hi,
+        reviewer=scope.reviewer if scope.own_numbers_only else None,
+    )
+
+
+def agreement_csv_rows(user: User, request: TrendRequest, now: datetime) -> Iterable[list[Any]]:
+    """/reports/agreement.csv (reporting/csv_sections.py)."""
+    yield CSV_HEADER
+    for row in agreement_report(user=user, request=request).rows():
+        yield row.csv()
+
+
+__all__ = [
+    "CSV_HEADER",
+    "AgreementRow",
+    "AgreementTable",
+    "agreement_csv_rows",
+    "agreement_for",
+    "agreement_report",
+]

@@ -9,17 +9,8 @@ from reviewqueue.models import AuditEvent, Decision, Execution, Recommendation, 
 from reviewqueue.services.bulk import recommendations_bulk_decide
 from reviewqueue.services.review import recommendation_claim
 from tests.api.test_review import add, as_user, claim, decide
-from tests.factories import UserFactory, member
 
 MODIFIED = {"order_id": "A-1", "amount": 30}
-
-
-@pytest.fixture
-def rob(world):
-    """A second reviewer of `refunds`."""
-    user = UserFactory(username="rob")
-    member(user, world.queue)
-    return user
 
 
 @pytest.fixture
@@ -171,7 +162,9 @@ def test_undoing_a_vote_reopens_the_slot(two, people, rob):
     rec.refresh_from_db()
     assert (rec.status, rec.claimed_by_id) == ("in_review", people.reviewer.pk)
     assert not Vote.objects.filter(recommendation=rec).exists()
-    assert AuditEvent.objects.filter(recommendation=rec, action="recommendation.vote_undone").exists()
+    assert AuditEvent.objects.filter(
+        recommendation=rec, action="recommendation.vote_undone"
+    ).exists()
     # She votes again, differently; rob agrees; the decision is the new vote's.
     assert decide(client, rec.pk, outcome="reject", reason_code="other").status_code == 200
     assert vote(as_user(rob), rec, outcome="reject", reason_code="other")["status"] == "decided"
