@@ -119,3 +119,23 @@ def test_my_numbers_shows_my_agreement_line(voted, people, client):
     page = client.get("/reports/").content.decode()
     assert "My agreement with other reviewers" in page
     assert "rita vs. the others" in page and "rob vs. the others" not in page
+
+
+@pytest.mark.django_db
+def test_the_demo_has_a_consensus_queue_with_agreement_numbers(settings, monkeypatch):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from reviewqueue.models import Queue, User, Vote
+
+    monkeypatch.setenv("DEMO_WEBHOOK_SECRET", "demo-secret")
+    settings.REVIEWQUEUE_OUTBOUND_ALLOWLIST = ["127.0.0.1:9100"]
+    call_command("seed_demo", count=3, history_days=3, stdout=StringIO())
+    assert Queue.objects.get(slug="accounts").reviewers_per_item == 2
+    assert Vote.objects.filter(queue__slug="accounts").count() >= 10
+    admin = User.objects.get(username="admin")
+    body = as_user(admin).get("/api/v1/metrics/agreement?queue=accounts").json()
+    (queue,) = body["queues"]
+    assert queue["items"] >= 5 and queue["percent_agreement"] is not None
+    assert {r["reviewer"] for r in body["reviewers"]} >= {"carol"}
