@@ -136,7 +136,7 @@ def _item_context(
         "lost": lost,
         "now": now,
         "senior": senior,
-        "waiting": waiting_count(queue=queue, senior=senior),
+        "waiting": waiting_count(queue=queue, senior=senior, user=current_user(request)),
         "review_url": reverse("review", args=[queue.slug]),
         "claim_url": reverse("review-claim", args=[queue.slug]),
         "nav": "queues",

@@ -234,3 +234,31 @@ def test_a_decision_on_an_item_not_held_is_still_409(two, people, rob):
     assert Recommendation.objects.get(pk=rec.pk).status == "pending"
     assert json.loads(response.content)["reason"] == "not_claimed"
     assert timezone.now()
+
+
+def test_undoing_the_agreeing_vote_undoes_the_decision_and_that_vote(two, people, rob):
+    two.queue.undo_seconds = 10
+    two.queue.save()
+    rec = add(two)
+    vote(as_user(people.reviewer), rec, outcome="approve")
+    rob_client = as_user(rob)
+    vote(rob_client, rec, outcome="approve")
+    assert rob_client.post(f"/api/v1/recommendations/{rec.pk}/undo").status_code == 200
+    rec.refresh_from_db()
+    assert (rec.status, rec.claimed_by_id) == ("in_review", rob.pk)
+    assert not Decision.objects.filter(recommendation=rec).exists()
+    assert not Execution.objects.filter(recommendation=rec).exists()
+    assert list(
+        Vote.objects.filter(recommendation=rec).values_list("reviewer__username", flat=True)
+    ) == ["rita"]
+    # Rob decides again: his new vote completes the consensus (or not) afresh.
+    body = decide(rob_client, rec.pk, outcome="reject", reason_code="other").json()
+    assert body["status"] == "escalated"
+
+
+def test_the_api_says_how_many_reviewers_an_item_needs(two, people):
+    rec = add(two)
+    body = as_user(people.reviewer).get(f"/api/v1/recommendations/{rec.pk}")
+    if body.status_code == 200:
+        assert body.json()["reviewers_needed"] == 2
+    assert claim(as_user(people.reviewer)).json()["reviewers_needed"] == 2
