@@ -345,10 +345,14 @@ def undo(request: HtmxHttpRequest, queue: Queue, recommendation_id: uuid.UUID) -
         held = held_item(user=current_user(request), queue=queue)
         return _item(request, queue, held, notice=exc.detail)
     notice = f"Undone: {rec.external_id} is back in your hands; decide it again."
+    shown: Recommendation | None = rec
+    if rec.claimed_by_id != current_user(request).pk:  # a vote taken back; another holds it
+        notice = f"Undone: your vote on {rec.external_id} is taken back; claim it again later."
+        shown = held_item(user=current_user(request), queue=queue)
     if not request.htmx:
         messages.info(request, notice)
         return SeeOther(reverse("review", args=[queue.slug]))
-    return _item(request, queue, rec, notice=notice)
+    return _item(request, queue, shown, notice=notice)
 
 
 @require_POST
