@@ -50,3 +50,27 @@ def test_the_senior_sees_both_votes_side_by_side_and_decides(
     expect(page.locator("main")).to_contain_text("Approved ticket-0")
     decision = Decision.objects.get(recommendation=rec)
     assert (decision.reviewer_id, decision.outcome) == (people.senior.pk, "approve")
+
+
+def test_the_reports_page_shows_agreement(page: Page, live_server, world, people, rob, shot):
+    Queue.objects.filter(pk=world.queue.pk).update(reviewers_per_item=2)
+    outcomes = [("approve", "approve")] * 3 + [("reject", "reject"), ("approve", "reject")]
+    for n, (mine, theirs) in enumerate(outcomes):
+        rec = ingest(world, n)
+        for user, outcome in ((people.reviewer, mine), (rob, theirs)):
+            recommendation_claim_chosen(user=user, recommendation_id=rec.pk)
+            recommendation_decide(
+                user=user,
+                recommendation_id=rec.pk,
+                outcome=outcome,
+                reason_code="other" if outcome == "reject" else "",
+            )
+    login(page, live_server.url, people.admin.username)
+    page.goto(f"{live_server.url}/reports/?queue=refunds")
+    section = page.locator("#agreement")
+    expect(section).to_contain_text("Inter-reviewer agreement")
+    expect(section.locator('tr[data-agreement="queue"]')).to_contain_text("80.0%")
+    expect(section.locator('tr[data-agreement="pair"]')).to_contain_text("rita & rob")
+    section.screenshot(
+        path=str(shot("reports-agreement").with_name("reports-agreement-section.png"))
+    )
