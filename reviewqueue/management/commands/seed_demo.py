@@ -138,18 +138,23 @@ class Command(BaseCommand):
         actor = Actor.system("seed_demo")
         passwords = {}
         # Users first: the config's [[members]] name them.
-        for username, role in (
-            ("admin", "admin"),
-            ("alice", "senior"),
-            ("bob", "reviewer"),
-            ("carol", "reviewer"),
-        ):
+        for username, role in (("admin", "admin"), ("alice", "senior"), ("bob", "reviewer")):
             passwords[username] = f"demo-{secrets.token_urlsafe(9)}"
             user_create(
                 username=username, role=role, password=passwords[username], queues=[], actor=actor
             )
         config = Path(settings.BASE_DIR) / "demo" / "reviewqueue.toml"
         config_apply(text=config.read_text(), actor=actor)
+        # A second reviewer for the consensus queue (the file's members are alice and bob,
+        # whom its documented setup creates first).
+        passwords["carol"] = f"demo-{secrets.token_urlsafe(9)}"
+        user_create(
+            username="carol",
+            role="reviewer",
+            password=passwords["carol"],
+            queues=["accounts"],
+            actor=actor,
+        )
         source = Source.objects.get(name="support-agent")
         if not Recommendation.objects.filter(source=source).exists():
             rng = random.Random(seed)
