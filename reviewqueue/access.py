@@ -20,7 +20,7 @@ from typing import Any
 from django.db.models import OuterRef, Q, QuerySet, Subquery
 
 from reviewqueue.models import Membership, PersonalToken, Queue, Recommendation, User
-from reviewqueue.states import MemberRole, Role, Route
+from reviewqueue.states import MemberRole, Role, Route, Status
 
 # The member role that also takes escalated items (read by the claim statement too).
 ESCALATION_ROLE = MemberRole.SENIOR
@@ -120,6 +120,19 @@ def may_see_blind_answer(user: User, reviewer_id: int | None) -> bool:
     """A blind decision's payload is the reviewer's own answer: they see it (and so do those
     who see proposals); other reviewers of the queue do not."""
     return sees_proposals(user) or (reviewer_id is not None and reviewer_id == user.pk)
+
+
+def may_see_votes(user: User, rec: Recommendation, *, senior: bool) -> bool:
+    """Consensus: may `user` see the votes on `rec` (who voted what)? Votes are independent,
+    so while the item still collects them nobody who reviews sees the others'; once it is
+    escalated, its seniors (`senior`: their role in its queue takes escalated items) see
+    every vote to decide; once decided, every reader of the item; admins and auditors
+    always (to study agreement). A voter always sees their own vote (not asked here)."""
+    if reads_every_queue(user):
+        return True
+    if rec.status in (Status.DECIDED, Status.EXPIRED):
+        return True
+    return senior and rec.escalated_at is not None
 
 
 def may_revoke_token(user: User, token: PersonalToken) -> bool:

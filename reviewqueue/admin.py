@@ -266,7 +266,15 @@ class QueueAdmin(ServiceAdmin):
         (None, {"fields": ("slug", "name", "stage", "reason_codes", "guidelines", "blind_review")}),
         (
             "Review",
-            {"fields": ("sla_minutes", "sla_escalate", "sla_warning_minutes", "lease_minutes")},
+            {
+                "fields": (
+                    "sla_minutes",
+                    "sla_escalate",
+                    "sla_warning_minutes",
+                    "lease_minutes",
+                    "reviewers_per_item",
+                )
+            },
         ),
         ("Notifications", {"fields": ("chat",)}),
         (

@@ -43,6 +43,8 @@ ENV_NAME = r"^([A-Za-z_][A-Za-z0-9_]*)?$"
 # Undo never outlasts the reports' settling time (reporting/buckets.CLOSED_AFTER, 5 minutes),
 # so a remembered closed bucket never counts a decision that is then undone.
 UNDO_MAX_SECONDS = 300
+# Consensus: how many different reviewers decide an item (services/consensus.py).
+REVIEWERS_MAX = 3
 # A queue's guidelines are read on every review page: a page of rules, not a manual.
 GUIDELINES_MAX = 65_536
 REASON_LABEL_MAX = 100
@@ -369,6 +371,17 @@ QUEUE = _table(
             "its `decision.made` callback wait until then. 0 turns undo off.",
             10,
             "undo_seconds",
+            {"*": "must be a whole number from {minimum} to {maximum}, got {value!r}"},
+        ),
+        "reviewers_per_item": _annotated(
+            {"type": "integer", "minimum": 1, "maximum": REVIEWERS_MAX},
+            "How many different reviewers decide each item (consensus). Above 1, each "
+            "reviewer's decision is a vote and the item waits for the others; when all agree "
+            "(same outcome, for modify the same final payload) the decision is final and "
+            "executes, when they disagree the item escalates to senior reviewers, whose "
+            "decision is final. An item keeps the value its queue had when it arrived.",
+            1,
+            "reviewers_per_item",
             {"*": "must be a whole number from {minimum} to {maximum}, got {value!r}"},
         ),
         "bulk_max_risk": _unit(

@@ -162,6 +162,15 @@ RECOMMENDATION: dict[str, Any] = {
             "type": ["string", "null"],
             "description": "The username of the member it is assigned to (null: nobody).",
         },
+        "reviewers_needed": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": 3,
+            "description": "Consensus: how many different reviewers vote on it (its queue's "
+            "reviewers_per_item when it arrived). While short of votes a decision is a vote and "
+            "the item stays `pending` (`shadow` in blind review) with no `decision`; agreeing "
+            "votes make the decision, disagreeing ones escalate it to senior reviewers.",
+        },
         "flags": {
             "type": "array",
             "description": "Why the item waits for people although its stage could have "

@@ -124,6 +124,7 @@ def recommendation_repr(
         "overdue": _overdue(rec),
         "escalated_at": iso(rec.escalated_at),
         "assigned_to": rec.assigned_to.get_username() if rec.assigned_to else None,
+        "reviewers_needed": rec.reviewers_needed,
         "flags": [{"kind": f["kind"], "detail": f["detail"]} for f in rec.flags],
         "decision": decision_repr(_related(rec, "decision")),
         "execution": execution_repr(_related(rec, "execution")),

@@ -121,6 +121,14 @@ def people(world: World) -> People:
     return make_people(world.queue, world.other_queue)
 
 
+@pytest.fixture
+def rob(world: World, people: People) -> User:
+    """A second reviewer of `refunds` (consensus: two reviewers vote on one item)."""
+    user = UserFactory(username="rob")
+    member(user, world.queue)
+    return user
+
+
 def item(**overrides: Any) -> dict[str, Any]:
     """A valid recommendation body for the `refunds` queue."""
     body: dict[str, Any] = {

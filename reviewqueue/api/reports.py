@@ -14,8 +14,9 @@ from rest_framework.response import Response
 from reviewqueue.api.review import ReviewerAPIView
 from reviewqueue.api.schema import problems
 from reviewqueue.models import User
+from reviewqueue.reporting.agreement import agreement_report
 from reviewqueue.reporting.export import export_lines, parse_export_request
-from reviewqueue.reporting.parameters import MAX_BUCKETS, parse_trend_request
+from reviewqueue.reporting.parameters import MAX_BUCKETS, TrendRequest, parse_trend_request
 from reviewqueue.reporting.reason_trend import reason_trend_for
 from reviewqueue.reporting.trend import TREND_FIELDS, trend_for
 from reviewqueue.selectors.audit_export import audit_export_for, audit_export_lines
@@ -106,6 +107,17 @@ def _counted[T](request: Request, compute: Callable[..., T]) -> T:
     return compute(user=user, request=parse_trend_request(request.query_params))
 
 
+def _with_request[T](
+    compute: Callable[..., T],
+) -> Callable[..., tuple[TrendRequest, T]]:
+    """`compute`'s answer together with the parsed parameters it answered."""
+
+    def both(*, user: User, request: TrendRequest) -> tuple[TrendRequest, T]:
+        return request, compute(user=user, request=request)
+
+    return both
+
+
 class MetricsTrend(ReviewerAPIView):
     @extend_schema(
         operation_id="metrics_trend",
@@ -157,6 +169,60 @@ class MetricsReasons(ReviewerAPIView):
     )
     def get(self, request: Request) -> Response:
         return Response({"buckets": [p.as_json() for p in _counted(request, reason_trend_for)]})
+
+
+_AGREEMENT_ROW: dict[str, Any] = {
+    "type": "object",
+    "required": ["queue", "items", "percent_agreement", "kappa", "reason"],
+    "properties": {
+        "queue": {"type": "string"},
+        "reviewer": {"type": "string"},
+        "reviewers": {"type": "array", "items": {"type": "string"}},
+        "items": {"type": "integer", "minimum": 0, "description": "Pairs of votes compared"},
+        "percent_agreement": _RATE,
+        "kappa": {"type": ["number", "null"], "minimum": -1, "maximum": 1},
+        "reason": {"type": ["string", "null"], "description": "Why a number is null"},
+    },
+}
+AGREEMENT: dict[str, Any] = {
+    "type": "object",
+    "required": ["from", "to", "queues", "reviewers", "pairs"],
+    "properties": {
+        "from": {"type": "string", "format": "date"},
+        "to": {"type": "string", "format": "date"},
+        "queues": {"type": "array", "items": _AGREEMENT_ROW},
+        "reviewers": {"type": "array", "items": _AGREEMENT_ROW},
+        "pairs": {"type": "array", "items": _AGREEMENT_ROW},
+    },
+}
+
+_AGREEMENT_DESCRIPTION = """Inter-reviewer agreement on queues with consensus
+(`reviewers_per_item` above 1): percent agreement and Cohen's kappa per queue, per reviewer
+(against every other reviewer of the same items) and per pair of reviewers, over the votes
+cast in the range (`from` inclusive, `to` exclusive, dates in `tz`; default the last 30 days)
+on items whose votes are complete (decided, expired or escalated). Two votes agree when they
+have the same outcome and, for modify, the same final payload. `items` counts the pairs of
+votes compared; with fewer than 5, or when kappa is undefined (everyone always said the same),
+the number is `null` and `reason` says why. Admins and auditors see everything; anyone else
+only their own line in the queues they are a member of (blind-review items left out)."""
+
+
+class MetricsAgreement(ReviewerAPIView):
+    @extend_schema(
+        operation_id="metrics_agreement",
+        description=_AGREEMENT_DESCRIPTION,
+        parameters=[
+            OpenApiParameter("queue", str, description="Queue slug; default every queue"),
+            *_TREND_PARAMETERS[2:5],
+        ],
+        responses={200: OpenApiResponse(AGREEMENT), **problems(400, 403, 404, 429)},
+        tags=["reports"],
+    )
+    def get(self, request: Request) -> Response:
+        parsed, table = _counted(request, _with_request(agreement_report))
+        return Response(
+            {"from": parsed.start.isoformat(), "to": parsed.end.isoformat(), **table.as_json()}
+        )
 
 
 _EXPORT_DESCRIPTION = """Every decision in the range as JSON Lines (`application/x-ndjson`),

@@ -79,6 +79,7 @@ urlpatterns = [
     ),
     path("metrics/trend", reports.MetricsTrend.as_view(), name="api-metrics-trend"),
     path("metrics/reasons", reports.MetricsReasons.as_view(), name="api-metrics-reasons"),
+    path("metrics/agreement", reports.MetricsAgreement.as_view(), name="api-metrics-agreement"),
     path("exports/decisions.jsonl", reports.DecisionsExport.as_view(), name="api-export-decisions"),
     path("exports/audit.jsonl", reports.AuditExport.as_view(), name="api-export-audit"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),

@@ -17,7 +17,7 @@ from reviewqueue.models.metrics import MetricsBucket
 from reviewqueue.models.notifications import Notification, NotificationPreference
 from reviewqueue.models.preferences import SavedView
 from reviewqueue.models.ratelimit import RateLimitWindow
-from reviewqueue.models.recommendations import Decision, Recommendation, UndoneDecision
+from reviewqueue.models.recommendations import Decision, Recommendation, UndoneDecision, Vote
 
 __all__ = [
     "ActionType",
@@ -47,4 +47,5 @@ __all__ = [
     "StageChange",
     "UndoneDecision",
     "User",
+    "Vote",
 ]

@@ -93,6 +93,8 @@ class Queue(models.Model):
     lease_minutes = models.PositiveIntegerField(default=_queue("lease_minutes"))
     bulk_max_risk = models.FloatField(default=_queue("bulk_max_risk"))
     undo_seconds = models.PositiveIntegerField(default=_queue("undo_seconds"))
+    # Consensus (services/consensus.py): copied onto each item when it arrives.
+    reviewers_per_item = models.PositiveSmallIntegerField(default=_queue("reviewers_per_item"))
     blind_review = models.BooleanField(default=_queue("blind_review"))
     # Routing (supervised / autonomous).
     auto_max_risk = models.FloatField(default=_queue("routing.auto_max_risk"))
@@ -161,6 +163,11 @@ class Queue(models.Model):
                 condition=Q(lease_minutes__gte=1),
                 name="queue_lease_minutes_positive",
                 violation_error_message="lease_minutes must be at least 1.",
+            ),
+            models.CheckConstraint(
+                condition=Q(reviewers_per_item__gte=1, reviewers_per_item__lte=3),
+                name="queue_reviewers_per_item_1_to_3",
+                violation_error_message="reviewers_per_item must be from 1 to 3.",
             ),
             models.CheckConstraint(
                 condition=Q(sla_minutes__isnull=True) | Q(sla_minutes__gte=1),

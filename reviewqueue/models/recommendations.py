@@ -74,6 +74,9 @@ class Recommendation(models.Model):
     # (domain/flags.py); set at ingest, never changed.
     # (db_default: rows written by SQL alone, e.g. a bulk load, need no flags column.)
     flags = models.JSONField(default=list, db_default=Value([], JSONField()), blank=True)
+    # Consensus: how many reviewers' votes this item needs, the queue's reviewers_per_item
+    # when it arrived (changing the queue later leaves items in flight alone).
+    reviewers_needed = models.PositiveSmallIntegerField(default=1, db_default=1)
 
     class Meta:
         constraints = [
@@ -216,6 +219,41 @@ class UndoneDecision(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["recommendation", "undone_at"], name="undone_rec_idx")]
+
+
+class Vote(models.Model):
+    """One reviewer's decision on an item that needs several (consensus,
+    services/consensus.py). Never shown to the other voters before the item is resolved;
+    the Decision is written once, when the votes agree or a senior settles a disagreement.
+    A vote taken back within the undo window is deleted (its text stays in the audit)."""
+
+    recommendation = models.ForeignKey(
+        Recommendation, on_delete=models.PROTECT, related_name="votes"
+    )
+    queue = models.ForeignKey("reviewqueue.Queue", on_delete=models.PROTECT, related_name="+")
+    reviewer = models.ForeignKey("reviewqueue.User", on_delete=models.PROTECT, related_name="+")
+    outcome = models.CharField(max_length=16, choices=[(o.value, o.value) for o in Outcome])
+    payload = models.JSONField(null=True, blank=True)  # the final payload (None for reject)
+    payload_hash = models.CharField(max_length=64, blank=True)  # canonical JSON's hash
+    diff = models.JSONField(default=list)
+    is_cosmetic = models.BooleanField(null=True)
+    agreed = models.BooleanField(null=True)  # blind review: matched the hidden proposal
+    reason_code = models.CharField(max_length=100, blank=True)
+    comment = models.TextField(blank=True)
+    bulk = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            # One vote per person per item: the claim also skips items the caller voted on.
+            models.UniqueConstraint(
+                fields=["recommendation", "reviewer"], name="uniq_vote_per_reviewer"
+            ),
+        ]
+        indexes = [
+            # Inter-reviewer agreement (reporting/agreement.py): a queue's votes in a range.
+            models.Index(fields=["queue", "created_at"], name="vote_queue_time_idx"),
+        ]
 
 
 class Decision(models.Model):

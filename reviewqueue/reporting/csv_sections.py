@@ -8,6 +8,7 @@ from typing import Any
 
 from reviewqueue.lib.dates import local_midnight
 from reviewqueue.models import User
+from reviewqueue.reporting.agreement import agreement_csv_rows
 from reviewqueue.reporting.backlog import backlog
 from reviewqueue.reporting.buckets import buckets_for, iso_z
 from reviewqueue.reporting.flag_counts import FLAG_KINDS, flag_counts
@@ -151,4 +152,5 @@ CSV_SECTIONS: dict[str, Callable[[User, TrendRequest, datetime], Iterable[list[A
     "backlog": _backlog_rows,
     "flags": _flag_rows,
     "readiness": _readiness_rows,
+    "agreement": agreement_csv_rows,
 }

@@ -57,6 +57,14 @@ def page_tables(report: Report) -> dict[str, Any]:
     """The report's rows with their rates and durations ready to show."""
     r = report.request
     return {
+        "agreement": [
+            {
+                "row": row,
+                "percent": Rate(row.result.percent),
+                "kappa": "—" if row.result.kappa is None else f"{row.result.kappa:.2f}",
+            }
+            for row in report.agreement.rows()
+        ],
         "total": {
             "decisions": report.total.decisions,
             "approval": Rate(report.total.approval_rate),

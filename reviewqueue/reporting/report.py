@@ -9,6 +9,7 @@ from django.utils import timezone
 from reviewqueue.domain.readiness import Readiness
 from reviewqueue.lib.dates import local_midnight
 from reviewqueue.models import Queue, User
+from reviewqueue.reporting.agreement import AgreementTable, agreement_for
 from reviewqueue.reporting.backlog import BacklogRow, backlog
 from reviewqueue.reporting.buckets import BucketStats, buckets_for
 from reviewqueue.reporting.flag_counts import FlagCounts, flag_counts
@@ -46,6 +47,7 @@ class Report:
     readiness: list[tuple[Queue, Readiness]]
     flags: list[FlagCounts]  # items that arrived flagged in the range, per queue
     reason_points: list[ReasonPoint]  # reason codes per bucket (the stacked chart)
+    agreement: AgreementTable  # inter-reviewer agreement (consensus votes)
 
     @property
     def lo(self) -> datetime:
@@ -87,4 +89,10 @@ def report_for(*, user: User, request: TrendRequest, now: datetime | None = None
         ),
         flags=flag_counts(queues=scope.queues, lo=lo, hi=hi, filters=filters),
         reason_points=reason_points(filters=filters, buckets=buckets, now=now),
+        agreement=agreement_for(
+            queues=scope.queues,
+            lo=lo,
+            hi=hi,
+            reviewer=scope.reviewer if scope.own_numbers_only else None,
+        ),
     )

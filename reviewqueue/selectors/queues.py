@@ -4,12 +4,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Count, Min, Q
+from django.db.models import Count, Exists, Min, OuterRef, Q
 from django.utils import timezone
 
 from reviewqueue import access
 from reviewqueue.lib.ids import RecommendationId
-from reviewqueue.models import AuditEvent, Decision, Queue, Recommendation, User
+from reviewqueue.models import AuditEvent, Decision, Queue, Recommendation, User, Vote
 from reviewqueue.states import OPEN_STATUSES, Status
 
 
@@ -113,13 +113,17 @@ def recent_decisions_for(*, user: User, limit: int = 20) -> list[Decision]:
     )
 
 
-def waiting_count(*, queue: Queue, senior: bool) -> int:
+def waiting_count(*, queue: Queue, senior: bool, user: User | None = None) -> int:
     """Items a reviewer of `queue` could claim next (not counting the one in hand): shadow
-    items too in a blind-review queue, as the claim takes them."""
+    items too in a blind-review queue, as the claim takes them; with `user`, not those they
+    voted on (consensus: the claim skips them)."""
     statuses = [Status.PENDING, Status.ESCALATED] if senior else [Status.PENDING]
     if queue.blind_review:
         statuses.append(Status.SHADOW)
-    return Recommendation.objects.filter(queue=queue, status__in=statuses).count()
+    qs = Recommendation.objects.filter(queue=queue, status__in=statuses)
+    if user is not None and queue.reviewers_per_item > 1:
+        qs = qs.exclude(Exists(Vote.objects.filter(recommendation=OuterRef("pk"), reviewer=user)))
+    return qs.count()
 
 
 def review_item(*, queue: Queue, recommendation_id: RecommendationId) -> Recommendation | None:

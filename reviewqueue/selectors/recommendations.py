@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from reviewqueue import access
 from reviewqueue.exceptions import NotFound, ValidationFailed
-from reviewqueue.models import Decision, Queue, Recommendation, Source, User
+from reviewqueue.models import Decision, Queue, Recommendation, Source, User, Vote
 from reviewqueue.states import DecisionKind, Status
 
 
@@ -64,6 +64,12 @@ def undo_offer(
         .values_list("decided_at", flat=True)
         .first()
     )
+    if decided_at is None:  # consensus: a vote of theirs (services/undo._vote_undo)
+        decided_at = (
+            Vote.objects.filter(recommendation_id=recommendation_id, queue=queue, reviewer=user)
+            .values_list("created_at", flat=True)
+            .first()
+        )
     if decided_at is None:
         return None
     until: datetime = decided_at + timedelta(seconds=queue.undo_seconds)

@@ -51,6 +51,7 @@ ROUTING_FIELDS = (
     "max_per_5min",
     "anomaly",
     "sla_minutes",
+    "reviewers_per_item",
 )
 
 

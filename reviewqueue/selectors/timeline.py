@@ -23,9 +23,25 @@ def recommendation_for_reader(*, user: User, recommendation_id: RecommendationId
     return rec
 
 
-def audit_timeline(*, recommendation: Recommendation) -> list[AuditEvent]:
-    """Every audit event of the item, in the order they were written."""
-    return list(AuditEvent.objects.filter(recommendation=recommendation).order_by("id"))
+VOTE_ACTIONS = ("recommendation.voted", "recommendation.vote_undone")
+
+
+def audit_timeline(
+    *, recommendation: Recommendation, viewer: User | None = None
+) -> list[AuditEvent]:
+    """Every audit event of the item, in the order they were written. For a `viewer` who may
+    not see the votes yet (consensus, access.may_see_votes), others' votes show that they
+    happened, not what they said."""
+    events = list(AuditEvent.objects.filter(recommendation=recommendation).order_by("id"))
+    if viewer is None or recommendation.reviewers_needed <= 1:
+        return events
+    role = access.review_role(viewer, recommendation.queue)
+    if access.may_see_votes(viewer, recommendation, senior=access.takes_escalated(role)):
+        return events
+    for event in events:
+        if event.action in VOTE_ACTIONS and event.actor_user_id != viewer.pk:
+            event.data = {"vote": "private until the item is resolved"}
+    return events
 
 
 def execution_attempts(*, recommendation: Recommendation) -> list[ExecutionAttempt]:

@@ -272,6 +272,8 @@ def _build(
         if waits_for_people and queue.sla_minutes
         else None,
         escalated_at=now if route == Route.ESCALATED else None,
+        # Consensus: the item keeps the rule it arrived under (services/consensus.py).
+        reviewers_needed=queue.reviewers_per_item,
         closed_at=now if route == Route.AUTO else None,
         # Decided in Python before the insert, so sampling costs no statement.
         qa_sampled=route == Route.AUTO and qa_should_sample(queue.qa_sample_rate),

@@ -33,6 +33,13 @@ from reviewqueue.observability import metrics
 from reviewqueue.selectors.recommendations import held_item
 from reviewqueue.services.audit import Actor
 from reviewqueue.services.callbacks import callback_event
+from reviewqueue.services.consensus import (
+    ALREADY_VOTED,
+    Tally,
+    consensus_applies,
+    has_voted,
+    vote_cast,
+)
 from reviewqueue.services.execution import execution_publish_on_commit
 from reviewqueue.services.leases import back_to, give_back, leases_return_expired
 from reviewqueue.services.notifications import notify_escalated
@@ -161,6 +168,12 @@ def claim_loaded(
     if rec.expires_at is not None and rec.expires_at <= now and rec.status in OPEN_STATUSES:
         recommendation_expire(recommendation_id=rec.pk, now=now)
         raise LeaseLost("This item expired before it was claimed.", reason="expired")
+    if rec.reviewers_needed > 1 and has_voted(rec, user):
+        # Consensus: one vote per person; a voter never takes the item again.
+        raise LeaseLost(
+            "You have already voted on this item; other reviewers decide it now.",
+            reason=ALREADY_VOTED,
+        )
     sources = [Status.PENDING, Status.ESCALATED]
     if rec.queue.blind_review:
         sources.append(Status.SHADOW)
@@ -401,6 +414,11 @@ def recommendation_decide(
     field-level diff, and for approve/modify the execution row (the outbox), all in one
     transaction. Audited: `recommendation.decided`.
 
+    Consensus (the item needs more than one reviewer, services/consensus.py): the decision
+    is the caller's vote. Short of votes, the item goes back to waiting; the last vote
+    either agrees with the others (the Decision is written as above, its audit row says
+    `consensus`) or escalates the item to seniors. Audited: `recommendation.voted`.
+
     A shadow item (blind review) never executes: the reviewer sends the payload they would
     use (approve/modify, the app decides which by comparing it with the hidden proposal) or
     rejects; the decision is stored as a human one, nothing is called back. Audited:
@@ -438,20 +456,49 @@ def decide_loaded(
             "This item expired before it was decided; it is closed as expired.", reason="expired"
         )
     with transaction.atomic():
-        decision, execution = _decided(
-            rec,
-            checked,
-            user=user,
-            reason_code=reason_code or "",
-            comment=comment or "",
-            now=now,
-            bulk=bulk,
-        )
+        tally = None
+        if consensus_applies(rec):
+            _hold_locked(user, rec, now)
+            tally = vote_cast(
+                rec,
+                checked,
+                user=user,
+                reason_code=reason_code or "",
+                comment=comment or "",
+                now=now,
+                bulk=bulk,
+            )
+        if tally is None or tally.agreed:
+            decision, execution = _decided(
+                rec,
+                checked,
+                user=user,
+                reason_code=reason_code or "",
+                comment=comment or "",
+                now=now,
+                bulk=bulk,
+                consensus=tally,
+            )
+    if tally is not None and not tally.agreed:  # a vote: waiting for others, or escalated
+        _no_outcome_yet(rec)
+        return rec
     metrics.decided(rec, decision)
     Recommendation.decision.related.set_cached_value(rec, decision)
     Recommendation.execution.related.set_cached_value(rec, execution)
     decision.reviewer = user
     return rec
+
+
+def _hold_locked(user: User, rec: Recommendation, now: datetime) -> None:
+    """Lock the item if the caller holds it under a live lease (else 409 saying why): a vote
+    counts the others' votes, and nobody may add or take one back meanwhile."""
+    held = (
+        Recommendation.objects.select_for_update(of=("self",))
+        .filter(pk=rec.pk, status=Status.IN_REVIEW, **_lease(user, now))
+        .values_list("pk", flat=True)
+    )
+    if not held:
+        raise _why_not_yours(user, rec, now)
 
 
 def _decided(
@@ -463,6 +510,7 @@ def _decided(
     comment: str,
     now: datetime,
     bulk: bool = False,
+    consensus: Tally | None = None,
 ) -> tuple[Decision, Execution | None]:
     """The decision's writes, inside its transaction: the move to `decided` (under the
     caller's live lease, else 409) with its audit row, the Decision, and for a non-blind
@@ -482,6 +530,8 @@ def _decided(
     }
     if bulk:
         audit_data["bulk"] = True
+    if consensus is not None:
+        audit_data["consensus"] = consensus.summary()
     if not move_audited(
         rec,
         sources=[Status.IN_REVIEW],

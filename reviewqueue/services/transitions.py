@@ -131,9 +131,18 @@ def move_locked(
 
 
 CLAIM_SOURCES = (Status.ESCALATED, Status.PENDING, Status.SHADOW)
+
+# Consensus (services/consensus.py): never offer an item to someone who voted on it. Most
+# items need one reviewer and skip the look-up on their own column; for the others it is one
+# probe of the unique index uniq_vote_per_reviewer (recommendation, reviewer) per candidate
+# row, walked in the claim index's order, so the pick stays an index scan with a LIMIT.
+NOT_VOTED = (
+    "(r.reviewers_needed = 1 OR NOT EXISTS (SELECT 1 FROM reviewqueue_vote v "
+    "WHERE v.recommendation_id = r.id AND v.reviewer_id = %(user)s))"
+)
 require_legal(CLAIM_SOURCES, Status.IN_REVIEW)  # the SQL below writes these moves
 
-_CLAIM_SQL = f"""
+_CLAIM_SQL = """
 WITH m AS (
     SELECT q.id AS queue_id, q.lease_minutes, mem.role, q.blind_review
     FROM reviewqueue_queue q
@@ -148,6 +157,7 @@ WITH m AS (
            OR (r.status = 'escalated' AND (SELECT role FROM m) = %(escalation_role)s)
            OR (r.status = 'shadow' AND (SELECT blind_review FROM m)))
       AND (r.expires_at IS NULL OR r.expires_at > %(now)s)
+      AND {NOT_VOTED}
     ORDER BY r.priority DESC, r.created_at, r.id
     LIMIT 1
     FOR UPDATE OF r SKIP LOCKED
@@ -156,6 +166,7 @@ WITH m AS (
     WHERE (SELECT role FROM m) = %(escalation_role)s AND r.queue_id = (SELECT queue_id FROM m)
       AND r.status = 'escalated'
       AND (r.expires_at IS NULL OR r.expires_at > %(now)s)
+      AND {NOT_VOTED}
     ORDER BY r.priority DESC, r.created_at, r.id
     LIMIT 1
     FOR UPDATE OF r SKIP LOCKED
@@ -163,6 +174,7 @@ WITH m AS (
     SELECT r.id FROM reviewqueue_recommendation r
     WHERE r.queue_id = (SELECT queue_id FROM m) AND r.status = 'pending'
       AND (r.expires_at IS NULL OR r.expires_at > %(now)s)
+      AND {NOT_VOTED}
     ORDER BY r.priority DESC, r.created_at, r.id
     LIMIT 1
     FOR UPDATE OF r SKIP LOCKED
@@ -172,6 +184,7 @@ WITH m AS (
     WHERE (SELECT blind_review FROM m) AND r.queue_id = (SELECT queue_id FROM m)
       AND r.status = 'shadow'
       AND (r.expires_at IS NULL OR r.expires_at > %(now)s)
+      AND {NOT_VOTED}
     ORDER BY r.priority DESC, r.created_at, r.id
     LIMIT 1
     FOR UPDATE OF r SKIP LOCKED
@@ -199,7 +212,8 @@ WITH m AS (
 )
 SELECT upd.*, m.role AS member_role
 FROM m LEFT JOIN upd ON true
-"""  # noqa: S608 (constant text only; the values are parameters)
+""".replace("{NOT_VOTED}", NOT_VOTED).replace("{AUDIT_INSERT}", AUDIT_INSERT)
+# (constant text only; the values are parameters)
 
 
 def claim_next(*, user: User, slug: str, now: datetime) -> Recommendation | None:

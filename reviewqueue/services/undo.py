@@ -24,12 +24,14 @@ from reviewqueue.models import (
     Recommendation,
     UndoneDecision,
     User,
+    Vote,
 )
 from reviewqueue.representations import decision_repr, execution_repr
-from reviewqueue.services.audit import Actor
+from reviewqueue.services.audit import Actor, audit_record
+from reviewqueue.services.consensus import vote_data
 from reviewqueue.services.review import items_for_review
 from reviewqueue.services.transitions import move_audited
-from reviewqueue.states import DecisionKind, ExecutionStatus, Status
+from reviewqueue.states import DecisionKind, ExecutionStatus, Route, Status
 
 CLOSED = "undo_window_closed"
 
@@ -43,6 +45,12 @@ def recommendation_undo(*, user: User, recommendation_id: RecommendationId) -> R
     and its execution has not started nor its callback gone out (409 `undo_window_closed`).
     The item is back in the caller's hands (in review, a fresh lease). Audited:
     `recommendation.undone` with the decision as it was.
+
+    Consensus: a vote is taken back the same way (`_vote_undo`): the vote is deleted, so
+    its slot is open again, and the item is back in the caller's hands if it was waiting.
+    The vote that completed an agreement is undone with its decision. Once the votes
+    disagreed and the item went to the seniors, no vote can be taken back (409
+    `undo_window_closed`).
     """
     now = timezone.now()
     rec = (
@@ -55,6 +63,10 @@ def recommendation_undo(*, user: User, recommendation_id: RecommendationId) -> R
         raise NotFound("No recommendation with this id.")
     if not access.member_may_review(user, rec.member_role):  # type: ignore[attr-defined]
         raise Forbidden(f"You are not a member of queue '{rec.queue.slug}'.")
+    if not _has(rec, "decision"):
+        vote = Vote.objects.filter(recommendation=rec, reviewer=user).first()
+        if vote is not None:
+            return _vote_undo(user, rec, vote, now)
     decision = _undoable(user, rec, now)
     execution = getattr(rec, "execution", None) if _has(rec, "execution") else None
     with transaction.atomic():
@@ -77,6 +89,8 @@ def recommendation_undo(*, user: User, recommendation_id: RecommendationId) -> R
             execution=execution_repr(execution),
         )
         Decision.objects.filter(pk=decision.pk).delete()
+        # The vote that completed a consensus goes with its decision: the caller votes again.
+        Vote.objects.filter(recommendation=rec, reviewer=user).delete()
         if not move_audited(
             rec,
             sources=[Status.DECIDED],
@@ -95,6 +109,57 @@ def recommendation_undo(*, user: User, recommendation_id: RecommendationId) -> R
             raise Conflict("The item changed meanwhile; nothing was undone.", reason=CLOSED)
     Recommendation.decision.related.set_cached_value(rec, None)
     Recommendation.execution.related.set_cached_value(rec, None)
+    return rec
+
+
+def _vote_undo(user: User, rec: Recommendation, vote: Vote, now: datetime) -> Recommendation:
+    """Take back a vote on an item still short of votes. Audited: `recommendation.vote_undone`
+    (with the vote as it was), as the move back into the caller's hands when it waited."""
+    window = timedelta(seconds=rec.queue.undo_seconds)
+    if not window:
+        raise Conflict("Undo is off for this queue.", reason=CLOSED)
+    if vote.created_at + window <= now:
+        raise Conflict(f"The undo window ({rec.queue.undo_seconds} s) has passed.", reason=CLOSED)
+    waiting = Status.SHADOW if rec.route == Route.SHADOW else Status.PENDING
+    with transaction.atomic():
+        # The row lock orders this against a decision counting the votes (review._hold_locked).
+        locked = (
+            Recommendation.objects.select_for_update(of=("self",))
+            .filter(pk=rec.pk)
+            .values_list("status", "escalated_at")
+            .first()
+        )
+        assert locked is not None
+        status, escalated_at = locked
+        if status not in (Status.PENDING, Status.SHADOW, Status.IN_REVIEW) or escalated_at:
+            raise Conflict(
+                "The votes are complete (the item went to senior reviewers or was decided); "
+                "your vote can no longer be undone.",
+                reason=CLOSED,
+            )
+        Vote.objects.filter(pk=vote.pk).delete()
+        data = {"vote": vote_data(vote)}
+        if status != waiting or not move_audited(
+            rec,
+            sources=[waiting],
+            to=Status.IN_REVIEW,
+            values={
+                "claimed_by": user,
+                "claimed_at": now,
+                "lease_expires_at": now + timedelta(minutes=rec.queue.lease_minutes),
+                "updated_at": now,
+            },
+            action="recommendation.vote_undone",
+            actor=Actor.of_user(user),
+            data=data,
+        ):
+            # Another reviewer holds it now: the slot is open, the item stays with them.
+            audit_record(
+                action="recommendation.vote_undone",
+                actor=Actor.of_user(user),
+                recommendation=rec,
+                data=data,
+            )
     return rec
 
 

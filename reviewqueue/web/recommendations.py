@@ -26,6 +26,6 @@ def recommendation_detail(request: HttpRequest, recommendation_id: uuid.UUID) ->
         "decision": getattr(rec, "decision", None),
         "execution": getattr(rec, "execution", None),
         "attempts": execution_attempts(recommendation=rec),
-        "events": audit_timeline(recommendation=rec),
+        "events": audit_timeline(recommendation=rec, viewer=current_user(request)),
     }
     return render(request, "reviewqueue/recommendations/detail.html", context)

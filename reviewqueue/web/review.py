@@ -32,6 +32,7 @@ from reviewqueue.lib.markdown import guidelines_html, guidelines_version
 from reviewqueue.models import Queue, Recommendation
 from reviewqueue.selectors.queues import escalation_of, review_item, waiting_count
 from reviewqueue.selectors.recommendations import held_item, undo_offer
+from reviewqueue.selectors.votes import votes_shown
 from reviewqueue.services.review import (
     queue_access,
     queue_for,
@@ -42,7 +43,7 @@ from reviewqueue.services.review import (
     recommendation_release,
 )
 from reviewqueue.services.undo import recommendation_undo
-from reviewqueue.states import Route
+from reviewqueue.states import Route, Status
 from reviewqueue.web.forms import ModifyForm, modify_form, modify_payload
 from reviewqueue.web.pages import HtmxHttpRequest, current_user, render_page
 
@@ -135,7 +136,7 @@ def _item_context(
         "lost": lost,
         "now": now,
         "senior": senior,
-        "waiting": waiting_count(queue=queue, senior=senior),
+        "waiting": waiting_count(queue=queue, senior=senior, user=current_user(request)),
         "review_url": reverse("review", args=[queue.slug]),
         "claim_url": reverse("review-claim", args=[queue.slug]),
         "nav": "queues",
@@ -145,6 +146,10 @@ def _item_context(
         remaining = (rec.lease_expires_at - now).total_seconds() if rec.lease_expires_at else 0
         context["lease_seconds"] = max(0, int(remaining))
         context["escalation"] = escalation_of(recommendation=rec)
+        if rec.reviewers_needed > 1:  # consensus: the votes this viewer may see
+            context["votes"] = votes_shown(
+                user=current_user(request), recommendation=rec, senior=senior
+            )
         # Blind review: the form starts empty, never from the hidden proposal.
         context["blind"] = rec.route == Route.SHADOW
         context["not_blind"] = not context["blind"]
@@ -294,7 +299,7 @@ def decide(request: HtmxHttpRequest, queue: Queue, recommendation_id: uuid.UUID)
     try:
         if form_errors:
             raise ValidationFailed("The edited payload is not valid.", errors=form_errors)
-        recommendation_decide(
+        decided = recommendation_decide(
             user=current_user(request),
             recommendation_id=rec.pk,
             outcome=outcome,
@@ -306,9 +311,23 @@ def decide(request: HtmxHttpRequest, queue: Queue, recommendation_id: uuid.UUID)
         return _item(request, queue, rec, status=400, panel=outcome, exc=exc)
     except Conflict as exc:
         return _lost(request, queue, exc)
+    if decided.status != Status.DECIDED:  # consensus: a vote, the item waits or escalated
+        return _next(request, queue, _vote_notice(decided), rec.pk)
     if rec.route == Route.SHADOW:
         return _next(request, queue, f"Recorded your blind review of {rec.external_id}.", rec.pk)
     return _next(request, queue, f"{DONE[outcome]} {rec.external_id}.", rec.pk)
+
+
+def _vote_notice(rec: Recommendation) -> str:
+    if rec.status == Status.ESCALATED:
+        return (
+            f"Recorded your vote on {rec.external_id}. The votes differ: it goes to senior "
+            "reviewers."
+        )
+    return (
+        f"Recorded your vote on {rec.external_id}; it waits for "
+        f"{rec.reviewers_needed} reviewers in all."
+    )
 
 
 @require_POST
@@ -326,10 +345,14 @@ def undo(request: HtmxHttpRequest, queue: Queue, recommendation_id: uuid.UUID) -
         held = held_item(user=current_user(request), queue=queue)
         return _item(request, queue, held, notice=exc.detail)
     notice = f"Undone: {rec.external_id} is back in your hands; decide it again."
+    shown: Recommendation | None = rec
+    if rec.claimed_by_id != current_user(request).pk:  # a vote taken back; another holds it
+        notice = f"Undone: your vote on {rec.external_id} is taken back; claim it again later."
+        shown = held_item(user=current_user(request), queue=queue)
     if not request.htmx:
         messages.info(request, notice)
         return SeeOther(reverse("review", args=[queue.slug]))
-    return _item(request, queue, rec, notice=notice)
+    return _item(request, queue, shown, notice=notice)
 
 
 @require_POST

@@ -186,6 +186,26 @@ def test_file_problems_name_the_table_by_its_index():
     ]
 
 
+@pytest.mark.parametrize("value", [0, 4, 2.5, "2"])
+def test_reviewers_per_item_outside_1_to_3_is_refused(value):
+    found = config_check.file_problems(
+        {"queues": [{**QUEUE, "reviewers_per_item": value}]},
+        known_action_schemas={"refund.issue": {}},
+        known_queue_slugs=set(),
+        user_roles={},
+    )
+    assert found == [
+        f"queues[0].reviewers_per_item: must be a whole number from 1 to 3, got {value!r}"
+    ]
+    ok = {"queues": [{**QUEUE, "reviewers_per_item": 3}]}
+    assert (
+        config_check.file_problems(
+            ok, known_action_schemas={"refund.issue": {}}, known_queue_slugs=set(), user_roles={}
+        )
+        == []
+    )
+
+
 @pytest.mark.parametrize(
     ("data", "expected"),
     [

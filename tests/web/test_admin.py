@@ -329,6 +329,8 @@ def test_a_deletion_in_the_admin_is_audited_with_the_last_values(client, world):
         ("reason_codes", '[{"label": "Other"}]', "is required"),
         ("reason_codes", '["other", {"code": "other"}]', "'other' is listed twice"),
         ("guidelines", "x" * 65_537, "is too long: 65537 characters of Markdown"),
+        ("reviewers_per_item", "4", "must be a whole number from 1 to 3, got 4"),
+        ("reviewers_per_item", "0", "must be a whole number from 1 to 3, got 0"),
     ],
 )
 def test_the_admin_refuses_a_queue_value_apply_config_refuses(client, world, field, value, message):

@@ -308,6 +308,8 @@ ROWS: list[Row] = [
     R(GET,  "/api/v1/metrics/trend?queue=no-such-queue",   401,    401,    401,    404,    404,    404,    400,    400),
     R(GET,  "/api/v1/metrics/reasons?queue={a}",           401,    401,    401,    404,    200,    200,    200,    200),
     R(GET,  "/api/v1/metrics/reasons?queue=no-such-queue", 401,    401,    401,    404,    404,    404,    400,    400),
+    R(GET,  "/api/v1/metrics/agreement?queue={a}",         401,    401,    401,    404,    200,    200,    200,    200),
+    R(GET,  "/api/v1/metrics/agreement?queue=no-such-queue", 401,  401,    401,    404,    404,    404,    400,    400),
     R(GET,  "/api/v1/exports/decisions.jsonl",             401,    401,    401,    403,    403,    403,    200,    200),
     R(GET,  "/api/v1/exports/audit.jsonl",                 401,    401,    401,    403,    403,    403,    200,    200),
 ]

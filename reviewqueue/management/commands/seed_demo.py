@@ -13,7 +13,7 @@ from reviewqueue.domain import reasons
 from reviewqueue.domain.rows import decision_row
 from reviewqueue.lib.canonical import content_hash
 from reviewqueue.lib.diff import is_cosmetic, json_diff
-from reviewqueue.models import AuditEvent, Decision, Queue, Recommendation, Source, User
+from reviewqueue.models import AuditEvent, Decision, Queue, Recommendation, Source, User, Vote
 from reviewqueue.services.audit import Actor, audit_chain_order, audit_event
 from reviewqueue.services.ingest import recommendation_ingest_batch
 from reviewqueue.services.setup import api_key_create, config_apply, user_create
@@ -145,6 +145,16 @@ class Command(BaseCommand):
             )
         config = Path(settings.BASE_DIR) / "demo" / "reviewqueue.toml"
         config_apply(text=config.read_text(), actor=actor)
+        # A second reviewer for the consensus queue (the file's members are alice and bob,
+        # whom its documented setup creates first).
+        passwords["carol"] = f"demo-{secrets.token_urlsafe(9)}"
+        user_create(
+            username="carol",
+            role="reviewer",
+            password=passwords["carol"],
+            queues=["accounts"],
+            actor=actor,
+        )
         source = Source.objects.get(name="support-agent")
         if not Recommendation.objects.filter(source=source).exists():
             rng = random.Random(seed)
@@ -170,6 +180,8 @@ class Command(BaseCommand):
         if history_days > 0 and not Decision.objects.filter(kind="human").exists():
             made = _history(source, history_days, random.Random(seed + 1))
             self.stdout.write(f"Created {made} decided items over the last {history_days} days.")
+            voted = _consensus_history(min(history_days, 14), random.Random(seed + 4))
+            self.stdout.write(f"Gave {voted} of the accounts queue's history items two votes.")
         if history_days > 0 and not Decision.objects.filter(queue__slug="cancellations").exists():
             made = _shadow_history(source, history_days, random.Random(seed + 3))
             self.stdout.write(f"Created {made} blind-reviewed cancellations (shadow history).")
@@ -416,3 +428,78 @@ def _shadow_history(source: Source, days: int, rng: random.Random) -> int:
     Decision.objects.bulk_create(decisions, batch_size=1000)
     _history_audit(source, recs, decisions)
     return len(decisions)
+
+
+def _consensus_history(days: int, rng: random.Random) -> int:
+    """The accounts queue's last `days` of history as consensus would have made it: two
+    votes on each item. Where alice (a senior) decided, about a third of the time bob and
+    carol had disagreed and the item went to her; otherwise carol and the decider agreed
+    (the decision is the second vote). So the reports' agreement section has numbers. Demo
+    rows written directly (no vote audit events), like the rest of the history; the decisions
+    and their audit rows stay as _history wrote them."""
+    queue = Queue.objects.get(slug="accounts")
+    users = {u.username: u for u in User.objects.filter(username__in=["bob", "carol"])}
+    since = timezone.now() - timedelta(days=days)
+    decisions = list(
+        Decision.objects.filter(queue=queue, kind="human", decided_at__gte=since).select_related(
+            "recommendation", "reviewer"
+        )
+    )
+    votes: list[Vote] = []
+    escalated: list[Recommendation] = []
+    for decision in decisions:
+        rec = decision.recommendation
+        assert decision.reviewer is not None
+        first_at = rec.claimed_at or decision.decided_at - timedelta(seconds=120)
+
+        if decision.reviewer.username == "alice" and rng.random() < 0.35:
+            other = "reject" if decision.outcome != "reject" else "approve"
+            votes.append(
+                _vote(decision, users["bob"], decision.outcome, decision.payload, first_at)
+            )
+            second_at = decision.decided_at - timedelta(seconds=60)
+            votes.append(
+                _vote(
+                    decision,
+                    users["carol"],
+                    other,
+                    None if other == "reject" else rec.payload,
+                    second_at,
+                )
+            )
+            rec.escalated_at = second_at
+            escalated.append(rec)
+        else:
+            votes.append(
+                _vote(decision, users["carol"], decision.outcome, decision.payload, first_at)
+            )
+            votes.append(
+                _vote(
+                    decision,
+                    decision.reviewer,
+                    decision.outcome,
+                    decision.payload,
+                    decision.decided_at,
+                )
+            )
+    Recommendation.objects.filter(pk__in=[d.recommendation_id for d in decisions]).update(
+        reviewers_needed=2
+    )
+    Recommendation.objects.bulk_update(escalated, ["escalated_at"], batch_size=1000)
+    Vote.objects.bulk_create(votes, batch_size=1000)
+    return len(decisions)
+
+
+def _vote(decision: Decision, user: User, outcome: str, payload: Any, at: datetime) -> Vote:
+    """A demo vote on the decision's item; one that differs from the decision has reason
+    `other`."""
+    return Vote(
+        recommendation=decision.recommendation,
+        queue_id=decision.queue_id,
+        reviewer=user,
+        outcome=outcome,
+        payload=payload,
+        payload_hash=content_hash(payload) if payload is not None else "",
+        reason_code=decision.reason_code if outcome == decision.outcome else "other",
+        created_at=at,
+    )
