@@ -36,9 +36,8 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMe
 from langchain_core.outputs import ChatGeneration, ChatResult
 from langchain_core.tools import tool
 from langgraph.checkpoint.memory import InMemorySaver
-
-from reviewqueue.client import ReviewQueueClient
-from reviewqueue.integrations.langgraph import ReviewQueueHITL, Submitted
+from reviewqueue_client import ReviewQueueClient
+from reviewqueue_client.langgraph import ReviewQueueHITL, Submitted
 
 
 @tool

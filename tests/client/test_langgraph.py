@@ -9,9 +9,9 @@ import pytest
 from django.utils import timezone
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.checkpoint.sqlite import SqliteSaver
+from reviewqueue_client import AsyncReviewQueueClient, DecisionTimeout, verify_callback
+from reviewqueue_client.langgraph import AsyncReviewQueueHITL, ReviewQueueHITL
 
-from reviewqueue.client import AsyncReviewQueueClient, DecisionTimeout, verify_callback
-from reviewqueue.integrations.langgraph import AsyncReviewQueueHITL, ReviewQueueHITL
 from reviewqueue.models import CallbackDelivery
 from reviewqueue.models import Recommendation as RecommendationRow
 from reviewqueue.services.callbacks import callback_deliver

@@ -4,9 +4,7 @@ import json
 import time
 
 import pytest
-from standardwebhooks import Webhook, WebhookVerificationError
-
-from reviewqueue.client import (
+from reviewqueue_client import (
     InvalidSignature,
     sign_callback,
     standard_webhook_headers,
@@ -14,6 +12,7 @@ from reviewqueue.client import (
     verify_callback,
     verify_standard,
 )
+from standardwebhooks import Webhook, WebhookVerificationError
 
 SECRET = "cb-s3cret with spaces & ünicode"
 EVENT = {

@@ -13,14 +13,14 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.pregel.protocol import PregelProtocol
 from langgraph.types import StateSnapshot
 
-from reviewqueue.client.models import (
+from reviewqueue_client.models import (
     Evidence,
     ModelInfo,
     NewRecommendation,
     Recommendation,
 )
 
-logger = logging.getLogger("reviewqueue.integrations.langgraph")
+logger = logging.getLogger("reviewqueue_client.langgraph")
 
 # Any compiled LangGraph graph, whatever its state, context, input and output types.
 type Graph = PregelProtocol[Any, Any, Any, Any]

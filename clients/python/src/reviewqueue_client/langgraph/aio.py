@@ -8,13 +8,9 @@ from typing import Any
 from langchain_core.runnables import RunnableConfig
 from langgraph.types import Command
 
-from reviewqueue.client.aio import AsyncReviewQueueClient
-from reviewqueue.client.errors import Conflict
-from reviewqueue.client.models import (
-    CallbackEvent,
-    Recommendation,
-)
-from reviewqueue.integrations.langgraph._base import (
+from reviewqueue_client.aio import AsyncReviewQueueClient
+from reviewqueue_client.errors import Conflict
+from reviewqueue_client.langgraph._base import (
     Graph,
     PendingInterrupt,
     PendingToolCall,
@@ -24,7 +20,11 @@ from reviewqueue.integrations.langgraph._base import (
     _thread_id,
     logger,
 )
-from reviewqueue.integrations.langgraph._locks import _async_thread_lock
+from reviewqueue_client.langgraph._locks import _async_thread_lock
+from reviewqueue_client.models import (
+    CallbackEvent,
+    Recommendation,
+)
 
 
 class AsyncReviewQueueHITL(_HITLBase):

@@ -22,8 +22,8 @@ import json
 import time
 from collections.abc import Mapping
 
-from reviewqueue.client.errors import InvalidSignature
-from reviewqueue.client.models import CallbackEvent
+from reviewqueue_client.errors import InvalidSignature
+from reviewqueue_client.models import CallbackEvent
 
 SIGNATURE_HEADER = "X-ReviewQueue-Signature"
 EVENT_ID_HEADER = "X-ReviewQueue-Event-Id"

@@ -8,13 +8,8 @@ from typing import Any
 from langchain_core.runnables import RunnableConfig
 from langgraph.types import Command
 
-from reviewqueue.client.errors import Conflict
-from reviewqueue.client.models import (
-    CallbackEvent,
-    Recommendation,
-)
-from reviewqueue.client.sync import ReviewQueueClient
-from reviewqueue.integrations.langgraph._base import (
+from reviewqueue_client.errors import Conflict
+from reviewqueue_client.langgraph._base import (
     Graph,
     PendingInterrupt,
     PendingToolCall,
@@ -24,7 +19,12 @@ from reviewqueue.integrations.langgraph._base import (
     _thread_id,
     logger,
 )
-from reviewqueue.integrations.langgraph._locks import _thread_lock
+from reviewqueue_client.langgraph._locks import _thread_lock
+from reviewqueue_client.models import (
+    CallbackEvent,
+    Recommendation,
+)
+from reviewqueue_client.sync import ReviewQueueClient
 
 
 class ReviewQueueHITL(_HITLBase):
