@@ -252,6 +252,7 @@ class TestVerifyCallback:
 def test_the_client_and_both_adapters_import_without_django():
     code = (
         "import sys, reviewqueue_client, reviewqueue_client.langgraph\n"
+        "import reviewqueue_client.openai_agents\n"
         "bad = sorted(m for m in sys.modules if m == 'django' or m.startswith(('django.', 'rest_framework')))\n"
         "assert not bad, bad\n"
         "print('ok')\n"
