@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from agents import Agent, Runner, RunResult, RunState
@@ -59,6 +60,7 @@ class AsyncReviewQueueApprovals(_ApprovalsBase):
         *,
         run_id: str,
         timeout: float | None = None,
+        on_state: Callable[[str], None] | None = None,
         **run_kwargs: Any,
     ) -> RunResult:
         budget = self.wait_timeout if timeout is None else timeout
@@ -70,6 +72,8 @@ class AsyncReviewQueueApprovals(_ApprovalsBase):
             result = await Runner.run(agent, input, **run_kwargs)
             state, interruptions = result.to_state(), result.interruptions
         while interruptions:
+            if on_state is not None:  # keep it: a restart continues from it
+                on_state(state.to_string())
             deadline = time.monotonic() + budget
             decided = []
             for approval in self.pending_from(interruptions, run_id):

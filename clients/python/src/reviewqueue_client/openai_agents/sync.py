@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from typing import Any
 
 from agents import Agent, Runner, RunResult, RunState, ToolApprovalItem
@@ -78,12 +79,14 @@ class ReviewQueueApprovals(_ApprovalsBase):
         *,
         run_id: str,
         timeout: float | None = None,
+        on_state: Callable[[str], None] | None = None,
         **run_kwargs: Any,
     ) -> RunResult:
         """Run the agent; each time it pauses for approvals, submit them, wait for every
         decision, apply them, continue; return the final RunResult. `input` may be a
         restored RunState (e.g. after a crash): its pending calls are looked up by external
-        id, never posted twice. Raises DecisionTimeout when the decisions of one pause do not
+        id, never posted twice. `on_state` is called with the serialised state at each pause
+        (store it; `restore` it after a restart). Raises DecisionTimeout when the decisions of one pause do not
         all come within `timeout` seconds (default `wait_timeout`)."""
         budget = self.wait_timeout if timeout is None else timeout
         picked_up = isinstance(input, RunState) and bool(input.get_interruptions())
@@ -94,6 +97,8 @@ class ReviewQueueApprovals(_ApprovalsBase):
             result = Runner.run_sync(agent, input, **run_kwargs)
             state, interruptions = result.to_state(), result.interruptions
         while interruptions:
+            if on_state is not None:  # keep it: a restart continues from it
+                on_state(state.to_string())
             deadline = time.monotonic() + budget  # for all the decisions of this pause
             decided = []
             for approval in self.pending_from(interruptions, run_id):
