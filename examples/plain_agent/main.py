@@ -63,8 +63,8 @@ def main(argv: list[str] | None = None) -> int:
         if decision is None:
             print(f"Closed without a decision: {done.status}")
             return 0
-        print(f"Decision: {decision.outcome} by {decision.kind}", end="")
-        print(f" ({decision.reason_code}: {decision.comment})" if decision.reason_code else "")
+        why = ": ".join(p for p in (decision.reason_code, decision.comment) if p)
+        print(f"Decision: {decision.outcome} by {decision.kind}" + (f" ({why})" if why else ""))
         if decision.outcome == "modify":
             print(f"Reviewer's payload: {decision.payload}")
         # Review Queue carries out an approved action itself; give it a moment to report.
