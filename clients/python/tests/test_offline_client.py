@@ -20,6 +20,9 @@ from reviewqueue_client import (
     ReviewQueueClient,
     ReviewQueueError,
     ServerError,
+    SignatureExpired,
+    SignatureMalformed,
+    SignatureMismatch,
     TransportError,
     sign_callback,
     verify_callback,
@@ -215,29 +218,30 @@ class TestVerifyCallback:
         assert event.decision is not None and event.decision.outcome == "reject"
 
     @pytest.mark.parametrize(
-        ("mangle", "why"),
+        ("mangle", "error", "why"),
         [
-            (lambda b, h: (b + b" ", h), "does not match"),
-            (lambda b, h: (b, h.replace("v1=", "v1=0")), "does not match"),
-            (lambda b, h: (b, None), "Missing"),
-            (lambda b, h: (b, ""), "Missing"),
-            (lambda b, h: (b, "garbage"), "Malformed"),
-            (lambda b, h: (b, "t=abc,v1=00"), "Malformed"),
-            (lambda b, h: (b, h.split(",")[1]), "Malformed"),
+            (lambda b, h: (b + b" ", h), SignatureMismatch, "does not match"),
+            (lambda b, h: (b, h.replace("v1=", "v1=0")), SignatureMismatch, "does not match"),
+            (lambda b, h: (b, None), SignatureMalformed, "Missing"),
+            (lambda b, h: (b, ""), SignatureMalformed, "Missing"),
+            (lambda b, h: (b, "garbage"), SignatureMalformed, "Malformed"),
+            (lambda b, h: (b, "t=abc,v1=00"), SignatureMalformed, "Malformed"),
+            (lambda b, h: (b, h.split(",")[1]), SignatureMalformed, "Malformed"),
         ],
     )
-    def test_tampered_or_malformed_signatures_are_refused(self, mangle, why):
+    def test_tampered_or_malformed_signatures_are_refused(self, mangle, error, why):
         body, header = mangle(self.body, sign_callback(self.body, "s3cret"))
-        with pytest.raises(InvalidSignature, match=why):
+        with pytest.raises(error, match=why) as caught:
             verify_callback(body, header, "s3cret")
+        assert isinstance(caught.value, InvalidSignature)
 
     def test_wrong_secret_is_refused(self):
-        with pytest.raises(InvalidSignature):
+        with pytest.raises(SignatureMismatch):
             verify_callback(self.body, sign_callback(self.body, "other"), "s3cret")
 
     def test_old_signatures_are_refused_as_replays(self):
         old = sign_callback(self.body, "s3cret", timestamp=int(time.time()) - 301)
-        with pytest.raises(InvalidSignature, match="tolerance"):
+        with pytest.raises(SignatureExpired, match="tolerance"):
             verify_callback(self.body, old, "s3cret")
         assert verify_callback(self.body, old, "s3cret", tolerance=600).id == EVENT["id"]
 
