@@ -26,6 +26,12 @@ pytestmark = pytest.mark.django_db(transaction=True)
 MODEL = ("refund-agent", "2026-10-01")
 
 
+def in_thread(fn, *args, **kwargs):
+    """Call in a fresh thread: Playwright's sync API leaves an event loop running in the main
+    thread for the rest of the session, and Runner.run_sync refuses to run under one."""
+    return in_background(fn, *args, **kwargs).result(timeout=30)
+
+
 def approvals(live, client=None, **options) -> ReviewQueueApprovals:
     options.setdefault("poll_interval", 0.05)
     options.setdefault("max_poll_interval", 0.2)
@@ -125,8 +131,12 @@ class TestRestart:
         # Process 1: the run pauses, its call is submitted, its state is serialised; it dies.
         log: list = []
         first = approvals(live)
-        paused = first.start(
-            build_agent(first, log), USER_ASK, run_id="t-restart", run_config=NO_TRACING
+        paused = in_thread(
+            first.start,
+            build_agent(first, log),
+            USER_ASK,
+            run_id="t-restart",
+            run_config=NO_TRACING,
         )
         assert not paused.done and paused.state is not None and len(paused.waiting_on) == 1
         stored = paused.state  # e.g. a text column
@@ -136,7 +146,7 @@ class TestRestart:
         transport = Recording()
         second = approvals(live, live.client(transport=transport))
         agent = build_agent(second, log, StubModel())
-        early = second.resume(agent, stored, run_id="t-restart", run_config=NO_TRACING)
+        early = in_thread(second.resume, agent, stored, run_id="t-restart", run_config=NO_TRACING)
         assert not early.done and not early.resumed and len(early.waiting_on) == 1
         assert early.state == stored and log == []
 
@@ -148,7 +158,7 @@ class TestRestart:
             payload={"order_id": "A-1", "amount": 20.0},
             reason_code="wrong_amount",
         )
-        done = second.resume(agent, stored, run_id="t-restart", run_config=NO_TRACING)
+        done = in_thread(second.resume, agent, stored, run_id="t-restart", run_config=NO_TRACING)
         assert done.done and done.resumed and done.state is None
         assert done.final_output == "Done. refunded 20.0 on A-1"
         assert log == [("issue_refund", {"order_id": "A-1", "amount": 20.0})]
@@ -158,15 +168,15 @@ class TestRestart:
     def test_run_until_done_picks_up_a_restored_state_and_hears_the_rejection(self, live, reviewer):
         log: list = []
         first = approvals(live)
-        stored = first.start(
-            build_agent(first, log), USER_ASK, run_id="t-pickup", run_config=NO_TRACING
+        stored = in_thread(
+            first.start, build_agent(first, log), USER_ASK, run_id="t-pickup", run_config=NO_TRACING
         ).state
         assert stored is not None
 
         transport = Recording()
         second = approvals(live, live.client(transport=transport))
         agent = build_agent(second, log, StubModel())
-        state = second.restore(agent, stored)
+        state = in_thread(second.restore, agent, stored)
         run = in_background(
             second.run_until_done, agent, state, run_id="t-pickup", run_config=NO_TRACING
         )

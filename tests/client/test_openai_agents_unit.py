@@ -7,6 +7,7 @@ from reviewqueue_client import Recommendation, ReviewQueueClient
 from reviewqueue_client.openai_agents import DecisionNotAllowed, ReviewQueueApprovals
 
 from tests.client.openai_agents_kit import NO_TRACING, REFUND_ARGS, USER_ASK, StubModel, build_agent
+from tests.client.test_openai_agents import in_thread
 
 
 def approvals(**options) -> ReviewQueueApprovals:
@@ -22,7 +23,7 @@ def decided(outcome, **decision) -> Recommendation:
 
 
 def paused(hitl, agent, run_id="t-1"):
-    result = Runner.run_sync(agent, USER_ASK, run_config=NO_TRACING)
+    result = in_thread(Runner.run_sync, agent, USER_ASK, run_config=NO_TRACING)
     return result, hitl.pending_from(result.interruptions, run_id)
 
 
@@ -47,7 +48,7 @@ def test_long_run_ids_are_hashed_to_fit_the_api():
 
 def test_a_run_id_is_required():
     hitl = approvals()
-    result = Runner.run_sync(build_agent(hitl, []), USER_ASK, run_config=NO_TRACING)
+    result = in_thread(Runner.run_sync, build_agent(hitl, []), USER_ASK, run_config=NO_TRACING)
     with pytest.raises(ValueError, match="run_id"):
         hitl.pending_from(result.interruptions, "")
 
@@ -72,5 +73,5 @@ def test_reject_message_is_configurable():
     result, [approval] = paused(hitl, agent)
     state = result.to_state()
     hitl.apply(state, [(approval, decided("reject", reason_code="other"))])
-    final = Runner.run_sync(agent, state, run_config=NO_TRACING)
+    final = in_thread(Runner.run_sync, agent, state, run_config=NO_TRACING)
     assert final.final_output == "Done. no (other)" and log == []
