@@ -322,7 +322,7 @@ REVIEWQUEUE_EXECUTORS = dict(
     item.split("=", 1) for item in env_list("REVIEWQUEUE_EXECUTORS") if "=" in item
 )
 # Execution and callback retries: exponential backoff from this base, capped, with jitter
-# (between half the capped delay and all of it; reviewqueue/client/retrying.py).
+# (between half the capped delay and all of it; reviewqueue_client.retrying, clients/python).
 REVIEWQUEUE_RETRY_BASE_SECONDS = float(os.environ.get("REVIEWQUEUE_RETRY_BASE_SECONDS", "2"))
 REVIEWQUEUE_RETRY_MAX_SECONDS = float(os.environ.get("REVIEWQUEUE_RETRY_MAX_SECONDS", "600"))
 REVIEWQUEUE_CALLBACK_MAX_ATTEMPTS = env_int("REVIEWQUEUE_CALLBACK_MAX_ATTEMPTS", 10)

@@ -27,9 +27,9 @@ from typing import Any
 import httpcore
 import httpx
 from django.conf import settings
+from reviewqueue_client.retrying import retry_after_seconds
+from reviewqueue_client.signatures import standard_webhook_headers
 
-from reviewqueue.client.retrying import retry_after_seconds
-from reviewqueue.client.signatures import standard_webhook_headers
 from reviewqueue.executors.base import ActionResult
 from reviewqueue.lib import signing
 from reviewqueue.lib.outbound import (

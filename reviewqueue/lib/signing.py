@@ -11,9 +11,8 @@ import hmac
 import os
 
 from django.conf import settings
-
-from reviewqueue.client.errors import InvalidSignature
-from reviewqueue.client.signatures import SIGNATURE_HEADER, sign_callback, verify_signature
+from reviewqueue_client.errors import InvalidSignature
+from reviewqueue_client.signatures import SIGNATURE_HEADER, sign_callback, verify_signature
 
 HEADER = SIGNATURE_HEADER
 # Executors whose requests are signed with the action type's secret (custom executors get

@@ -14,8 +14,7 @@ from typing import Any
 from celery import current_app
 from django.conf import settings
 from django.db import transaction
-
-from reviewqueue.client.retrying import delay
+from reviewqueue_client.retrying import delay
 
 log = logging.getLogger(__name__)
 

@@ -14,8 +14,8 @@ from typing import Any
 
 import httpx
 import pytest
+from reviewqueue_client import ReviewQueueClient
 
-from reviewqueue.client import ReviewQueueClient
 from reviewqueue.models import ActionType, QueueActionType
 from reviewqueue.services.audit import Actor
 from reviewqueue.services.tokens import personal_token_create

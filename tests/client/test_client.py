@@ -1,12 +1,11 @@
-"""reviewqueue.client against the live app: every call and every error type."""
+"""reviewqueue_client against the live app: every call and every error type."""
 
 import threading
 import time
 
 import httpx
 import pytest
-
-from reviewqueue.client import (
+from reviewqueue_client import (
     AuthenticationError,
     BatchItemResult,
     Conflict,
@@ -22,6 +21,7 @@ from reviewqueue.client import (
     ServerError,
     ValidationError,
 )
+
 from reviewqueue.models import Recommendation as RecommendationRow
 from tests.conftest import item
 

@@ -5,13 +5,14 @@ import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
+import httpx
 import pytest
 from django.utils import timezone
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.checkpoint.sqlite import SqliteSaver
+from reviewqueue_client import AsyncReviewQueueClient, DecisionTimeout, verify_callback
+from reviewqueue_client.langgraph import AsyncReviewQueueHITL, ReviewQueueHITL
 
-from reviewqueue.client import AsyncReviewQueueClient, DecisionTimeout, verify_callback
-from reviewqueue.integrations.langgraph import AsyncReviewQueueHITL, ReviewQueueHITL
 from reviewqueue.models import CallbackDelivery
 from reviewqueue.models import Recommendation as RecommendationRow
 from reviewqueue.services.callbacks import callback_deliver
@@ -190,6 +191,54 @@ class TestCrashes:
         assert RecommendationRow.objects.count() == 1
         assert log == [("issue_refund", REFUND_CALL["args"])]  # ran exactly once
         assert tool_messages(state)[0].content == "refunded 40.0 on A-1"
+
+    def test_a_restarted_process_finds_its_item_by_external_id_and_posts_nothing(
+        self, live, reviewer, tmp_path
+    ):
+        db = tmp_path / "checkpoints.sqlite"
+        log: list = []
+        config = thread("t-restart")
+        conn = sqlite3.connect(db, check_same_thread=False)
+        paused = adapter(live).start(build_agent(log, SqliteSaver(conn)), USER_ASK, config)
+        conn.close()
+        [submitted] = paused.waiting_on
+
+        # The new process picks the thread up from its checkpointer: it looks the pending
+        # call up by external id and never posts it again (not even as a replay).
+        transport = Recording()
+        second = ReviewQueueHITL(
+            live.client(transport=transport),
+            "refunds",
+            model=MODEL,
+            poll_interval=0.05,
+            max_poll_interval=0.2,
+        )
+        conn = sqlite3.connect(db, check_same_thread=False)
+        agent = build_agent(log, SqliteSaver(conn), model=ScriptedChatModel())
+        run = in_background(second.run_until_done, agent, None, config)
+        proposed = reviewer.wait_and_claim()
+        assert proposed["id"] == submitted.recommendation.id
+        reviewer.decide(proposed["id"], "approve")
+        state = run.result(timeout=30)
+        conn.close()
+
+        assert ("POST", "/api/v1/recommendations") not in transport.sent
+        assert ("GET", "/api/v1/recommendations") in transport.sent  # by external id
+        assert RecommendationRow.objects.count() == 1
+        assert log == [("issue_refund", REFUND_CALL["args"])]
+        assert tool_messages(state)[0].content == "refunded 40.0 on A-1"
+
+
+class Recording(httpx.HTTPTransport):
+    """A real transport that notes each request's method and path."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sent: list[tuple[str, str]] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.sent.append((request.method, request.url.path))
+        return super().handle_request(request)
 
 
 class TestCallbackMode:

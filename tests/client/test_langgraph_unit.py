@@ -4,16 +4,16 @@ import pytest
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import START, StateGraph
 from langgraph.types import interrupt
-from typing_extensions import TypedDict
-
-from reviewqueue.client import Recommendation, ReviewQueueClient
-from reviewqueue.integrations.langgraph import (
+from reviewqueue_client import Recommendation, ReviewQueueClient
+from reviewqueue_client.langgraph import (
     DecisionNotAllowed,
     PendingToolCall,
     ReviewQueueHITL,
     UnsupportedInterrupt,
     external_id_for,
 )
+from typing_extensions import TypedDict
+
 from tests.client.agent_kit import (
     EMAIL_CALL,
     REFUND_CALL,

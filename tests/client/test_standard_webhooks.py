@@ -4,16 +4,18 @@ import json
 import time
 
 import pytest
-from standardwebhooks import Webhook, WebhookVerificationError
-
-from reviewqueue.client import (
+from reviewqueue_client import (
     InvalidSignature,
+    SignatureExpired,
+    SignatureMalformed,
+    SignatureMismatch,
     sign_callback,
     standard_webhook_headers,
     standard_webhooks_secret,
     verify_callback,
     verify_standard,
 )
+from standardwebhooks import Webhook, WebhookVerificationError
 
 SECRET = "cb-s3cret with spaces & ünicode"
 EVENT = {
@@ -65,7 +67,21 @@ def test_verify_callback_takes_either_signature_from_the_request_headers():
     assert verify_callback(BODY, {k.title(): v for k, v in standard.items()}, SECRET).id == "9a1c"
     assert verify_callback(BODY, ours["X-ReviewQueue-Signature"], SECRET).type == "decision.made"
     stale = standard_webhook_headers(BODY, SECRET, msg_id="9a1c", timestamp=t - 3600)
-    with pytest.raises(InvalidSignature, match="tolerance"):
+    with pytest.raises(SignatureExpired, match="tolerance"):
         verify_callback(BODY, stale, SECRET)
-    with pytest.raises(InvalidSignature):
-        verify_callback(BODY, {"webhook-id": "x"}, SECRET)
+    with pytest.raises(SignatureMalformed):
+        verify_callback(BODY, {"webhook-id": "x", "webhook-signature": "v1,x"}, SECRET)
+
+
+def test_stale_wrong_secret_and_tampered_are_distinct_errors():
+    headers = standard_webhook_headers(BODY, SECRET, msg_id="9a1c")
+    with pytest.raises(SignatureMismatch):
+        verify_callback(BODY, headers, "another secret")
+    with pytest.raises(SignatureMismatch):
+        verify_callback(BODY.replace(b"r1", b"r2"), headers, SECRET)
+    old = standard_webhook_headers(BODY, SECRET, msg_id="9a1c", timestamp=int(time.time()) - 301)
+    with pytest.raises(SignatureExpired):
+        verify_callback(BODY, old, SECRET)
+    assert verify_callback(BODY, old, SECRET, tolerance=600).id == "9a1c"
+    for error in (SignatureMismatch, SignatureExpired, SignatureMalformed):
+        assert issubclass(error, InvalidSignature)

@@ -4,9 +4,9 @@ import time
 
 import pytest
 from django.utils import timezone
+from reviewqueue_client.signatures import standard_webhooks_secret
 from standardwebhooks import Webhook
 
-from reviewqueue.client.signatures import standard_webhooks_secret
 from reviewqueue.lib import signing
 from reviewqueue.models import (
     ActionType,

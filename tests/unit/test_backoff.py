@@ -4,8 +4,7 @@ of at most the given share, never below zero and never above the cap."""
 import random
 
 import pytest
-
-from reviewqueue.client.retrying import delay
+from reviewqueue_client.retrying import delay
 
 
 @pytest.mark.parametrize(
@@ -81,7 +80,7 @@ def test_delay_matches_the_execution_and_callback_formula_it_replaced():
 def test_retry_after_reads_seconds_or_an_http_date(header, expected):
     from datetime import UTC, datetime
 
-    from reviewqueue.client.retrying import retry_after_seconds
+    from reviewqueue_client.retrying import retry_after_seconds
 
     now = datetime(2026, 12, 4, 12, 0, tzinfo=UTC).timestamp()
     assert retry_after_seconds(header, now=now) == expected
@@ -89,8 +88,8 @@ def test_retry_after_reads_seconds_or_an_http_date(header, expected):
 
 def test_the_server_caps_a_retry_after_at_a_day_and_the_client_reads_the_same_header():
     import httpx
+    from reviewqueue_client._core import retry_after
 
-    from reviewqueue.client._core import retry_after
     from reviewqueue.executors.http import MAX_RETRY_AFTER_SECONDS, _retry_after
 
     assert _retry_after("99999999") == MAX_RETRY_AFTER_SECONDS

@@ -129,7 +129,21 @@ class DecisionTimeout(ReviewQueueError):
 
 
 class InvalidSignature(ReviewQueueError):
-    """A callback's X-ReviewQueue-Signature is missing, malformed, too old or wrong."""
+    """A callback's signature is missing, malformed, too old or wrong. The subclasses say
+    which: `SignatureExpired`, `SignatureMismatch`, `SignatureMalformed`."""
+
+
+class SignatureMalformed(InvalidSignature):
+    """No signature headers, no secret to check them with, or headers that do not parse."""
+
+
+class SignatureExpired(InvalidSignature):
+    """The signed timestamp is further from now than the tolerance: a replay, or a clock off."""
+
+
+class SignatureMismatch(InvalidSignature):
+    """No signature matches the body with this secret: the secret is wrong or the body was
+    changed (the two cannot be told apart)."""
 
 
 _BY_STATUS: dict[int, type[ReviewQueueError]] = {

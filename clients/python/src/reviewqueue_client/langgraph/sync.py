@@ -8,13 +8,8 @@ from typing import Any
 from langchain_core.runnables import RunnableConfig
 from langgraph.types import Command
 
-from reviewqueue.client.errors import Conflict
-from reviewqueue.client.models import (
-    CallbackEvent,
-    Recommendation,
-)
-from reviewqueue.client.sync import ReviewQueueClient
-from reviewqueue.integrations.langgraph._base import (
+from reviewqueue_client.errors import Conflict
+from reviewqueue_client.langgraph._base import (
     Graph,
     PendingInterrupt,
     PendingToolCall,
@@ -24,7 +19,12 @@ from reviewqueue.integrations.langgraph._base import (
     _thread_id,
     logger,
 )
-from reviewqueue.integrations.langgraph._locks import _thread_lock
+from reviewqueue_client.langgraph._locks import _thread_lock
+from reviewqueue_client.models import (
+    CallbackEvent,
+    Recommendation,
+)
+from reviewqueue_client.sync import ReviewQueueClient
 
 
 class ReviewQueueHITL(_HITLBase):
@@ -57,6 +57,12 @@ class ReviewQueueHITL(_HITLBase):
             logger.warning("Using existing item %s for %s", existing.id, call.external_id)
             return self._notify(call, existing)
 
+    def ensure_submitted(self, call: PendingToolCall) -> Recommendation:
+        """The item for a call, looked up by external id first: a thread picked up after a
+        restart finds what the last process posted, and posts only what is missing."""
+        existing = self.client.find_by_external_id(call.external_id)
+        return self._notify(call, existing) if existing is not None else self.submit_call(call)
+
     def submit(self, graph: Graph, config: RunnableConfig) -> list[Submitted]:
         """Submit every tool call the thread is paused on; returns them with their items."""
         return [Submitted(c, self.submit_call(c)) for c in self._calls(self.pending(graph, config))]
@@ -77,6 +83,8 @@ class ReviewQueueHITL(_HITLBase):
         be picked up later."""
         budget = self.wait_timeout if timeout is None else timeout
         snapshot = graph.get_state(config)
+        # Picking a paused thread up: its calls may have been posted by an earlier process.
+        picked_up = input is None and bool(snapshot.interrupts)
         if input is not None or (snapshot.next and not snapshot.interrupts):
             graph.invoke(input, config)
             snapshot = graph.get_state(config)
@@ -87,7 +95,7 @@ class ReviewQueueHITL(_HITLBase):
             decided: dict[str, Recommendation] = {}
             deadline = time.monotonic() + budget  # for all the decisions of this pause
             for call in self._calls(interrupts):
-                rec = self.submit_call(call)
+                rec = self.ensure_submitted(call) if picked_up else self.submit_call(call)
                 if rec.is_open:
                     rec = self.client.wait_for_decision(
                         rec.id,
@@ -98,6 +106,7 @@ class ReviewQueueHITL(_HITLBase):
                 decided[call.external_id] = rec
             graph.invoke(Command(resume=self.resume_value(interrupts, decided)), config)
             snapshot = graph.get_state(config)
+            picked_up = False  # later pauses are new: their calls were never posted
 
     def start(self, graph: Graph, input: Any, config: RunnableConfig) -> RunResult:
         """Callback mode: invoke the graph, submit what it pauses on, and return at once."""
@@ -147,7 +156,7 @@ class ReviewQueueHITL(_HITLBase):
             decided: dict[str, Recommendation] = {}
             waiting: list[Submitted] = []
             for call in self._calls(interrupts):
-                rec = self.client.find_by_external_id(call.external_id) or self.submit_call(call)
+                rec = self.ensure_submitted(call)
                 if rec.is_open:
                     waiting.append(Submitted(call, rec))
                 decided[call.external_id] = rec

@@ -8,13 +8,9 @@ from typing import Any
 from langchain_core.runnables import RunnableConfig
 from langgraph.types import Command
 
-from reviewqueue.client.aio import AsyncReviewQueueClient
-from reviewqueue.client.errors import Conflict
-from reviewqueue.client.models import (
-    CallbackEvent,
-    Recommendation,
-)
-from reviewqueue.integrations.langgraph._base import (
+from reviewqueue_client.aio import AsyncReviewQueueClient
+from reviewqueue_client.errors import Conflict
+from reviewqueue_client.langgraph._base import (
     Graph,
     PendingInterrupt,
     PendingToolCall,
@@ -24,7 +20,11 @@ from reviewqueue.integrations.langgraph._base import (
     _thread_id,
     logger,
 )
-from reviewqueue.integrations.langgraph._locks import _async_thread_lock
+from reviewqueue_client.langgraph._locks import _async_thread_lock
+from reviewqueue_client.models import (
+    CallbackEvent,
+    Recommendation,
+)
 
 
 class AsyncReviewQueueHITL(_HITLBase):
@@ -47,6 +47,12 @@ class AsyncReviewQueueHITL(_HITLBase):
             logger.warning("Using existing item %s for %s", existing.id, call.external_id)
             return self._notify(call, existing)
 
+    async def ensure_submitted(self, call: PendingToolCall) -> Recommendation:
+        existing = await self.client.find_by_external_id(call.external_id)
+        if existing is not None:
+            return self._notify(call, existing)
+        return await self.submit_call(call)
+
     async def submit(self, graph: Graph, config: RunnableConfig) -> list[Submitted]:
         calls = self._calls(await self.pending(graph, config))
         return [Submitted(c, await self.submit_call(c)) for c in calls]
@@ -61,6 +67,7 @@ class AsyncReviewQueueHITL(_HITLBase):
     ) -> Any:
         budget = self.wait_timeout if timeout is None else timeout
         snapshot = await graph.aget_state(config)
+        picked_up = input is None and bool(snapshot.interrupts)
         if input is not None or (snapshot.next and not snapshot.interrupts):
             await graph.ainvoke(input, config)
             snapshot = await graph.aget_state(config)
@@ -71,7 +78,10 @@ class AsyncReviewQueueHITL(_HITLBase):
             decided: dict[str, Recommendation] = {}
             deadline = time.monotonic() + budget
             for call in self._calls(interrupts):
-                rec = await self.submit_call(call)
+                if picked_up:
+                    rec = await self.ensure_submitted(call)
+                else:
+                    rec = await self.submit_call(call)
                 if rec.is_open:
                     rec = await self.client.wait_for_decision(
                         rec.id,
@@ -82,6 +92,7 @@ class AsyncReviewQueueHITL(_HITLBase):
                 decided[call.external_id] = rec
             await graph.ainvoke(Command(resume=self.resume_value(interrupts, decided)), config)
             snapshot = await graph.aget_state(config)
+            picked_up = False
 
     async def start(self, graph: Graph, input: Any, config: RunnableConfig) -> RunResult:
         await graph.ainvoke(input, config)
@@ -121,9 +132,7 @@ class AsyncReviewQueueHITL(_HITLBase):
             decided: dict[str, Recommendation] = {}
             waiting: list[Submitted] = []
             for call in self._calls(interrupts):
-                rec = await self.client.find_by_external_id(
-                    call.external_id
-                ) or await self.submit_call(call)
+                rec = await self.ensure_submitted(call)
                 if rec.is_open:
                     waiting.append(Submitted(call, rec))
                 decided[call.external_id] = rec

@@ -1,11 +1,15 @@
 """Python client for Review Queue's public API (v1), sync and async, over httpx.
 
-Importable without Django: it only speaks HTTP. The LangGraph adapter lives in
-`reviewqueue.integrations.langgraph` (extra: `langgraph`).
+Its own distribution, `reviewqueue-client`: it needs only httpx and nothing of the server.
+Adapters: `reviewqueue_client.langgraph` (extra `langgraph`) and
+`reviewqueue_client.openai_agents` (extra `openai-agents`).
 """
 
-from reviewqueue.client.aio import AsyncReviewQueueClient
-from reviewqueue.client.errors import (
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as _version
+
+from reviewqueue_client.aio import AsyncReviewQueueClient
+from reviewqueue_client.errors import (
     AuthenticationError,
     Conflict,
     DecisionTimeout,
@@ -16,11 +20,14 @@ from reviewqueue.client.errors import (
     RateLimited,
     ReviewQueueError,
     ServerError,
+    SignatureExpired,
+    SignatureMalformed,
+    SignatureMismatch,
     TransportError,
     UnsupportedMediaType,
     ValidationError,
 )
-from reviewqueue.client.models import (
+from reviewqueue_client.models import (
     OPEN_STATUSES,
     BatchItemResult,
     CallbackEvent,
@@ -32,7 +39,7 @@ from reviewqueue.client.models import (
     Outcome,
     Recommendation,
 )
-from reviewqueue.client.signatures import (
+from reviewqueue_client.signatures import (
     EVENT_ID_HEADER,
     SIGNATURE_HEADER,
     sign_callback,
@@ -42,7 +49,12 @@ from reviewqueue.client.signatures import (
     verify_signature,
     verify_standard,
 )
-from reviewqueue.client.sync import ReviewQueueClient
+from reviewqueue_client.sync import ReviewQueueClient
+
+try:
+    __version__ = _version("reviewqueue-client")
+except PackageNotFoundError:  # pragma: no cover - run from a source tree without metadata
+    __version__ = "0+unknown"
 
 __all__ = [
     "EVENT_ID_HEADER",
@@ -69,9 +81,13 @@ __all__ = [
     "ReviewQueueClient",
     "ReviewQueueError",
     "ServerError",
+    "SignatureExpired",
+    "SignatureMalformed",
+    "SignatureMismatch",
     "TransportError",
     "UnsupportedMediaType",
     "ValidationError",
+    "__version__",
     "sign_callback",
     "standard_webhook_headers",
     "standard_webhooks_secret",

@@ -12,13 +12,13 @@ from urllib.parse import quote
 
 import httpx
 
-from reviewqueue.client.errors import ReviewQueueError, error_for_status
-from reviewqueue.client.models import (
+from reviewqueue_client.errors import ReviewQueueError, error_for_status
+from reviewqueue_client.models import (
     BatchItemResult,
     NewRecommendation,
     Recommendation,
 )
-from reviewqueue.client.retrying import delay, retry_after_seconds
+from reviewqueue_client.retrying import delay, retry_after_seconds
 
 API_PREFIX = "/api/v1"
 USER_AGENT = f"reviewqueue-client/1 httpx/{httpx.__version__}"

@@ -22,8 +22,13 @@ import json
 import time
 from collections.abc import Mapping
 
-from reviewqueue.client.errors import InvalidSignature
-from reviewqueue.client.models import CallbackEvent
+from reviewqueue_client.errors import (
+    InvalidSignature,
+    SignatureExpired,
+    SignatureMalformed,
+    SignatureMismatch,
+)
+from reviewqueue_client.models import CallbackEvent
 
 SIGNATURE_HEADER = "X-ReviewQueue-Signature"
 EVENT_ID_HEADER = "X-ReviewQueue-Event-Id"
@@ -77,7 +82,7 @@ def verify_standard(
 ) -> None:
     """Raise InvalidSignature unless the Standard Webhooks headers sign the raw `body`."""
     if not secret:
-        raise InvalidSignature("No signing secret configured.")
+        raise SignatureMalformed("No signing secret configured.")
     lower = {k.lower(): v for k, v in headers.items()}
     msg_id, stamp, signatures = (
         lower.get(WEBHOOK_ID),
@@ -85,19 +90,19 @@ def verify_standard(
         lower.get(WEBHOOK_SIGNATURE),
     )
     if not msg_id or not stamp or not signatures:
-        raise InvalidSignature("Missing webhook-id, webhook-timestamp or webhook-signature.")
+        raise SignatureMalformed("Missing webhook-id, webhook-timestamp or webhook-signature.")
     try:
         timestamp = int(stamp)
     except ValueError:
-        raise InvalidSignature("Malformed webhook-timestamp.") from None
+        raise SignatureMalformed("Malformed webhook-timestamp.") from None
     current = time.time() if now is None else now
     if abs(current - timestamp) > tolerance:
-        raise InvalidSignature("Signature timestamp is outside the tolerance (replay?).")
+        raise SignatureExpired("Signature timestamp is outside the tolerance (replay?).")
     raw = body.encode() if isinstance(body, str) else bytes(body)
     expected = _standard_digest(secret, msg_id, timestamp, raw)
     given = [part.partition(",") for part in signatures.split()]
     if not any(v == "v1" and hmac.compare_digest(expected, sig) for v, _, sig in given):
-        raise InvalidSignature("Signature does not match the body.")
+        raise SignatureMismatch("Signature does not match the body.")
 
 
 def verify_signature(
@@ -111,32 +116,32 @@ def verify_signature(
     """Raise InvalidSignature unless `header` signs the raw `body` with `secret` and its
     timestamp is within `tolerance` seconds of now (a replayed old request fails)."""
     if not secret:
-        raise InvalidSignature("No signing secret configured.")
+        raise SignatureMalformed("No signing secret configured.")
     if not header:
-        raise InvalidSignature(f"Missing {SIGNATURE_HEADER} header.")
+        raise SignatureMalformed(f"Missing {SIGNATURE_HEADER} header.")
     raw = body.encode() if isinstance(body, str) else bytes(body)
     timestamp: int | None = None
     candidates: list[str] = []
     for part in header.split(","):
         key, sep, value = part.strip().partition("=")
         if not sep:
-            raise InvalidSignature("Malformed signature header.")
+            raise SignatureMalformed("Malformed signature header.")
         if key == "t":
             try:
                 timestamp = int(value)
             except ValueError:
-                raise InvalidSignature("Malformed signature timestamp.") from None
+                raise SignatureMalformed("Malformed signature timestamp.") from None
         elif key == "v1":
             candidates.append(value)
     if timestamp is None or not candidates:
-        raise InvalidSignature("Malformed signature header: needs t= and v1=.")
+        raise SignatureMalformed("Malformed signature header: needs t= and v1=.")
     current = time.time() if now is None else now
     if abs(current - timestamp) > tolerance:
-        raise InvalidSignature("Signature timestamp is outside the tolerance (replay?).")
+        raise SignatureExpired("Signature timestamp is outside the tolerance (replay?).")
     expected = _digest(secret, timestamp, raw)
     # Several v1= values let a sender sign with an old and a new secret during a rotation.
     if not any(hmac.compare_digest(expected, c) for c in candidates):
-        raise InvalidSignature("Signature does not match the body.")
+        raise SignatureMismatch("Signature does not match the body.")
 
 
 def verify_callback(

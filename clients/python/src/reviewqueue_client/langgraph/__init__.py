@@ -42,11 +42,11 @@ try:
     import langgraph.types  # noqa: F401
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError(
-        "reviewqueue.integrations.langgraph needs LangGraph and LangChain: install the "
+        "reviewqueue_client.langgraph needs LangGraph and LangChain: install the "
         "'langgraph' extra (langgraph, langchain, langchain-core)."
     ) from exc
 
-from reviewqueue.integrations.langgraph._base import (
+from reviewqueue_client.langgraph._base import (
     DecisionNotAllowed,
     PendingInterrupt,
     PendingToolCall,
@@ -55,8 +55,8 @@ from reviewqueue.integrations.langgraph._base import (
     UnsupportedInterrupt,
     external_id_for,
 )
-from reviewqueue.integrations.langgraph.aio import AsyncReviewQueueHITL
-from reviewqueue.integrations.langgraph.sync import ReviewQueueHITL
+from reviewqueue_client.langgraph.aio import AsyncReviewQueueHITL
+from reviewqueue_client.langgraph.sync import ReviewQueueHITL
 
 __all__ = [
     "AsyncReviewQueueHITL",

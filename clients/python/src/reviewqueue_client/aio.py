@@ -10,9 +10,9 @@ from typing import Any, Self
 
 import httpx
 
-from reviewqueue.client import _core
-from reviewqueue.client.errors import DecisionTimeout, TransportError
-from reviewqueue.client.models import (
+from reviewqueue_client import _core
+from reviewqueue_client.errors import DecisionTimeout, TransportError
+from reviewqueue_client.models import (
     BatchItemResult,
     Evidence,
     ModelInfo,

@@ -2,12 +2,12 @@
 
 Run it against a Review Queue (e.g. `scripts/run` in another terminal):
 
-    REVIEWQUEUE_URL=http://127.0.0.1:8000 REVIEWQUEUE_API_KEY=$(cat var/demo-api-key) \\
-        uv run python -m tests.client.example_agent
+    uv run python -m examples.langgraph_agent
 
 The agent proposes a refund and pauses. Open the URL it prints, sign in as a reviewer
 (`scripts/run` prints the demo passwords), and Approve, Modify (e.g. change the amount) or
-Reject it: the agent continues with what you decided and prints its last message.
+Reject it (or run `uv run python examples/decide.py modify amount=25` in a third terminal):
+the agent continues with what you decided and prints its last message.
 
 The chat model here is scripted so the example runs offline; put your own in its place,
 e.g. `from langchain.chat_models import init_chat_model; model = init_chat_model(...)`.
@@ -36,9 +36,8 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMe
 from langchain_core.outputs import ChatGeneration, ChatResult
 from langchain_core.tools import tool
 from langgraph.checkpoint.memory import InMemorySaver
-
-from reviewqueue.client import ReviewQueueClient
-from reviewqueue.integrations.langgraph import ReviewQueueHITL, Submitted
+from reviewqueue_client import ReviewQueueClient
+from reviewqueue_client.langgraph import ReviewQueueHITL, Submitted
 
 
 @tool

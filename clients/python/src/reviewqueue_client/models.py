@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, TypedDict
 
-from reviewqueue.client.errors import ReviewQueueError, error_for_status
+from reviewqueue_client.errors import ReviewQueueError, error_for_status
 
 Outcome = Literal["approve", "modify", "reject"]
 

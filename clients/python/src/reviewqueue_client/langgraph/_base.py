@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -13,19 +12,19 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.pregel.protocol import PregelProtocol
 from langgraph.types import StateSnapshot
 
-from reviewqueue.client.models import (
+from reviewqueue_client._adapters import bounded_external_id, default_reject_message
+from reviewqueue_client.models import (
     Evidence,
     ModelInfo,
     NewRecommendation,
     Recommendation,
 )
 
-logger = logging.getLogger("reviewqueue.integrations.langgraph")
+logger = logging.getLogger("reviewqueue_client.langgraph")
 
 # Any compiled LangGraph graph, whatever its state, context, input and output types.
 type Graph = PregelProtocol[Any, Any, Any, Any]
 
-EXTERNAL_ID_MAX = 200  # the API's limit
 METADATA_KEY = "langgraph"
 
 
@@ -94,10 +93,7 @@ def _thread_id(config: RunnableConfig) -> str:
 
 def external_id_for(prefix: str, thread_id: str, interrupt_id: str, tool_call_id: str) -> str:
     """Deterministic: the same pending call always gets the same external_id."""
-    readable = f"{prefix}:{thread_id}:{interrupt_id}:{tool_call_id}"
-    if len(readable) <= EXTERNAL_ID_MAX:
-        return readable
-    return f"{prefix}:sha256:{hashlib.sha256(readable.encode()).hexdigest()}"
+    return bounded_external_id(prefix, thread_id, interrupt_id, tool_call_id)
 
 
 def _text(message: BaseMessage) -> str:
@@ -110,16 +106,6 @@ def _text(message: BaseMessage) -> str:
         if isinstance(block, str) or (isinstance(block, dict) and block.get("type") == "text")
     ]
     return "".join(parts)
-
-
-def default_reject_message(rec: Recommendation) -> str:
-    """`<reason_code>: <comment>`, which the middleware hands to the model as the reason."""
-    if rec.decision is None:
-        if rec.status == "expired":
-            return "expired: the request expired before a reviewer approved it."
-        return f"{rec.status}: closed without a decision."
-    parts = [p for p in (rec.decision.reason_code, rec.decision.comment) if p]
-    return ": ".join(parts) or "rejected by a reviewer"
 
 
 class _HITLBase:

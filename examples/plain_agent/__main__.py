@@ -1,0 +1,5 @@
+import sys
+
+from examples.plain_agent.main import main
+
+sys.exit(main())

@@ -1,1 +1,0 @@
-"""Adapters that put Review Queue in the loop of agent frameworks (optional extras)."""
