@@ -96,7 +96,10 @@ def sink():
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self):
-            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            length = int(self.headers.get("Content-Length", 0))
+            body = self.rfile.read(length)
+            if len(body) < length:
+                return  # the sender died mid-request (kill -9): not a delivered request
             received = Received(self.path, dict(self.headers.items()), body, time.monotonic())
             if state.delay:
                 time.sleep(state.delay)
