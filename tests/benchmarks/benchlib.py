@@ -4,6 +4,7 @@ Processes are started in their own process groups and stopped by group, so a run
 (normally, by an error or by Ctrl-C) leaves nothing behind.
 """
 
+import base64
 import collections
 import contextlib
 import functools
@@ -395,3 +396,28 @@ def run_bench(main: Callable[[], int], name: str) -> None:
     except BenchError as exc:
         print(f"{name}: {exc}", file=sys.stderr)
         sys.exit(1)
+
+
+# --- Replaying recorded SQL (bench_ceiling.py, ceiling_app.py) -------------------------
+
+
+def run_statements(statements: list[dict[str, Any]], execute: Any) -> Any:
+    """Send each recorded statement through `execute(sql, copy_data) -> rows or None`
+    (copy_data: the bytes a COPY ... FROM STDIN streamed, else None), substituting the UUIDs
+    earlier statements returned; the last result's rows."""
+    seen: dict[str, str] = {}
+    last = None
+    for statement in statements:
+        sql = statement["sql"]
+        for form, old in statement["uses"]:  # form: how the text names it (dashes or not)
+            new = seen.get(old)
+            if new is not None and new != old:
+                sql = sql.replace(form, new if "-" in form else new.replace("-", ""))
+        copy = statement.get("copy")
+        rows = execute(sql, base64.b64decode(copy) if copy is not None else None)
+        if rows is not None:
+            last = rows
+            for row, col, old in statement["returns"]:
+                if row < len(rows):
+                    seen[old] = str(rows[row][col])
+    return last
