@@ -233,6 +233,36 @@ class Recorders:
                 transaction.set_rollback(True)
         return recorder.recording
 
+    def profile(
+        self, steps: list[tuple[str, str, bytes | None, dict[str, str]]], times: int, out: Path
+    ) -> None:
+        """cProfile `times` runs of `steps` (each rolled back); the top functions by own time
+        and by cumulative time, as text, in `out`."""
+        import cProfile
+        import io
+        import pstats
+
+        from django.db import transaction
+
+        profiler = cProfile.Profile()
+        for _ in range(times):
+            with transaction.atomic():
+                previous = ""
+                for method, path, body, headers in steps:
+                    path = path.replace("{id}", previous)
+                    profiler.enable()
+                    status, content = self.call(method, path, body=body, headers=headers)
+                    profiler.disable()
+                    answer = json.loads(content)
+                    previous = str(answer.get("id", "")) if isinstance(answer, dict) else ""
+                transaction.set_rollback(True)
+        text = io.StringIO()
+        stats = pstats.Stats(profiler, stream=text).strip_dirs()
+        text.write(f"{out.stem}: {times} runs through Django's test client, in process\n")
+        stats.sort_stats("tottime").print_stats(30)
+        stats.sort_stats("cumulative").print_stats(40)
+        out.write_text("\n".join(line.rstrip() for line in text.getvalue().splitlines()) + "\n")
+
 
 # --- Driving HTTP ----------------------------------------------------------------------------
 
@@ -421,6 +451,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
     parser.add_argument("--threads", type=int, default=1, help="gunicorn threads; >1 is gthread")
     parser.add_argument("--only", default="", help="comma-separated operations to run")
+    parser.add_argument("--profile", default="", help="also write cProfile summaries here")
     parser.add_argument("--save", default="", help="also write the figures as JSON here")
     return parser.parse_args()
 
@@ -501,8 +532,8 @@ def main() -> int:
         log("recording our SQL per operation (in this process, rolled back)")
         rec = Recorders()
         batch_body = json.dumps({"items": [item(f"r{run}-b-{i}") for i in range(1000)]}).encode()
-        recordings = {
-            "create": rec.record(
+        steps = {
+            "create": (
                 [
                     (
                         "POST",
@@ -512,17 +543,13 @@ def main() -> int:
                     )
                 ]
             ),
-            "batch": rec.record(
-                [("POST", "/api/v1/recommendations/batch", batch_body, source_json)]
-            ),
-            "list_p1": rec.record([("GET", "/api/v1/recommendations?limit=50", None, source)]),
-            "list_p100": rec.record([("GET", p100, None, source)]),
-            "items_p1": rec.record([("GET", f"/api/v1/queues/{QUEUE}/items", None, bob)]),
-            "claim": rec.record([("POST", f"/api/v1/queues/{QUEUE}/claim", None, bob)]),
-            "decide": rec.record(
-                [("POST", f"/api/v1/recommendations/{held}/decision", approve, holder)]
-            ),
-            "loop": rec.record(
+            "batch": [("POST", "/api/v1/recommendations/batch", batch_body, source_json)],
+            "list_p1": [("GET", "/api/v1/recommendations?limit=50", None, source)],
+            "list_p100": [("GET", p100, None, source)],
+            "items_p1": [("GET", f"/api/v1/queues/{QUEUE}/items", None, bob)],
+            "claim": [("POST", f"/api/v1/queues/{QUEUE}/claim", None, bob)],
+            "decide": ([("POST", f"/api/v1/recommendations/{held}/decision", approve, holder)]),
+            "loop": (
                 [
                     ("POST", f"/api/v1/queues/{QUEUE}/claim", None, bob),
                     (
@@ -531,9 +558,16 @@ def main() -> int:
                         approve,
                         {**bob, "Content-Type": "application/json"},
                     ),
-                ],
+                ]
             ),
         }
+        recordings = {name: rec.record(list(s)) for name, s in steps.items()}
+        if args.profile:
+            out = Path(args.profile)
+            out.mkdir(parents=True, exist_ok=True)
+            for name, s in steps.items():
+                log(f"profiling {name}")
+                rec.profile(list(s), 5 if name == "batch" else 200, out / f"{name}.txt")
         from django.db import connection as django_connection
 
         django_connection.close()
