@@ -251,7 +251,7 @@ class Recorders:
                 for method, path, body, headers in steps:
                     path = path.replace("{id}", previous)
                     profiler.enable()
-                    status, content = self.call(method, path, body=body, headers=headers)
+                    _status, content = self.call(method, path, body=body, headers=headers)
                     profiler.disable()
                     answer = json.loads(content)
                     previous = str(answer.get("id", "")) if isinstance(answer, dict) else ""
