@@ -594,12 +594,13 @@ def main() -> int:
             )
         )  # fmt: skip
         log(f"config: {ACTION_TYPE} -> webhook {sink.url}/actions/refund, {QUEUE} supervised")
-        manage("apply_config", str(config), env={"REVIEWQUEUE_OUTBOUND_ALLOWLIST": "127.0.0.1:*"})
+        # apply_config checks that the signing secret's variable is set, as the workers need.
         worker_env = {
             "REVIEWQUEUE_OUTBOUND_ALLOWLIST": "127.0.0.1:*",
             SECRET_ENV: secrets.token_urlsafe(24),
             "DJANGO_DEBUG": "0",
         }
+        manage("apply_config", str(config), env=worker_env)
         workers = Workers(app, args.concurrency, worker_env, logdir)
         pg, rd = postgres_pid(), redis_pid()
         meter = CpuMeter(
