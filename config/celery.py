@@ -4,7 +4,14 @@ from typing import Any
 
 from celery import Celery
 from celery.schedules import crontab
-from celery.signals import after_task_publish, before_task_publish, setup_logging, worker_init
+from celery.signals import (
+    after_task_publish,
+    before_task_publish,
+    setup_logging,
+    task_postrun,
+    task_prerun,
+    worker_init,
+)
 from django_structlog.celery.steps import DjangoStructLogInitStep
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -64,3 +71,16 @@ def _metrics_group(**kwargs: Any) -> None:
     from reviewqueue.observability.multiproc import group_start
 
     group_start("worker")
+
+
+@task_prerun.connect
+@task_postrun.connect
+def _database_connections(task: Any = None, **kwargs: Any) -> None:
+    """Before and after each task, what Django does around each request: close a connection
+    that broke or outlived CONN_MAX_AGE, keep a healthy one (settings.CELERY_DB_REUSE_MAX).
+    Not for a task run eagerly, inside its caller's transaction."""
+    if task is not None and getattr(task.request, "is_eager", False):
+        return
+    from django.db import close_old_connections
+
+    close_old_connections()

@@ -230,6 +230,13 @@ CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 # its execution is picked up again by the outbox sweep.
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 900)
 CELERY_WORKER_MAX_MEMORY_PER_CHILD = env_int("CELERY_WORKER_MAX_MEMORY_PER_CHILD", 512_000)  # KiB
+# A worker process keeps its database connection from task to task, as a web process does
+# from request to request: Celery's Django fixup would close it after every task (a new
+# connection per task cost more than the task); with this set it closes it only once per
+# this many tasks. config/celery.py drops a broken or too old (CONN_MAX_AGE) connection at
+# each task's start and end, and CONN_HEALTH_CHECKS checks it before a task's first query,
+# so a restarted PostgreSQL costs a reconnect, never a failed task.
+CELERY_DB_REUSE_MAX = env_int("CELERY_DB_REUSE_MAX", 1000)
 
 
 # --- Cache and sessions -----------------------------------------------------------------

@@ -33,7 +33,8 @@ from django.db.models import Count
 from reviewqueue.models import Recommendation, User
 from tests.conftest import TEST_PASSWORD, People, World, item
 from tests.gunicorn import Gunicorn, gunicorn_running
-from tests.tasks.conftest import _test_database_url
+from tests.tasks.conftest import _test_database_url, wait_until
+from tests.tasks.test_execution import approve, wait_status, wired  # noqa: F401 - fixture
 
 PGTMP = os.environ.get("PGTMP", "")
 DATA_DIR = Path(PGTMP) / "data" if PGTMP else None
@@ -282,3 +283,42 @@ def test_postgres_restart_during_ingest_gives_503s_then_recovers_and_loses_nothi
             f"[pg restart] retried {len(unavailable)} x 503: {dict(retried)}; "
             f"reviewer's page: {dict(page_statuses)}"
         )
+
+
+def _other_backends() -> set[int]:
+    """The backends connected to the test database other than this process's own."""
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT pid FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        return {pid for (pid,) in cur.fetchall()}
+
+
+def test_worker_keeps_its_connection_between_tasks_and_reconnects_after_a_restart(
+    wired,  # noqa: F811
+    sink,
+    start_worker,
+):
+    worker = start_worker()  # solo: one process, one connection
+    wait_status(approve(wired, external_id="before-1"), "succeeded")
+    kept = wait_until(_other_backends, "the worker's connection")
+    for n in range(2, 5):
+        wait_status(approve(wired, external_id=f"before-{n}"), "succeeded")
+    assert _other_backends() == kept  # the same connection, not one per task
+
+    options = _server_options()
+    try:
+        _pg_ctl("stop", "-m", "fast", "-w", "-t", "60")
+    finally:
+        if _pg_ctl("status", check=False) != 0:
+            _pg_ctl("start", "-w", "-t", "60", "-l", f"{PGTMP}/server.log", "-o", options)
+        connection.close()  # this process's connection died with the old server
+    # The worker notices its dead connection before the task's first query, reconnects and
+    # executes as before: no failed task, nothing left for the sweep.
+    after = [approve(wired, external_id=f"after-{n}") for n in range(3)]
+    for rec in after:
+        wait_status(rec, "succeeded", timeout=30)
+    assert len(sink.to("/actions/refund")) == 7
+    log = "".join(worker.log_lines)
+    assert "Traceback" not in log and "raised unexpected" not in log, log[-3000:]
