@@ -90,3 +90,38 @@ def audit_chain_order(events: Iterable[AuditEvent]) -> list[AuditEvent]:
     """`events` in the order to insert them: by chain (stable within one), so every
     multi-queue writer takes the chain heads' locks in the same order."""
     return sorted(events, key=lambda e: e.queue_id or 0)
+
+
+# The columns of AUDIT_INSERT, in its order (model field names).
+_AUDIT_INSERT_FIELDS = (
+    "occurred_at",
+    "actor_kind",
+    "actor_user",
+    "actor_source",
+    "actor_label",
+    "action",
+    "recommendation",
+    "queue",
+    "model_name",
+    "model_version",
+    "prompt_version",
+    "data",
+)
+
+
+def audit_insert_values(event: AuditEvent) -> tuple[str, list[Any]]:
+    """For a writer that must stay one SQL statement and audits in it (a CTE after
+    AUDIT_INSERT): the select list that writes `event` (from `audit_event`) and its
+    parameters, each as the ORM would save it and cast to its column's type (so the text
+    can also be a server-side prepared statement). Append `FROM <the CTE that moved the
+    row>` so the event is written only when the row moved; the trigger chains it as any
+    other row."""
+    from django.db import connection
+
+    fields = [AuditEvent._meta.get_field(name) for name in _AUDIT_INSERT_FIELDS]
+    casts = [f"CAST(%s AS {field.db_type(connection)})" for field in fields]
+    params = [
+        field.get_db_prep_save(getattr(event, field.attname), connection)  # type: ignore[union-attr]
+        for field in fields
+    ]
+    return "SELECT " + ", ".join(casts), params
