@@ -14,35 +14,45 @@ workers on machines whose clocks disagree still agree on when a lease ends. Ever
 attempt counts toward `max_attempts`, lost ones too.
 """
 
+import contextlib
 import logging
 import os
 import time
 import traceback
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import F, Q
+from django.db import connection, models, transaction
+from django.db.models import Q
 from django.db.models.functions import Now
 from django.utils import timezone
 
 from reviewqueue import access
 from reviewqueue.exceptions import Forbidden, IllegalMove, NotFound
 from reviewqueue.executors import ActionRequest, ActionResult, get_executor
-from reviewqueue.lib import signing
+from reviewqueue.lib import prepared, signing
 from reviewqueue.lib.canonical import content_hash
 from reviewqueue.models import (
     ActionType,
     Decision,
     Execution,
     ExecutionAttempt,
+    Queue,
     Recommendation,
+    Source,
     User,
 )
 from reviewqueue.observability import metrics
 from reviewqueue.observability.context import bind_recommendation
-from reviewqueue.services.audit import Actor, audit_record
+from reviewqueue.services.audit import (
+    AUDIT_INSERT,
+    Actor,
+    audit_event,
+    audit_insert_values,
+    audit_record,
+)
 from reviewqueue.services.breaker import breaker_evaluate
 from reviewqueue.services.callbacks import callback_event
 from reviewqueue.services.outbox import (
@@ -81,27 +91,137 @@ def execution_publish_on_commit(execution_id: int, delay_seconds: int = 0) -> No
     )
 
 
-def _claim(execution_id: int, timeout: float) -> str | None:
-    """Lease the execution for one attempt: "claimed" (attempts + 1), "exhausted" (its last
-    allowed attempt was lost: taken over to be finished, nothing is sent), or None."""
-    lease = Now() + timedelta(seconds=timeout + settings.REVIEWQUEUE_RUNNING_GRACE_SECONDS)
-    # A due time is written by the app's clock (decision, retry); a lease by the database's.
-    due = Q(status__in=_DUE, next_attempt_at__lte=timezone.now())
-    lost = Q(status__in=_TAKEN_OVER, next_attempt_at__lte=Now())
-    rows = Execution.objects.filter(pk=execution_id)
-    if (
-        rows.filter(due | lost, attempts__lt=F("max_attempts")).update(
-            status=ExecutionStatus.RUNNING,
-            attempts=F("attempts") + 1,
-            next_attempt_at=lease,
-            updated_at=timezone.now(),
-        )
-        == 1
-    ):
-        return _CLAIMED
-    if rows.filter(lost, attempts__gte=F("max_attempts")).update(next_attempt_at=lease) == 1:
-        return _EXHAUSTED
-    return None
+def _columns(model: type[models.Model], alias: str) -> list[str]:
+    return [f'{alias}."{field.column}"' for field in model._meta.concrete_fields]
+
+
+def _load[M: models.Model](model: type[M], values: list[Any]) -> M:
+    """A model instance from its concrete columns' raw values, converted as the ORM would."""
+    fields = model._meta.concrete_fields
+    converted = []
+    for field, value in zip(fields, values, strict=True):
+        col = field.get_col(model._meta.db_table)
+        for convert in connection.ops.get_db_converters(col) + col.get_db_converters(connection):
+            value = convert(value, col, connection)
+        converted.append(value)
+    return model.from_db(connection.alias, [f.attname for f in fields], converted)
+
+
+_E, _A = Execution._meta.db_table, ExecutionAttempt._meta.db_table
+_R, _T = Recommendation._meta.db_table, ActionType._meta.db_table
+_LOADED = (Execution, Recommendation, ActionType, Queue, Source)
+# The claim, one statement (see execution_run): lease a due execution (or one whose lease ran
+# out) for one attempt, close the attempts that were lost, insert this attempt's row, and
+# read everything the attempt needs. The lease is the database's clock plus the action
+# type's timeout and the grace period; a due time is the app's (a decision, a retry).
+_CLAIM_SQL = f"""
+WITH claimed AS (
+    UPDATE {_E} e
+    SET status = '{ExecutionStatus.RUNNING.value}', attempts = e.attempts + 1,
+        next_attempt_at = statement_timestamp()
+            + make_interval(secs => t.timeout_seconds + CAST(%s AS double precision)),
+        updated_at = CAST(%s AS timestamptz)
+    FROM {_R} r JOIN {_T} t ON t.id = r.action_type_id
+    WHERE e.id = CAST(%s AS bigint) AND r.id = e.recommendation_id
+      AND e.attempts < e.max_attempts
+      AND ((e.status IN ({", ".join(f"'{v}'" for v in _DUE)})
+            AND e.next_attempt_at <= CAST(%s AS timestamptz))
+           OR (e.status IN ({", ".join(f"'{v}'" for v in _TAKEN_OVER)})
+               AND e.next_attempt_at <= statement_timestamp()))
+    RETURNING {", ".join(_columns(Execution, "e"))}
+), lost AS (
+    UPDATE {_A} a
+    SET finished_at = CAST(%s AS timestamptz), outcome = 'lost', error = CAST(%s AS text)
+    FROM claimed c
+    WHERE a.execution_id = c.id AND a.finished_at IS NULL AND a.number < c.attempts
+), attempt AS (
+    INSERT INTO {_A} (execution_id, number, started_at, outcome, error, detail)
+    SELECT c.id, c.attempts, CAST(%s AS timestamptz), '', '', '' FROM claimed c
+    RETURNING id
+)
+SELECT {", ".join(_columns(Execution, "c"))}, {", ".join(_columns(Recommendation, "r"))},
+       {", ".join(_columns(ActionType, "t"))}, {", ".join(_columns(Queue, "q"))},
+       {", ".join(_columns(Source, "s"))}, attempt.id, d.kind, d.payload_hash
+FROM claimed c CROSS JOIN attempt
+JOIN {_R} r ON r.id = c.recommendation_id
+JOIN {_T} t ON t.id = r.action_type_id
+JOIN {Queue._meta.db_table} q ON q.id = r.queue_id
+JOIN {Source._meta.db_table} s ON s.id = r.source_id
+LEFT JOIN {Decision._meta.db_table} d ON d.recommendation_id = r.id
+"""  # noqa: S608 - constant text (tables, statuses); the values are parameters
+
+# Taking over an execution whose last allowed attempt was lost: leased to be finished as
+# dead, nothing is sent (see _take_over_exhausted).
+_EXHAUSTED_SQL = f"""
+UPDATE {_E} e
+SET next_attempt_at = statement_timestamp()
+    + make_interval(secs => t.timeout_seconds + CAST(%s AS double precision))
+FROM {_R} r JOIN {_T} t ON t.id = r.action_type_id
+WHERE e.id = CAST(%s AS bigint) AND r.id = e.recommendation_id
+  AND e.status IN ({", ".join(f"'{v}'" for v in _TAKEN_OVER)})
+  AND e.next_attempt_at <= statement_timestamp() AND e.attempts >= e.max_attempts
+"""  # noqa: S608 - constant text (tables, statuses); the values are parameters
+
+
+@dataclass
+class _Claimed:
+    execution: Execution  # with its recommendation, action type, queue and source
+    attempt_id: int
+    attempt_number: int
+    decision_kind: str | None  # None: no decision recorded (then the attempt is refused)
+    decision_hash: str | None
+
+
+def _claim(execution_id: int) -> _Claimed | None:
+    """Lease the execution for one attempt (attempts + 1) and start the attempt's row, in
+    one statement; None when it is not due, done, or another worker holds it."""
+    now = timezone.now()
+    params = [
+        settings.REVIEWQUEUE_RUNNING_GRACE_SECONDS,
+        now,
+        execution_id,
+        now,
+        now,
+        _LOST,
+        now,
+    ]
+    with connection.cursor() as cursor:
+        prepared.execute(cursor, "rq_execution_claim", _CLAIM_SQL, params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    values = list(row)
+    loaded = []
+    for model in _LOADED:
+        width = len(model._meta.concrete_fields)
+        loaded.append(_load(model, values[:width]))
+        values = values[width:]
+    execution, rec, action_type, queue, source = loaded
+    assert isinstance(execution, Execution) and isinstance(rec, Recommendation)
+    assert isinstance(action_type, ActionType) and isinstance(queue, Queue)
+    assert isinstance(source, Source)
+    rec.action_type, rec.queue, rec.source = action_type, queue, source
+    execution.recommendation = rec
+    attempt_id, kind, payload_hash = values
+    return _Claimed(execution, attempt_id, execution.attempts, kind, payload_hash)
+
+
+def _take_over_exhausted(execution_id: int) -> tuple[Execution, ExecutionAttempt] | None:
+    """When `_claim` got nothing: an execution running past its lease whose attempts are all
+    used is leased again to be finished (dead) without sending anything. Rare (a worker
+    lost on the last attempt), so plain ORM reads after the one conditional UPDATE."""
+    with connection.cursor() as cursor:
+        cursor.execute(_EXHAUSTED_SQL, [settings.REVIEWQUEUE_RUNNING_GRACE_SECONDS, execution_id])
+        if cursor.rowcount != 1:
+            return None
+    execution = Execution.objects.select_related(
+        "recommendation__action_type", "recommendation__queue", "recommendation__source"
+    ).get(pk=execution_id)
+    _close_lost_attempts(execution, timezone.now())
+    attempt, _ = ExecutionAttempt.objects.get_or_create(
+        execution=execution, number=execution.attempts
+    )
+    return execution, attempt
 
 
 def _close_lost_attempts(execution: Execution, now: datetime) -> None:
@@ -115,63 +235,70 @@ def execution_run(*, execution_id: int) -> str | None:
     """Run one attempt of a due execution. Returns the new status, or None when there was
     nothing to do (already done, not due, or another worker holds it).
 
+    Two statements on the database in the usual case: the claim (`_claim`: lease, attempt
+    row, everything the attempt needs) and the finish (`_finish`: status, attempt, audit);
+    then, for a policy-approved item, the circuit breaker.
     Refuses, loudly, a payload whose hash differs from the one recorded with the decision.
     Whatever the executor raises, the attempt is finished and the execution retried
     (network errors) or dead, never left running for the sweep to run again.
     Audited: `execution.succeeded`, `execution.retrying`, `execution.dead`, `execution.refused`.
     """
-    row = (
-        Execution.objects.select_related("recommendation__action_type")
-        .filter(pk=execution_id)
-        .first()
-    )
-    if row is None:
-        return None
-    bind_recommendation(row.recommendation_id)
-    action_type = row.recommendation.action_type
-    deadline = time.monotonic() + action_type.timeout_seconds  # before the lease starts
-    claim = _claim(execution_id, action_type.timeout_seconds)
-    if claim is None:
-        return None
-    execution = Execution.objects.select_related(
-        "recommendation__action_type", "recommendation__queue", "recommendation__source"
-    ).get(pk=execution_id)
-    _close_lost_attempts(execution, timezone.now())
-    if claim == _EXHAUSTED:
-        attempt, _ = ExecutionAttempt.objects.get_or_create(
-            execution=execution, number=execution.attempts
+    started = time.monotonic()  # the deadline counts from before the lease starts
+    claimed = _claim(execution_id)
+    if claimed is None:
+        taken_over = _take_over_exhausted(execution_id)
+        if taken_over is None:
+            return None
+        execution, attempt = taken_over
+        bind_recommendation(execution.recommendation_id)
+        decision = (
+            Decision.objects.filter(recommendation_id=execution.recommendation_id)
+            .only("kind")
+            .first()
         )
         return _finish(
             execution,
-            attempt,
+            attempt.pk,
+            attempt.number,
             ActionResult(ok=False, error=f"attempt {attempt.number} was {_LOST}; none left"),
+            decision_kind=decision.kind if decision else None,
         )
-    attempt = ExecutionAttempt.objects.create(execution=execution, number=execution.attempts)
+    execution = claimed.execution
+    bind_recommendation(execution.recommendation_id)
+    action_type = execution.recommendation.action_type
+    deadline = started + action_type.timeout_seconds
     refused = False
     try:
-        result, refused = _attempt(execution, action_type, deadline)
+        result, refused = _attempt(execution, action_type, deadline, claimed.decision_hash)
     except Exception as exc:  # any bug or failure of an executor: finish the attempt anyway
-        log.exception("execution %s attempt %s raised", execution.pk, attempt.number)
+        log.exception("execution %s attempt %s raised", execution.pk, claimed.attempt_number)
         result = ActionResult(
             ok=False,
             transient=isinstance(exc, OSError),  # a network failure; anything else is a bug
             error=f"the executor raised {type(exc).__name__}",
             detail=traceback.format_exc()[-MAX_DETAIL_CHARS:],
         )
-    return _finish(execution, attempt, result, refused=refused)
+    return _finish(
+        execution,
+        claimed.attempt_id,
+        claimed.attempt_number,
+        result,
+        refused=refused,
+        decision_kind=claimed.decision_kind,
+    )
 
 
 def _attempt(
-    execution: Execution, action_type: ActionType, deadline: float
+    execution: Execution, action_type: ActionType, deadline: float, decision_hash: str | None
 ) -> tuple[ActionResult, bool]:
-    """Check, then call the executor. Returns its result and whether it was refused."""
+    """Check, then call the executor. Returns its result and whether it was refused.
+    `decision_hash`: the payload hash recorded with the decision (None: no decision)."""
     rec = execution.recommendation
-    decision = Decision.objects.filter(recommendation=rec).first()
     stored_hash = content_hash(execution.payload)
     if (
-        decision is None
+        decision_hash is None
         or stored_hash != execution.payload_hash
-        or stored_hash != decision.payload_hash
+        or stored_hash != decision_hash
     ):
         log.error(
             "REFUSED execution %s of recommendation %s: the stored payload does not match the "
@@ -179,7 +306,7 @@ def _attempt(
             execution.pk,
             rec.pk,
             stored_hash,
-            decision.payload_hash if decision else None,
+            decision_hash,
         )
         error = "payload does not match the approved hash; refused"
         return ActionResult(ok=False, error=error), True
@@ -205,8 +332,43 @@ def _attempt(
     return executor(request), False
 
 
+# The finish, one statement: only the attempt that holds the lease (still running, same
+# attempt count) may finish it; then its attempt row and its audit event, written only
+# when the execution moved. The audit select list comes from the audit writer.
+_AUDIT_SELECT, _ = audit_insert_values(
+    audit_event(action="", actor=Actor.system("worker"), recommendation=None)
+)
+_FINISH_SQL = f"""
+WITH fin AS (
+    UPDATE {_E}
+    SET status = CAST(%s AS varchar), updated_at = CAST(%s AS timestamptz),
+        last_error = CAST(%s AS text),
+        next_attempt_at = COALESCE(CAST(%s AS timestamptz), next_attempt_at),
+        finished_at = CAST(%s AS timestamptz)
+    WHERE id = CAST(%s AS bigint) AND status = ANY(CAST(%s AS text[]))
+      AND attempts = CAST(%s AS integer)
+    RETURNING id
+), attempt AS (
+    UPDATE {_A}
+    SET finished_at = CAST(%s AS timestamptz), http_status = CAST(%s AS integer),
+        error = CAST(%s AS text), detail = CAST(%s AS text), outcome = CAST(%s AS varchar)
+    WHERE id = CAST(%s AS bigint) AND EXISTS (SELECT FROM fin)
+), audit AS (
+    {AUDIT_INSERT}
+    {_AUDIT_SELECT} FROM fin
+)
+SELECT count(*) FROM fin
+"""  # noqa: S608 - constant text (tables, statuses); the values are parameters
+
+
 def _finish(
-    execution: Execution, attempt: ExecutionAttempt, result: ActionResult, refused: bool = False
+    execution: Execution,
+    attempt_id: int,
+    attempt_number: int,
+    result: ActionResult,
+    *,
+    refused: bool = False,
+    decision_kind: str | None,
 ) -> str:
     now = timezone.now()
     rec = execution.recommendation
@@ -218,61 +380,70 @@ def _finish(
         status = ExecutionStatus.RETRYING
     else:
         status = ExecutionStatus.DEAD
-    with transaction.atomic():
-        # Only the attempt that holds the lease may finish it.
-        update: dict[str, Any] = {"status": status, "updated_at": now, "last_error": result.error}
-        delay = None
-        if status == ExecutionStatus.RETRYING:
-            delay = retry_delay(execution.attempts, result.retry_after)
-            update["next_attempt_at"] = now + timedelta(seconds=delay)
-        else:
-            update["finished_at"] = now
-        changed = Execution.objects.filter(
-            pk=execution.pk,
-            status__in=require_execution_legal([ExecutionStatus.RUNNING], status),
-            attempts=execution.attempts,
-        ).update(**update)
+    finished = status in (ExecutionStatus.SUCCEEDED, ExecutionStatus.DEAD, ExecutionStatus.REFUSED)
+    delay = None
+    next_attempt_at = None
+    if status == ExecutionStatus.RETRYING:
+        delay = retry_delay(execution.attempts, result.retry_after)
+        next_attempt_at = now + timedelta(seconds=delay)
+    event = audit_event(
+        action=f"execution.{status}",
+        actor=Actor.system("worker"),
+        recommendation=rec,
+        data={
+            "attempt": attempt_number,
+            "http_status": result.http_status,
+            "error": result.error[:500],
+            "retry_in_seconds": round(delay, 3) if delay is not None else None,
+        },
+    )
+    _, audit_params = audit_insert_values(event)
+    params = [
+        status.value,
+        now,
+        result.error,
+        next_attempt_at,
+        None if status == ExecutionStatus.RETRYING else now,
+        execution.pk,
+        require_execution_legal([ExecutionStatus.RUNNING], status),
+        execution.attempts,
+        now,
+        result.http_status,
+        result.error,
+        result.detail[:MAX_DETAIL_CHARS],
+        {"retrying": "retry"}.get(status, status.value),
+        attempt_id,
+        *audit_params,
+    ]
+    # The callback event is written in the finish's transaction (the outbox); without one,
+    # the finish is a statement on its own.
+    callback = finished and bool(rec.source.callback_url)
+    with transaction.atomic() if callback else contextlib.nullcontext():
+        with connection.cursor() as cursor:
+            prepared.execute(cursor, "rq_execution_finish", _FINISH_SQL, params)
+            (changed,) = cursor.fetchone() or (0,)
         if changed != 1:
             log.warning(
                 "execution %s attempt %s lost its lease; result dropped",
                 execution.pk,
-                attempt.number,
+                attempt_number,
             )
             return ExecutionStatus.RUNNING
-        for key, value in update.items():
-            setattr(execution, key, value)
+        execution.status, execution.updated_at, execution.last_error = status, now, result.error
+        if next_attempt_at is not None:
+            execution.next_attempt_at = next_attempt_at
+        else:
+            execution.finished_at = now
         metrics.executed(execution, status)
-        attempt.finished_at = now
-        attempt.http_status = result.http_status
-        attempt.error = result.error
-        attempt.detail = result.detail[:MAX_DETAIL_CHARS]
-        attempt.outcome = {"retrying": "retry"}.get(status, status)
-        attempt.save(update_fields=["finished_at", "http_status", "error", "detail", "outcome"])
-        finished = status in (
-            ExecutionStatus.SUCCEEDED,
-            ExecutionStatus.DEAD,
-            ExecutionStatus.REFUSED,
-        )
-        if finished:
-            _evaluate_breaker(rec)
-        audit_record(
-            action=f"execution.{status}",
-            actor=Actor.system("worker"),
-            recommendation=rec,
-            data={
-                "attempt": attempt.number,
-                "http_status": result.http_status,
-                "error": result.error[:500],
-                "retry_in_seconds": round(delay, 3) if delay is not None else None,
-            },
-        )
-        if finished:
-            event = (
+        if callback:
+            event_type = (
                 "execution.succeeded" if status == ExecutionStatus.SUCCEEDED else "execution.dead"
             )
             callback_event(
-                recommendation=rec, source=rec.source, event_type=event, execution=execution
+                recommendation=rec, source=rec.source, event_type=event_type, execution=execution
             )
+    if finished and decision_kind == DecisionKind.POLICY:
+        _evaluate_breaker(rec)
     if status == ExecutionStatus.RETRYING and delay is not None:
         task_publish_on_commit(
             EXECUTE_ACTION, execution.pk, what=f"retry of {execution.pk}", countdown=delay
@@ -281,16 +452,13 @@ def _finish(
 
 
 def _evaluate_breaker(rec: Recommendation) -> None:
-    """After a policy-approved execution finished. The breaker first: it locks the queue row
-    before it audits, as stage moves do; auditing before it (which locks the queue's audit
-    chain head) could deadlock with a concurrent stage move or resume. A failure of the
-    breaker is logged and never undoes the record of what the target was sent."""
-    decision = Decision.objects.filter(recommendation=rec).only("kind").first()
-    if decision is None or decision.kind != DecisionKind.POLICY:
-        return
+    """After a policy-approved execution finished and its finish committed: the breaker
+    runs in its own transaction (it locks the queue row before it audits, as stage moves
+    do), never inside the finish, so the finish holds no lock while the breaker reads. A
+    failure of the breaker is logged and never undoes the record of what the target was
+    sent."""
     try:
-        with transaction.atomic():
-            breaker_evaluate(queue=rec.queue)
+        breaker_evaluate(queue=rec.queue)
     except Exception:
         log.exception("breaker evaluation failed for queue %s", rec.queue.slug)
 
