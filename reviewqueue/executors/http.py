@@ -2,26 +2,39 @@
 transient and permanent.
 
 Each call resolves the host once and checks every address (lib/outbound.py), then connects
-only to those addresses: the connection pool's network backend is pinned to them, so a DNS
+only to those addresses: a connection pool's network backend is pinned to them, so a DNS
 answer that changes between the check and the connection (rebinding) cannot move the request
 anywhere else. The URL keeps its host name, so TLS verifies the certificate for that name
 (SNI) and the `Host` header is the URL's. The socket's peer is checked again before a byte
 is sent.
 
+Connections are kept alive and reused (a worker sends to the same few targets over and over;
+a new TCP and TLS connection per call cost more than the call). There is one pool per
+process and target, keyed by the URL's scheme, host and port and the exact set of addresses
+the check just allowed: a kept connection was made, and its peer checked, to one of the
+addresses this call's check allowed, so reuse never skips the policy; when DNS answers
+differently, the call gets a pool of its own. Idle connections are dropped after
+KEEPALIVE_SECONDS (shorter than common servers' idle timeouts), and the pools of a forked
+child start empty.
+
 The whole call has one deadline: every connect, TLS handshake, read and write gets at most
 the time left, so a target that drips bytes is cut off on time (httpx's and httpcore's own
 timeouts are per operation). No byte is written after the deadline. At most 64 KiB of a
-response body is read, and only of an error answer.
+response body is read.
 
 httpcore (httpx's transport) is used directly: httpx has no way to set a network backend.
 """
 
 import base64
+import contextvars
 import functools
 import http
 import json
+import os
 import ssl
+import threading
 import time
+from collections import OrderedDict
 from typing import Any
 
 import httpcore
@@ -43,6 +56,12 @@ from reviewqueue.lib.outbound import (
 TRANSIENT_STATUSES = {408, 425, 429}
 MAX_BODY_BYTES = 64 * 1024
 MAX_RETRY_AFTER_SECONDS = 24 * 3600  # a longer wait is a day: keeps the datetime sane
+KEEPALIVE_SECONDS = 1.0  # idle connections older than this are not reused
+MAX_POOLS = 32  # per process; the least recently used pool is closed beyond it
+
+# The deadline (time.monotonic()) of the call in progress: a kept connection obeys the call
+# that uses it. Unset outside a call: then every operation fails at once.
+_deadline: contextvars.ContextVar[float] = contextvars.ContextVar("deadline", default=0.0)
 
 
 @functools.cache
@@ -52,14 +71,13 @@ def _ssl_context() -> ssl.SSLContext:
 
 
 class _DeadlineStream(httpcore.NetworkStream):
-    """A connection whose every operation ends by the attempt's deadline."""
+    """A connection whose every operation ends by the deadline of the call using it."""
 
-    def __init__(self, stream: httpcore.NetworkStream, deadline: float) -> None:
+    def __init__(self, stream: httpcore.NetworkStream) -> None:
         self._stream = stream
-        self._deadline = deadline
 
     def _left(self, timeout: float | None, error: type[Exception]) -> float:
-        left = self._deadline - time.monotonic()
+        left = _deadline.get() - time.monotonic()
         if left <= 0:
             raise error("the attempt's deadline passed")
         return left if timeout is None else min(timeout, left)
@@ -81,9 +99,7 @@ class _DeadlineStream(httpcore.NetworkStream):
     ) -> httpcore.NetworkStream:
         # Python bounds a whole handshake by the socket timeout.
         left = self._left(timeout, httpcore.ConnectTimeout)
-        return _DeadlineStream(
-            self._stream.start_tls(ssl_context, server_hostname, left), self._deadline
-        )
+        return _DeadlineStream(self._stream.start_tls(ssl_context, server_hostname, left))
 
     def get_extra_info(self, info: str) -> Any:
         return self._stream.get_extra_info(info)
@@ -92,9 +108,8 @@ class _DeadlineStream(httpcore.NetworkStream):
 class _PinnedBackend(httpcore.NetworkBackend):
     """Connects to the checked addresses of one target, never to what DNS says now."""
 
-    def __init__(self, target: Target, deadline: float) -> None:
+    def __init__(self, target: Target) -> None:
         self._target = target
-        self._deadline = deadline
         self._inner = httpcore.SyncBackend()
 
     def connect_tcp(
@@ -109,7 +124,7 @@ class _PinnedBackend(httpcore.NetworkBackend):
             raise httpcore.ConnectError(f"port {port} was not checked")
         failure: Exception = httpcore.ConnectError(f"no address for {self._target.host}")
         for address in self._target.addresses:
-            left = self._deadline - time.monotonic()
+            left = _deadline.get() - time.monotonic()
             if left <= 0:
                 raise httpcore.ConnectTimeout("the attempt's deadline passed")
             try:
@@ -128,8 +143,42 @@ class _PinnedBackend(httpcore.NetworkBackend):
             except OutboundRefused:
                 stream.close()
                 raise
-            return _DeadlineStream(stream, self._deadline)
+            return _DeadlineStream(stream)
         raise failure
+
+
+_pools: OrderedDict[tuple[Any, ...], httpcore.ConnectionPool] = OrderedDict()
+_pools_lock = threading.Lock()
+
+
+def _forget_pools() -> None:
+    """In a forked child: the parent's connections are not ours to use (or close)."""
+    global _pools_lock
+    _pools.clear()
+    _pools_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_pools)
+
+
+def _pool(scheme: bytes, target: Target) -> httpcore.ConnectionPool:
+    """This process's pool for `target` as just checked (see the module docstring)."""
+    key = (scheme, target.host, target.port, target.addresses)
+    with _pools_lock:
+        pool = _pools.get(key)
+        if pool is not None:
+            _pools.move_to_end(key)
+            return pool
+        pool = _pools[key] = httpcore.ConnectionPool(
+            ssl_context=_ssl_context(),
+            network_backend=_PinnedBackend(target),
+            max_keepalive_connections=4,
+            keepalive_expiry=KEEPALIVE_SECONDS,
+        )
+        evicted = _pools.popitem(last=False)[1] if len(_pools) > MAX_POOLS else None
+    if evicted is not None:
+        evicted.close()
+    return pool
 
 
 def _retry_after(value: str | None) -> float | None:
@@ -157,6 +206,13 @@ def _read_capped(response: httpcore.Response) -> bytes:
     return body[:MAX_BODY_BYTES]
 
 
+def _declared_length(response: httpcore.Response) -> float:
+    for name, value in response.headers:
+        if name.lower() == b"content-length" and value.isdigit():
+            return int(value)
+    return float("inf")
+
+
 def _exchange(
     url: str, target: Target, raw: bytes, headers: dict[str, str], deadline: float
 ) -> ActionResult:
@@ -166,15 +222,9 @@ def _exchange(
         token = base64.b64encode(f"{parsed.username}:{parsed.password}".encode()).decode()
         all_headers["Authorization"] = f"Basic {token}"
     left = max(0.001, deadline - time.monotonic())
-    pool = httpcore.ConnectionPool(
-        ssl_context=_ssl_context(),
-        network_backend=_PinnedBackend(target, deadline),
-        max_connections=1,
-        max_keepalive_connections=0,  # one pool per call, pinned to this call's addresses
-    )
-    with (
-        pool,
-        pool.stream(
+    reset = _deadline.set(deadline)
+    try:
+        with _pool(parsed.raw_scheme, target).stream(
             "POST",
             httpcore.URL(
                 scheme=parsed.raw_scheme,
@@ -185,17 +235,23 @@ def _exchange(
             headers=list(all_headers.items()),
             content=raw,
             extensions={"timeout": {"connect": left, "read": left, "write": left, "pool": left}},
-        ) as response,
-    ):
-        # No redirects: a 3xx is an error, as a redirect could lead past the outbound policy.
-        status = response.status
-        if 200 <= status < 300:
-            return ActionResult(ok=True, http_status=status)
-        body = _read_capped(response).decode("utf-8", errors="replace")
-        retry_after = None
-        for name, value in response.headers:
-            if name.lower() == b"retry-after":
-                retry_after = _retry_after(value.decode("latin-1"))
+        ) as response:
+            # No redirects: a 3xx is an error, as a redirect could lead past the outbound
+            # policy.
+            status = response.status
+            if 200 <= status < 300:
+                # A short body is read so that the connection, its answer complete, can be
+                # kept for the next call; any other is left (the connection is closed).
+                if _declared_length(response) <= MAX_BODY_BYTES:
+                    _read_capped(response)
+                return ActionResult(ok=True, http_status=status)
+            body = _read_capped(response)
+            retry_after = None
+            for name, value in response.headers:
+                if name.lower() == b"retry-after":
+                    retry_after = _retry_after(value.decode("latin-1"))
+    finally:
+        _deadline.reset(reset)
     transient = status in TRANSIENT_STATUSES or status >= 500
     return ActionResult(
         ok=False,
@@ -203,7 +259,7 @@ def _exchange(
         http_status=status,
         error=_status_error(status),
         retry_after=retry_after if transient else None,
-        detail=body,
+        detail=body.decode("utf-8", errors="replace"),
     )
 
 

@@ -174,6 +174,58 @@ def test_https_to_a_pinned_address_keeps_the_name_for_sni_host_and_the_certifica
     assert network.connects == [("127.0.0.1", port)]
 
 
+@pytest.fixture
+def keepalive_sink():
+    """An HTTP/1.1 server on 127.0.0.1 that keeps connections open; it records, per
+    request, the client's port (one port: one connection)."""
+    ports: list[int] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self):
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            ports.append(self.client_address[1])
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server.server_address[1], ports
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_kept_connection_is_reused_only_for_the_addresses_it_was_checked_for(
+    wired, keepalive_sink, network, settings
+):
+    """Executions to one target reuse one connection while every check allows the address it
+    was made to. When DNS answers another address, the call does not reuse it: it connects
+    to the newly checked address, and its peer is checked again (here a NAT sends it to
+    loopback, so nothing is sent)."""
+    port, ports = keepalive_sink
+    settings.REVIEWQUEUE_OUTBOUND_ALLOWLIST = [f"127.0.0.0/8:{port}"]
+    network.answers["keep.test"] = ["127.0.0.1"]
+    point_at(wired, f"http://keep.test:{port}/actions/refund")
+    for n in range(3):
+        assert run(approve(wired, external_id=f"keep-{n}")).status == "succeeded"
+    assert len(ports) == 3 and len(set(ports)) == 1
+    assert network.connects == [("127.0.0.1", port)]
+
+    network.answers["keep.test"] = ["127.0.0.2"]
+    network.redirect["127.0.0.2"] = "127.0.0.1"
+    execution = run(approve(wired, external_id="keep-moved"))
+    assert network.connects == [("127.0.0.1", port), ("127.0.0.2", port)]
+    assert execution.status == "dead"
+    assert execution.last_error == "refused by the outbound policy"
+    assert len(ports) == 3
+
+
 # --- #6 A slow target ----------------------------------------------------------------------
 
 
