@@ -9,6 +9,8 @@ migrates, runs this file and stops everything; extra arguments come here, see --
     scripts/bench execution --items 2000 --rounds 1      # a quicker look
     scripts/bench execution --profile   # then time execution_run's phases in-process and
                                         # EXPLAIN ANALYZE the breaker (profile_execution.py)
+    scripts/bench execution --profile --cprofile tests/benchmarks/profiles/execution.txt
+                                        # and a cProfile summary of a batch, to that file
 
 It is a measurement, not a test: not collected by pytest. It exits 0 whenever the run itself
 worked, whether the speed targets are met or not; 1 if a process failed to start, an
@@ -559,6 +561,11 @@ def parse_args() -> argparse.Namespace:
         "--profile", action="store_true", help="then time an execution's phases in-process"
     )
     parser.add_argument("--profile-count", type=int, default=200, help="executions profiled")
+    parser.add_argument(
+        "--cprofile",
+        metavar="PATH",
+        help="with --profile: also write a cProfile summary of --profile-count executions",
+    )
     return parser.parse_args()
 
 
@@ -683,7 +690,10 @@ def main() -> int:
             workers.stop()
             log("profiling execution_run in-process (tests/benchmarks/profile_execution.py)")
             result = subprocess.run(
-                [sys.executable, str(HERE / "profile_execution.py"), str(args.profile_count)],
+                [sys.executable, str(HERE / "profile_execution.py"), str(args.profile_count),
+                 *(["--cprofile", str(Path(args.cprofile).resolve()),
+                    "--command", "scripts/bench execution " + " ".join(sys.argv[1:])]
+                   if args.cprofile else [])],
                 cwd=ROOT, env={**os.environ, **worker_env}, capture_output=True, text=True,
                 timeout=600, check=False,
             )  # fmt: skip

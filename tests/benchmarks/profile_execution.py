@@ -5,7 +5,7 @@ sink still up), or by hand with the app's environment, REVIEWQUEUE_OUTBOUND_ALLO
 127.0.0.1:*, the action type's signing secret variable set, a sink answering at the refunds
 action type's URL and the refunds queue in a stage that auto-approves:
 
-    python tests/benchmarks/profile_execution.py [COUNT]
+    python tests/benchmarks/profile_execution.py [COUNT] [--cprofile PATH]
 
 Makes COUNT auto-approved items through the ingest service (their execute_action messages
 go to the broker and are left there), then calls the task's service function,
@@ -13,10 +13,18 @@ execution_run(), for each in this process, with the service's steps wrapped in t
 every SQL statement timed. Timers nest: an indented line is part of the line above it.
 Wall-clock, not CPU: SQL lines include the round trip and PostgreSQL's work. Then EXPLAIN
 ANALYZE of the circuit breaker's query, which runs after every auto-approved execution.
+
+With --cprofile PATH (scripts/bench execution --profile --cprofile PATH): another COUNT
+executions, the same way but without the timers, under cProfile; PATH gets the command and
+the top 40 functions by cumulative and by own time.
 """
 
+import argparse
 import collections
+import cProfile
+import io
 import os
+import pstats
 import secrets
 import sys
 import time
@@ -49,8 +57,8 @@ timed, sql_timer = timers.wrap, timers.sql
 totals, calls, order, sql_times = timers.totals, timers.calls, timers.order, timers.sql_times
 
 
-def main() -> None:
-    count = int(sys.argv[1]) if len(sys.argv) > 1 else 100
+def make_executions(count: int) -> list[int]:
+    """COUNT + 5 auto-approved items' executions, made through the ingest service."""
     source = Source.objects.get(name=SOURCE)
     run = "prof-" + secrets.token_hex(3)
     ids = []
@@ -62,11 +70,50 @@ def main() -> None:
         ids += [r.recommendation_id for r in results if r.route == "auto"]
     if len(ids) != count + 5:
         raise SystemExit(f"only {len(ids)} of {count + 5} items were auto-approved")
-    executions = list(
+    return list(
         Execution.objects.filter(recommendation_id__in=ids)
         .order_by("id")
         .values_list("id", flat=True)
     )
+
+
+def cprofile(count: int, path: str, command: str) -> None:
+    executions = make_executions(count)
+    for pk in executions[:5]:  # warm up: imports, connection, prepared statements
+        execution.execution_run(execution_id=pk)
+    todo = executions[5:]
+    profiler = cProfile.Profile()
+    start = time.perf_counter()
+    profiler.enable()
+    statuses = collections.Counter(execution.execution_run(execution_id=pk) for pk in todo)
+    profiler.disable()
+    elapsed = time.perf_counter() - start
+    out = io.StringIO()
+    out.write(
+        f"# {command}\n"
+        f"# cProfile of execution_run (the execute_action task's body), {len(todo)} executions"
+        f" in one process against the benchmark's sink: {elapsed / len(todo) * 1000:.2f} ms"
+        f" each under the profiler ({dict(statuses)}). Celery's own per-task cost is not"
+        " in it (see the benchmark's E).\n"
+    )
+    for key in ("cumulative", "tottime"):
+        out.write(f"\n## top 40 by {key}\n")
+        stats = pstats.Stats(profiler, stream=out)
+        stats.sort_stats(key).print_stats(40)
+    Path(path).write_text(out.getvalue())
+    print(f"cProfile summary written to {path}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("count", type=int, nargs="?", default=100)
+    parser.add_argument("--cprofile", metavar="PATH")
+    parser.add_argument("--command", default="python tests/benchmarks/profile_execution.py")
+    args = parser.parse_args()
+    count = args.count
+    if args.cprofile:
+        cprofile(count, args.cprofile, args.command)
+    executions = make_executions(count)
 
     timed(execution, "execution_run", "service: execution_run")
     timed(execution, "_claim", "  _claim (conditional UPDATE)")
@@ -106,7 +153,11 @@ def main() -> None:
     with CaptureQueriesContext(connection) as captured:
         breaker_evaluate(queue=queue)
     finished = Execution.objects.filter(finished_at__isnull=False).count()
-    selects = [q["sql"] for q in captured.captured_queries if q["sql"].startswith("SELECT")]
+    selects = [
+        q["sql"]
+        for q in captured.captured_queries
+        if q["sql"].startswith('SELECT "reviewqueue_execution"')
+    ]
     if selects:
         with connection.cursor() as cur:
             cur.execute("EXPLAIN (ANALYZE, COSTS OFF) " + selects[0])
