@@ -15,6 +15,7 @@ attempt counts toward `max_attempts`, lost ones too.
 """
 
 import contextlib
+import functools
 import logging
 import os
 import time
@@ -95,16 +96,28 @@ def _columns(model: type[models.Model], alias: str) -> list[str]:
     return [f'{alias}."{field.column}"' for field in model._meta.concrete_fields]
 
 
+@functools.cache
+def _converters(model: type[models.Model]) -> list[tuple[Any, list[Any]]]:
+    """Per concrete field, its column expression and the ORM's converters for its values."""
+    result = []
+    for field in model._meta.concrete_fields:
+        col = field.get_col(model._meta.db_table)
+        result.append(
+            (col, connection.ops.get_db_converters(col) + col.get_db_converters(connection))
+        )
+    return result
+
+
 def _load[M: models.Model](model: type[M], values: list[Any]) -> M:
     """A model instance from its concrete columns' raw values, converted as the ORM would."""
-    fields = model._meta.concrete_fields
     converted = []
-    for field, value in zip(fields, values, strict=True):
-        col = field.get_col(model._meta.db_table)
-        for convert in connection.ops.get_db_converters(col) + col.get_db_converters(connection):
+    for (col, converters), value in zip(_converters(model), values, strict=True):
+        for convert in converters:
             value = convert(value, col, connection)
         converted.append(value)
-    return model.from_db(connection.alias, [f.attname for f in fields], converted)
+    return model.from_db(
+        connection.alias, [f.attname for f in model._meta.concrete_fields], converted
+    )
 
 
 _E, _A = Execution._meta.db_table, ExecutionAttempt._meta.db_table
