@@ -1,8 +1,10 @@
 """Approved actions are executed by a real Celery worker, exactly once per key, signed."""
 
 import time
+from io import StringIO
 
 import pytest
+from django.core.management import call_command
 from django.utils import timezone
 from reviewqueue_client.signatures import standard_webhooks_secret
 from standardwebhooks import Webhook
@@ -182,6 +184,51 @@ def test_the_breaker_trips_demotes_and_an_admin_resumes(wired, people, sink):
     )
     assert resumed.route == "auto"
     assert AuditEvent.objects.get(action="breaker.resumed").data["comment"] == "target fixed"
+
+
+def test_the_finish_audits_in_its_statement_and_the_breaker_after_it_and_the_chain_verifies(
+    wired, sink
+):
+    """The finish writes its event inside its one statement (the audit writer's
+    audit_insert_values), chained by the database like any other; the breaker runs after
+    the finish committed, so a trip is audited after the execution that caused it."""
+    Queue.objects.filter(pk=wired.queue.pk).update(
+        stage="supervised", breaker_window=10, breaker_max_failure_rate=0.2
+    )
+    sink.default = (400, {})
+    recommendation_ingest_batch(
+        source=wired.source,
+        items=[item(external_id=f"auto-{i}", risk_score=0.1, confidence=0.99) for i in range(10)],
+    )
+    for execution in Execution.objects.order_by("pk"):
+        execution_run(execution_id=execution.pk)
+    actions = list(
+        AuditEvent.objects.filter(queue=wired.queue)
+        .order_by("seq")
+        .values_list("action", flat=True)
+    )
+    assert actions.count("execution.dead") == 10 and actions.count("breaker.tripped") == 1
+    assert actions.index("breaker.tripped") > len(actions) - 1 - actions[::-1].index(
+        "execution.dead"
+    )
+    last = Execution.objects.order_by("pk").last()
+    event = AuditEvent.objects.get(
+        recommendation_id=last.recommendation_id, action="execution.dead"
+    )
+    assert (event.actor_kind, event.actor_label, event.queue_id) == (
+        "system",
+        "worker",
+        wired.queue.pk,
+    )
+    assert event.data == {
+        "attempt": 1,
+        "http_status": 400,
+        "error": "HTTP 400 Bad Request",
+        "retry_in_seconds": None,
+    }
+    out = StringIO()
+    call_command("verify_audit", stdout=out)  # raises CommandError on a broken chain
+    assert "ok" in out.getvalue()
 
 
 def test_retry_of_a_live_execution_is_refused(wired, people):
