@@ -157,8 +157,9 @@ class Recommendation(models.Model):
                 name="rec_lease_idx",
                 condition=Q(status="in_review"),
             ),
-            # A source's own listing, newest first.
-            models.Index(fields=["source", "-created_at"], name="rec_source_created_idx"),
+            # A source's own listing, newest first, and its keyset cursor (created_at, id):
+            # the id breaks ties within a batch, which shares one created_at.
+            models.Index(fields=["source", "-created_at", "-id"], name="rec_source_created_id_idx"),
             # The anomaly baselines: an action type's latest items in a queue.
             models.Index(
                 fields=["queue", "action_type", "-created_at"], name="rec_queue_type_created_idx"

@@ -6,7 +6,8 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import BooleanField, QuerySet
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from reviewqueue import access
@@ -136,7 +137,15 @@ def recommendation_list_for_source(
         qs = qs.exclude(flags=[]) if flagged else qs.filter(flags=[])
     if cursor:
         created, pk = _decode_cursor(cursor)
-        qs = qs.filter(created_at__lte=created).exclude(created_at=created, id__gte=pk)
+        # A row comparison, so the (source, created_at, id) index starts at the cursor.
+        qs = qs.filter(
+            RawSQL(
+                '("reviewqueue_recommendation"."created_at", "reviewqueue_recommendation"."id")'
+                " < (%s, %s)",
+                [created, pk],
+                output_field=BooleanField(),
+            )
+        )
     rows = list(qs.order_by("-created_at", "-id")[: limit + 1])
     next_cursor = _encode_cursor(rows[limit - 1]) if len(rows) > limit else None
     return rows[:limit], next_cursor
