@@ -188,6 +188,13 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env_int(
     "DATABASE_CONNECT_TIMEOUT", 3
 )
+# Server-side parameter binding, so psycopg prepares a statement the second time a
+# connection runs it (prepare_threshold) and PostgreSQL can keep its plan: the list and claim
+# queries spend more time planning than running (tests/benchmarks/profiles/). A connection
+# pooler in transaction mode needs protocol-level prepared statements (PgBouncer >= 1.21
+# with max_prepared_statements); DATABASE_PREPARED_STATEMENTS=0 turns this off.
+if env_int("DATABASE_PREPARED_STATEMENTS", 1):
+    DATABASES["default"]["OPTIONS"] |= {"server_side_binding": True, "prepare_threshold": 2}
 if os.environ.get("DJANGO_TEST_DB_NAME"):  # lets two test runs share one server
     DATABASES["default"]["TEST"] = {"NAME": os.environ["DJANGO_TEST_DB_NAME"]}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -34,31 +34,49 @@ def _bad_text(text: str) -> str | None:
     return None
 
 
+# Where a value sits, as a chain (parent chain, key); the path is spelled out only for an
+# error, so a walk of a 1,000-item batch builds no list per value.
+_Chain = tuple["_Chain", Any] | None
+
+
+def _path(chain: _Chain) -> list[Any]:
+    path: list[Any] = []
+    while chain is not None:
+        chain, key = chain
+        path.append(key)
+    return path[::-1]
+
+
 def check_storable(data: Any, *, own_limit: tuple[str, ...] = ()) -> None:
     """Raise ValidationFailed for what JSON allows but storage refuses, or for an array
     longer than MAX_ARRAY_ITEMS (except the top-level fields named in `own_limit`, which
     their view checks against its own limit); iterative, so any depth is safe to walk."""
-    stack: list[tuple[Any, list[Any]]] = [(data, [])]
+    stack: list[tuple[Any, int, _Chain]] = [(data, 0, None)]
+    pop, push = stack.pop, stack.append
     while stack:
-        value, path = stack.pop()
-        if len(path) > MAX_DEPTH:
-            raise _problem(path[:MAX_DEPTH], f"Nested deeper than {MAX_DEPTH} levels.")
+        value, depth, chain = pop()
+        if depth > MAX_DEPTH:
+            raise _problem(_path(chain)[:MAX_DEPTH], f"Nested deeper than {MAX_DEPTH} levels.")
         if isinstance(value, str):
             if message := _bad_text(value):
-                raise _problem(path, message)
+                raise _problem(_path(chain), message)
         elif isinstance(value, float):
             if not math.isfinite(value):
-                raise _problem(path, "Numbers must be finite (this one overflows a double).")
+                raise _problem(
+                    _path(chain), "Numbers must be finite (this one overflows a double)."
+                )
         elif isinstance(value, dict):
             for key, item in value.items():
                 if message := _bad_text(key):
-                    raise _problem(path, f"A key is not valid text: {message}")
-                stack.append((item, [*path, key]))
+                    raise _problem(_path(chain), f"A key is not valid text: {message}")
+                push((item, depth + 1, (chain, key)))
         elif isinstance(value, list):
-            if len(value) > MAX_ARRAY_ITEMS and not (len(path) == 1 and path[0] in own_limit):
-                where = ".".join(str(p) for p in path) or "body"
+            top = chain[1] if depth == 1 and chain is not None else None
+            if len(value) > MAX_ARRAY_ITEMS and top not in own_limit:
+                where = ".".join(str(p) for p in _path(chain)) or "body"
                 raise ValidationFailed(
                     f"An array in the request body is too long: {where}.",
                     errors={where: f"Must have at most {MAX_ARRAY_ITEMS} items."},
                 )
-            stack.extend((item, [*path, i]) for i, item in enumerate(value))
+            for i, item in enumerate(value):
+                push((item, depth + 1, (chain, i)))

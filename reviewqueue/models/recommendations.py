@@ -1,7 +1,7 @@
 """Recommendations and the decisions made on them."""
 
 from django.db import models
-from django.db.models import DateTimeField, F, Func, JSONField, Q, TextField, Value
+from django.db.models import DateTimeField, F, Func, IntegerField, JSONField, Q, TextField, Value
 from django.utils import timezone
 
 from reviewqueue.lib.ids import uuid7
@@ -12,6 +12,12 @@ from reviewqueue.states import DecisionKind, Outcome, Route, Status
 # can start from. `priority DESC, created_at ASC` is `(-priority, created_at)` ascending; an
 # item without a due time sorts after every due one.
 NEG_PRIORITY = F("priority") * -1
+# The same, for queries: the -1 written into the SQL, not sent as a parameter. With
+# server-side binding (settings: DATABASE_PREPARED_STATEMENTS) a parameter is a smallint
+# `$n`, and `priority * $n` is not the indexed expression: the items list sorted 1M rows.
+NEG_PRIORITY_SQL = Func(
+    F("priority"), template="(%(expressions)s * -1)", output_field=IntegerField()
+)
 DUE_OR_NEVER = Func(
     F("due_at"),
     template="COALESCE(%(expressions)s, 'infinity'::timestamptz)",
@@ -157,8 +163,9 @@ class Recommendation(models.Model):
                 name="rec_lease_idx",
                 condition=Q(status="in_review"),
             ),
-            # A source's own listing, newest first.
-            models.Index(fields=["source", "-created_at"], name="rec_source_created_idx"),
+            # A source's own listing, newest first, and its keyset cursor (created_at, id):
+            # the id breaks ties within a batch, which shares one created_at.
+            models.Index(fields=["source", "-created_at", "-id"], name="rec_source_created_id_idx"),
             # The anomaly baselines: an action type's latest items in a queue.
             models.Index(
                 fields=["queue", "action_type", "-created_at"], name="rec_queue_type_created_idx"

@@ -34,7 +34,8 @@ from reviewqueue import access
 from reviewqueue.domain.bulk import Refusal, bulk_refusal
 from reviewqueue.exceptions import ValidationFailed
 from reviewqueue.models import Queue, Recommendation, User
-from reviewqueue.models.recommendations import DUE_OR_NEVER, NEG_PRIORITY, SEARCH_TEXT
+from reviewqueue.models.recommendations import DUE_OR_NEVER, NEG_PRIORITY_SQL, SEARCH_TEXT
+from reviewqueue.selectors.recommendations import shown_fields
 from reviewqueue.states import OPEN_STATUSES, Route, Status
 
 DEFAULT_LIMIT = 50
@@ -66,7 +67,7 @@ def _due_key(rec: Recommendation) -> Any:
 SORTS: dict[str, Sort] = {
     "priority": Sort(
         sql=(f"({_T}.priority * -1)", f"{_T}.created_at", f"{_T}.id"),
-        order=(NEG_PRIORITY, "created_at", "id"),
+        order=(NEG_PRIORITY_SQL, "created_at", "id"),
         values=lambda r: [-r.priority, r.created_at, r.id],
     ),
     "-created_at": Sort(
@@ -366,9 +367,9 @@ def items_page(*, queue: Queue, request: ItemsRequest) -> ItemsPage:
     parsed the request for them), with the item representation's related rows, in one query."""
     sort = SORTS[request.sort]
     qs = _filtered(
-        Recommendation.objects.filter(queue=queue).select_related(
-            "action_type", "decision__reviewer", "execution", "assigned_to"
-        ),
+        Recommendation.objects.filter(queue=queue)
+        .select_related("action_type", "decision__reviewer", "execution", "assigned_to")
+        .only(*shown_fields(queue=False)),
         request,
     )
     if request.after is not None:

@@ -6,12 +6,13 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import BooleanField, QuerySet
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from reviewqueue import access
 from reviewqueue.exceptions import NotFound, ValidationFailed
-from reviewqueue.models import Decision, Queue, Recommendation, Source, User, Vote
+from reviewqueue.models import Decision, Execution, Queue, Recommendation, Source, User, Vote
 from reviewqueue.states import DecisionKind, Status
 
 
@@ -19,6 +20,22 @@ def _with_related(qs: QuerySet[Recommendation]) -> QuerySet[Recommendation]:
     return qs.select_related(
         "queue", "action_type", "assigned_to", "decision__reviewer", "execution"
     )
+
+
+def shown_fields(*, queue: bool = True) -> list[str]:
+    """For `.only()` on a list of items with `_with_related`'s rows: what the item's
+    representation shows of the queue, action type and people. A page of 50 otherwise
+    carries and parses the queue's and the action type's whole rows (their JSON settings)
+    50 times. `queue=False` for a list that sets each item's queue itself."""
+    return [
+        *(f.name for f in Recommendation._meta.concrete_fields),
+        *(["queue__slug"] if queue else []),
+        "action_type__name",
+        "assigned_to__username",
+        *(f"decision__{f.name}" for f in Decision._meta.concrete_fields),
+        "decision__reviewer__username",
+        *(f"execution__{f.name}" for f in Execution._meta.concrete_fields),
+    ]
 
 
 def recommendation_get_for_source(*, source: Source, recommendation_id: str) -> Recommendation:
@@ -125,7 +142,7 @@ def recommendation_list_for_source(
 ) -> tuple[list[Recommendation], str | None]:
     """The source's items, newest first, keyset-paginated; `external_id` looks one up;
     `flagged` keeps those with (True) or without (False) anomaly flags."""
-    qs = _with_related(Recommendation.objects.filter(source=source))
+    qs = _with_related(Recommendation.objects.filter(source=source)).only(*shown_fields())
     if external_id is not None:
         qs = qs.filter(external_id=external_id)
     if status:
@@ -136,7 +153,15 @@ def recommendation_list_for_source(
         qs = qs.exclude(flags=[]) if flagged else qs.filter(flags=[])
     if cursor:
         created, pk = _decode_cursor(cursor)
-        qs = qs.filter(created_at__lte=created).exclude(created_at=created, id__gte=pk)
+        # A row comparison, so the (source, created_at, id) index starts at the cursor.
+        qs = qs.filter(
+            RawSQL(
+                '("reviewqueue_recommendation"."created_at", "reviewqueue_recommendation"."id")'
+                " < (%s, %s)",
+                [created, pk],
+                output_field=BooleanField(),
+            )
+        )
     rows = list(qs.order_by("-created_at", "-id")[: limit + 1])
     next_cursor = _encode_cursor(rows[limit - 1]) if len(rows) > limit else None
     return rows[:limit], next_cursor

@@ -338,6 +338,23 @@ class TestRead:
         seen = [r["id"] for page in (first, second, third) for r in page["results"]]
         assert seen == list(reversed(ids)) and third["next"] is None
 
+    def test_listing_pages_through_a_batch_sharing_one_created_at(self, world):
+        # A batch's items share created_at: the cursor's id breaks the tie, so paging in
+        # steps that end inside the batch shows every item once, newest id first.
+        items = [item(external_id=f"b{i}") for i in range(7)]
+        response = post(world.client(), {"items": items}, url=URL + "/batch")
+        assert response.status_code == 200, response.content
+        assert len({r.created_at for r in Recommendation.objects.all()}) == 1
+        seen, cursor = [], None
+        for _ in range(4):
+            page = world.client().get(URL, {"limit": 3, **({"cursor": cursor} if cursor else {})})
+            seen += [r["id"] for r in page.json()["results"]]
+            cursor = page.json()["next"]
+            if cursor is None:
+                break
+        stored = Recommendation.objects.order_by("-id").values_list("id", flat=True)
+        assert seen == [str(pk) for pk in stored] and cursor is None
+
     @pytest.mark.parametrize("params", [{"limit": "0"}, {"limit": "x"}, {"cursor": "!!"}])
     def test_bad_list_parameters_are_400(self, world, params):
         assert_problem(world.client().get(URL, params), 400)

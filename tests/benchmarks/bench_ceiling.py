@@ -13,12 +13,14 @@ For each operation:
   ceiling  a minimal Django view under the same gunicorn flags and database settings
            (tests/benchmarks/ceiling_app.py, no middleware) that sends exactly the SQL our
            endpoint sent: the statements are recorded from our endpoint in this run (through
-           Django's execute_wrapper, as the literal text Django's psycopg backend sends) and
-           replayed in order, every result read. Writes replay in one transaction that is
-           rolled back, so each request does the same work; UUIDs a statement returned that a
-           later one names are replaced by this run's (a claimed item is the one decided).
-  raw      the same statements through one psycopg connection from this process: no HTTP,
-           no Django.
+           Django's execute_wrapper: the SQL and its parameters, with their types) and
+           replayed in order, every result read, bound on the server and prepared on reuse as
+           ours are (DATABASE_PREPARED_STATEMENTS; 0 runs all three with literal SQL).
+           Writes replay in one transaction that is rolled back, so each request does the
+           same work; UUIDs a statement returned that a later one names are replaced by this
+           run's (a claimed item is the one decided).
+  raw      the same statements through one psycopg connection from this process (prepared
+           likewise): no HTTP, no Django.
 
 Operations: create (one item), batch (1,000 items), list page 1 and page 100 (a source's
 list, 50 per page), the queue's items list page 1, claim next, decide (approve), the
@@ -69,6 +71,7 @@ from benchlib import (
     Gunicorn,
     Table,
     checks_table,
+    encode_params,
     gunicorn_flags,
     loadavg,
     log,
@@ -76,6 +79,7 @@ from benchlib import (
     median,
     pct,
     pg_settings,
+    prepared_statements,
     require_services,
     run_bench,
     run_statements,
@@ -117,12 +121,16 @@ class Recorder:
         many: bool,
         context: dict[str, Any],
     ) -> Any:
-        cursor = context["cursor"].cursor  # psycopg's ClientCursor: binds on the client
+        cursor = context["cursor"].cursor
+        # The literal text (for reading and for finding the UUIDs it names), spelled by a
+        # client-binding cursor whatever cursor ours sends it through.
+        literal = psycopg.ClientCursor(cursor.connection)
         texts = (
-            [cursor.mogrify(sql, p) for p in params]
+            [literal.mogrify(sql, p) for p in params]
             if many
-            else [cursor.mogrify(sql, params) if params is not None else sql]
+            else [literal.mogrify(sql, params) if params is not None else sql]
         )
+        encoded = None if many else encode_params(params)
         result = execute(sql, params, many, context)
         returns: list[tuple[int, int, str]] = []
         if not many and cursor.description is not None:
@@ -146,7 +154,10 @@ class Recorder:
                 for form in (old, old.replace("-", ""))
                 if form in text
             )
-            self.recording.statements.append({"sql": text, "returns": returns, "uses": uses})
+            statement: dict[str, Any] = {"sql": text, "returns": returns, "uses": uses}
+            if encoded is not None:
+                statement |= {"template": sql, "params": encoded}
+            self.recording.statements.append(statement)
         return result
 
     @contextlib.contextmanager
@@ -370,13 +381,22 @@ def run_loop(
 # --- Raw psycopg ----------------------------------------------------------------------------
 
 
+def raw_connect(dsn: str, *, autocommit: bool = False) -> psycopg.Connection[Any]:
+    """A connection that binds and prepares as our app's does (prepared_statements())."""
+    conn = psycopg.connect(dsn, autocommit=autocommit)
+    conn.prepare_threshold = 2 if prepared_statements() else None
+    return conn
+
+
 def raw_replay(conn: psycopg.Connection, recording: dict[str, Any]) -> None:
-    def execute(sql: str, copy_data: bytes | None) -> Any:
+    def execute(
+        sql: str, params: list[Any] | dict[str, Any] | None, copy_data: bytes | None
+    ) -> Any:
         if copy_data is not None:
             with conn.cursor().copy(sql) as copy:
                 copy.write(copy_data)
             return None
-        cursor = conn.execute(sql.encode())
+        cursor = conn.execute(sql if params is not None else sql.encode(), params)
         return cursor.fetchall() if cursor.description is not None else None
 
     run_statements(recording["statements"], execute)
@@ -385,7 +405,7 @@ def raw_replay(conn: psycopg.Connection, recording: dict[str, Any]) -> None:
 
 def raw_sequential(dsn: str, recording: dict[str, Any], n: int) -> list[float]:
     times = []
-    with psycopg.connect(dsn, autocommit=not recording["writes"]) as conn:
+    with raw_connect(dsn, autocommit=not recording["writes"]) as conn:
         for _ in range(n):
             t0 = time.perf_counter()
             raw_replay(conn, recording)
@@ -402,7 +422,7 @@ def raw_loop(dsn: str, recording: dict[str, Any], clients: int, seconds: float) 
 
     def worker(i: int) -> None:
         try:
-            with psycopg.connect(dsn) as conn:
+            with raw_connect(dsn) as conn:
                 barrier.wait(timeout=60)
                 deadline = time.perf_counter() + seconds
                 while time.perf_counter() < deadline:

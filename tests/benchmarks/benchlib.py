@@ -401,23 +401,109 @@ def run_bench(main: Callable[[], int], name: str) -> None:
 # --- Replaying recorded SQL (bench_ceiling.py, ceiling_app.py) -------------------------
 
 
+def encode_params(params: Any) -> list[Any] | None:
+    """A statement's parameters as JSON, each [type, value], so a replay sends the values
+    with the types our endpoint sent (a UUID as a uuid, a datetime as a timestamptz...);
+    None when one is of a type this does not know (the replay then sends the literal text)."""
+    import datetime as dt
+    import decimal
+    import uuid
+
+    from psycopg.types.json import Json, Jsonb
+
+    def one(v: Any) -> list[Any]:
+        if v is None or isinstance(v, bool | int | float | str):
+            return ["v", v]
+        if isinstance(v, uuid.UUID):
+            return ["uuid", str(v)]
+        if isinstance(v, dt.datetime):
+            return ["datetime", v.isoformat()]
+        if isinstance(v, dt.date):
+            return ["date", v.isoformat()]
+        if isinstance(v, decimal.Decimal):
+            return ["decimal", str(v)]
+        if isinstance(v, Jsonb | Json):
+            return ["jsonb" if isinstance(v, Jsonb) else "json", json.dumps(v.obj, default=str)]
+        if isinstance(v, list | tuple):
+            return ["list", [one(x) for x in v]]
+        raise TypeError(type(v).__name__)
+
+    try:
+        if isinstance(params, dict):  # named placeholders, %(name)s
+            return [["names", {k: one(v) for k, v in params.items()}]]
+        return [one(v) for v in (params or [])]
+    except TypeError:
+        return None
+
+
+def decode_params(encoded: list[Any], swap: Callable[[str], str]) -> list[Any] | dict[str, Any]:
+    """The parameters `encode_params` recorded, with `swap` applied to each text (the UUIDs
+    that earlier statements of this replay returned in place of the recorded ones)."""
+    import datetime as dt
+    import decimal
+    import uuid
+
+    from psycopg.types.json import Json, Jsonb
+
+    def one(item: list[Any]) -> Any:
+        kind, v = item
+        if kind == "v":
+            return swap(v) if isinstance(v, str) else v
+        if kind == "uuid":
+            return uuid.UUID(swap(v))
+        if kind == "datetime":
+            return dt.datetime.fromisoformat(v)
+        if kind == "date":
+            return dt.date.fromisoformat(v)
+        if kind == "decimal":
+            return decimal.Decimal(v)
+        if kind in ("jsonb", "json"):
+            return (Jsonb if kind == "jsonb" else Json)(json.loads(swap(v)))
+        return [one(x) for x in v]
+
+    if encoded and encoded[0][0] == "names":
+        return {k: one(v) for k, v in encoded[0][1].items()}
+    return [one(item) for item in encoded]
+
+
 def run_statements(statements: list[dict[str, Any]], execute: Any) -> Any:
-    """Send each recorded statement through `execute(sql, copy_data) -> rows or None`
-    (copy_data: the bytes a COPY ... FROM STDIN streamed, else None), substituting the UUIDs
-    earlier statements returned; the last result's rows."""
+    """Send each recorded statement through `execute(sql, params, copy_data) -> rows or
+    None`, substituting the UUIDs earlier statements returned; the last result's rows.
+    A statement recorded with its parameters (`template`, `params`) goes as the template and
+    the parameters, so it is bound and prepared as ours was; otherwise as its literal text
+    (params None). copy_data: the bytes a COPY ... FROM STDIN streamed, else None."""
     seen: dict[str, str] = {}
     last = None
     for statement in statements:
-        sql = statement["sql"]
-        for form, old in statement["uses"]:  # form: how the text names it (dashes or not)
-            new = seen.get(old)
-            if new is not None and new != old:
-                sql = sql.replace(form, new if "-" in form else new.replace("-", ""))
+        # Each UUID in both spellings: the text names it as it was sent (dashes or not), a
+        # parameter as str(uuid).
+        swaps = [
+            pair
+            for _, old in statement["uses"]
+            if (new := seen.get(old)) is not None and new != old
+            for pair in ((old, new), (old.replace("-", ""), new.replace("-", "")))
+        ]
+
+        def swap(text: str, swaps: list[tuple[str, str]] = swaps) -> str:
+            for form, new in swaps:
+                text = text.replace(form, new)
+            return text
+
         copy = statement.get("copy")
-        rows = execute(sql, base64.b64decode(copy) if copy is not None else None)
+        if statement.get("params") is not None:
+            sql, params = statement["template"], decode_params(statement["params"], swap)
+        else:
+            sql, params = swap(statement["sql"]), None
+        rows = execute(sql, params, base64.b64decode(copy) if copy is not None else None)
         if rows is not None:
             last = rows
             for row, col, old in statement["returns"]:
                 if row < len(rows):
                     seen[old] = str(rows[row][col])
     return last
+
+
+def prepared_statements() -> bool:
+    """Whether our app binds on the server and prepares (config/settings.py's
+    DATABASE_PREPARED_STATEMENTS): the ceiling and raw replays do as it does."""
+    return bool(int(os.environ.get("DATABASE_PREPARED_STATEMENTS") or 1))

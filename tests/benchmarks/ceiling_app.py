@@ -1,9 +1,9 @@
 """The Django ceiling of bench_ceiling.py: a minimal Django view that runs exactly the SQL one
 of our endpoints ran, and nothing else.
 
-bench_ceiling.py records, per operation, the statements our endpoint sent to PostgreSQL (as
-the literal text Django's psycopg backend sends: it binds parameters on the client; a COPY
-with the bytes it streamed) and the
+bench_ceiling.py records, per operation, the statements our endpoint sent to PostgreSQL (the
+SQL with its parameters, which this app binds on the server and prepares on reuse as ours
+does, DATABASE_PREPARED_STATEMENTS; a COPY with the bytes it streamed) and the
 UUIDs each statement returned. `POST /replay/<op>` sends the same statements through
 Django's connection, in order, reading every result; a UUID a statement returned that a later
 statement names is replaced by the one this run returned (so eight clients replaying "claim
@@ -11,7 +11,7 @@ then decide" each decide the item they claimed). An operation that writes runs i
 transaction that is rolled back, so every replay does the same work on the same rows; a read
 runs in autocommit, as our endpoint does. `GET /hello` answers without SQL.
 
-Same settings as minimal_app.py (persistent connections, health checks), no middleware.
+Same settings as minimal_app.py (persistent connections, health checks) and our database\noptions, no middleware.
 
     CEILING_RECORDINGS=recordings.json gunicorn tests.benchmarks.ceiling_app:application
 """
@@ -27,12 +27,14 @@ from django.db import connection, transaction
 from django.http import HttpRequest, HttpResponse
 from django.urls import path
 
-from tests.benchmarks.benchlib import run_statements
+from tests.benchmarks.benchlib import prepared_statements, run_statements
 
 _database = dj_database_url.config(
     conn_max_age=int(os.environ.get("DJANGO_CONN_MAX_AGE") or 600), conn_health_checks=True
 )
 _database.setdefault("OPTIONS", {})["connect_timeout"] = 3
+if prepared_statements():  # as config/settings.py: bound on the server, prepared on reuse
+    _database["OPTIONS"] |= {"server_side_binding": True, "prepare_threshold": 2}
 
 settings.configure(
     DEBUG=False,
@@ -50,13 +52,15 @@ with open(os.environ["CEILING_RECORDINGS"]) as _file:
     RECORDINGS: dict[str, dict[str, Any]] = json.load(_file)
 
 
-def _django_execute(sql: str, copy_data: bytes | None) -> Any:
+def _django_execute(
+    sql: str, params: list[Any] | dict[str, Any] | None, copy_data: bytes | None
+) -> Any:
     with connection.cursor() as cursor:
         if copy_data is not None:
             with cursor.cursor.copy(sql) as copy:
                 copy.write(copy_data)
             return None
-        cursor.execute(sql)  # no parameters: the text is sent as it is, as ours was
+        cursor.execute(sql, params)  # None: the literal text, sent as it is
         return cursor.fetchall() if cursor.description is not None else None
 
 
