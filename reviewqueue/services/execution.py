@@ -33,7 +33,7 @@ from django.utils import timezone
 from reviewqueue import access
 from reviewqueue.exceptions import Forbidden, IllegalMove, NotFound
 from reviewqueue.executors import ActionRequest, ActionResult, get_executor
-from reviewqueue.lib import prepared, signing
+from reviewqueue.lib import signing
 from reviewqueue.lib.canonical import content_hash
 from reviewqueue.models import (
     ActionType,
@@ -189,7 +189,7 @@ def _claim(execution_id: int) -> _Claimed | None:
     """Lease the execution for one attempt (attempts + 1) and start the attempt's row, in
     one statement; None when it is not due, done, or another worker holds it."""
     now = timezone.now()
-    params = [
+    params: list[Any] = [
         settings.REVIEWQUEUE_RUNNING_GRACE_SECONDS,
         now,
         execution_id,
@@ -199,7 +199,7 @@ def _claim(execution_id: int) -> _Claimed | None:
         now,
     ]
     with connection.cursor() as cursor:
-        prepared.execute(cursor, "rq_execution_claim", _CLAIM_SQL, params)
+        cursor.execute(_CLAIM_SQL, params)
         row = cursor.fetchone()
     if row is None:
         return None
@@ -433,7 +433,7 @@ def _finish(
     callback = finished and bool(rec.source.callback_url)
     with transaction.atomic() if callback else contextlib.nullcontext():
         with connection.cursor() as cursor:
-            prepared.execute(cursor, "rq_execution_finish", _FINISH_SQL, params)
+            cursor.execute(_FINISH_SQL, params)
             (changed,) = cursor.fetchone() or (0,)
         if changed != 1:
             log.warning(
