@@ -37,6 +37,9 @@ _UNCHANGED: dict[type[Field[Any, Any]], type] = {
     fields.FloatField: float,
     fields.BooleanField: bool,
     fields.UUIDField: uuid.UUID,
+    fields.AutoField: int,
+    fields.BigAutoField: int,
+    fields.SmallAutoField: int,
     fields.DateTimeField: datetime,
 }
 
@@ -55,7 +58,7 @@ def _preparer(field: Field[Any, Any], db: BaseDatabaseWrapper) -> Callable[[Any]
     if same is datetime:
 
         def prepare_datetime(value: Any) -> Any:
-            if type(value) is datetime and value.tzinfo is not None:
+            if value is None or (type(value) is datetime and value.tzinfo is not None):
                 return value
             return prep(value, db)  # naive: Django's warning and conversion
 
