@@ -269,7 +269,10 @@ class Recorders:
                 transaction.set_rollback(True)
         text = io.StringIO()
         stats = pstats.Stats(profiler, stream=text).strip_dirs()
-        text.write(f"{out.stem}: {times} runs through Django's test client, in process\n")
+        command = " ".join(["scripts/bench ceiling", *sys.argv[1:]])
+        text.write(
+            f"# {command}\n# {out.stem}: {times} runs through Django's test client, in process\n"
+        )
         stats.sort_stats("tottime").print_stats(30)
         stats.sort_stats("cumulative").print_stats(40)
         out.write_text("\n".join(line.rstrip() for line in text.getvalue().splitlines()) + "\n")
