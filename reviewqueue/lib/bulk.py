@@ -99,7 +99,7 @@ def bulk_insert(model: type[Model], objs: Sequence[Model]) -> None:
             copy.write_row([prepare(getattr(obj, attname)) for attname, prepare in prepared])
 
 
-def insert_together(objs: Sequence[Model]) -> None:
+def insert_together(objs: Sequence[Model], *, returning_pk: bool = False) -> Any:
     """INSERT several new rows in one statement and one round trip, each row only once the
     one before it is in:
 
@@ -110,7 +110,8 @@ def insert_together(objs: Sequence[Model]) -> None:
     before an earlier row's unique check, which waits for a concurrent writer of the same
     key: two transactions waiting on each other, a deadlock. Chained, a later row takes its
     locks only after the earlier one passed its constraints. Columns left to the database
-    (db_default) are left out. Database-generated primary keys are not read back. The
+    (db_default) are left out. Database-generated primary keys are not read back, but for
+    the last row's with `returning_pk` (the return value; else None). The
     statement is atomic by itself; inside a caller's transaction a failure aborts that
     transaction, so let the error leave its atomic block (ingest reads the winner after).
     """
@@ -141,5 +142,9 @@ def insert_together(objs: Sequence[Model]) -> None:
         params += ps
     *ctes, last = parts
     sql = f"WITH {', '.join(ctes)} {last}" if ctes else last
+    if returning_pk:
+        meta = type(objs[-1])._meta
+        sql += f" RETURNING {connection.ops.quote_name(str(meta.pk.column))}"
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
+        return cursor.fetchone()[0] if returning_pk else None

@@ -37,6 +37,31 @@ def callback_event(
 ) -> CallbackDelivery | None:
     """Write the event row in the caller's transaction (None when the source has no URL).
     `delay_seconds`: not sent before then (a decision's undo window)."""
+    delivery = callback_row(
+        recommendation=recommendation,
+        source=source,
+        event_type=event_type,
+        decision=decision,
+        execution=execution,
+        delay_seconds=delay_seconds,
+    )
+    if delivery is not None:
+        delivery.save(force_insert=True)
+        callback_publish_on_commit(delivery, delay_seconds)
+    return delivery
+
+
+def callback_row(
+    *,
+    recommendation: Recommendation,
+    source: Source,
+    event_type: str,
+    decision: Decision | None = None,
+    execution: Execution | None = None,
+    delay_seconds: int = 0,
+) -> CallbackDelivery | None:
+    """The event's row, unsaved, for a writer that inserts it with others in one statement
+    (then `callback_publish_on_commit`); None when the source has no URL."""
     if not source.callback_url:
         return None
     delivery = CallbackDelivery(
@@ -59,14 +84,17 @@ def callback_event(
             "execution": execution_repr(execution),
         },
     }
-    delivery.save(force_insert=True)
+    return delivery
+
+
+def callback_publish_on_commit(delivery: CallbackDelivery, delay_seconds: int = 0) -> None:
+    """Queue the delivery of a written event once the current transaction commits."""
     task_publish_on_commit(
         DELIVER_CALLBACK,
         str(delivery.id),
         what=f"callback {delivery.id}",
         countdown=delay_seconds or None,
     )
-    return delivery
 
 
 def callback_deliver(*, delivery_id: DeliveryId) -> str:

@@ -18,6 +18,7 @@ from reviewqueue import access
 from reviewqueue.domain.decision_input import CheckedDecision, Mode, Target, decision_check
 from reviewqueue.domain.rows import decision_row, execution_row
 from reviewqueue.exceptions import Conflict, Forbidden, LeaseLost, NotFound, ValidationFailed
+from reviewqueue.lib.bulk import insert_together
 from reviewqueue.lib.canonical import content_hash
 from reviewqueue.lib.ids import RecommendationId
 from reviewqueue.models import (
@@ -32,7 +33,7 @@ from reviewqueue.models import (
 from reviewqueue.observability import metrics
 from reviewqueue.selectors.recommendations import held_item
 from reviewqueue.services.audit import Actor
-from reviewqueue.services.callbacks import callback_event
+from reviewqueue.services.callbacks import callback_publish_on_commit, callback_row
 from reviewqueue.services.consensus import (
     ALREADY_VOTED,
     Tally,
@@ -559,8 +560,8 @@ def _decided(
         comment=comment,
         bulk=bulk,
     )
-    decision.save(force_insert=True)
     if blind:
+        decision.save(force_insert=True)
         return decision, None
     execution = None
     # The undo window (services/undo.py): nothing leaves the app before it has passed.
@@ -568,9 +569,7 @@ def _decided(
     if checked.outcome in (Outcome.APPROVE, Outcome.MODIFY):
         execution = execution_row(rec, payload=final, payload_hash=payload_hash, now=now)
         execution.next_attempt_at = now + timedelta(seconds=wait)
-        execution.save(force_insert=True)
-        execution_publish_on_commit(execution.pk, wait)
-    callback_event(
+    callback = callback_row(
         recommendation=rec,
         source=rec.source,
         event_type="decision.made",
@@ -578,6 +577,17 @@ def _decided(
         execution=execution,
         delay_seconds=wait,
     )
+    # The decision, its callback event and its execution (the outbox) in one statement; the
+    # execution last, so its id comes back for the task.
+    rows = [row for row in (decision, callback, execution) if row is not None]
+    pk = insert_together(rows, returning_pk=execution is not None)
+    if callback is not None:
+        callback_publish_on_commit(callback, wait)
+    if execution is not None:
+        execution.pk = pk
+        execution._state.adding = False
+        execution_publish_on_commit(execution.pk, wait)
+    decision._state.adding = False
     return decision, execution
 
 

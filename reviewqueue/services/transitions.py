@@ -22,12 +22,20 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
+from django.db import connection
 from django.db.models import QuerySet
+from django.db.models.sql import UpdateQuery
 
 from reviewqueue import access
 from reviewqueue.lib.ids import RecommendationId
 from reviewqueue.models import Recommendation, User
-from reviewqueue.services.audit import AUDIT_INSERT, Actor, audit_event, audit_record, audit_records
+from reviewqueue.services.audit import (
+    AUDIT_INSERT,
+    Actor,
+    audit_event,
+    audit_insert_values,
+    audit_records,
+)
 from reviewqueue.states import EXECUTION_MOVES, RECOMMENDATION_MOVES, ExecutionStatus, Status
 
 
@@ -251,13 +259,25 @@ def move_audited(
     actor: Actor,
     data: dict[str, Any] | None = None,
 ) -> bool:
-    """`move_one` for an item in hand: on success the in-memory item carries the new status
-    and values before the audit row (`action` by `actor` with `data`) is written."""
-
-    def applied() -> None:
+    """`move_one` for an item in hand, and its audit row (`action` by `actor` with `data`),
+    in one statement: the row is written only when the item moved. On success the in-memory
+    item carries the new status and values."""
+    statuses = require_legal(sources, to)
+    query = Recommendation.objects.filter(pk=rec.pk, status__in=statuses, **(where or {}))
+    update = query.query.chain(UpdateQuery)
+    assert isinstance(update, UpdateQuery)
+    update.add_update_values({"status": to, **values})
+    update_sql, update_params = update.get_compiler(connection=connection).as_sql()
+    event = audit_event(action=action, actor=actor, recommendation=rec, data=data)
+    select, audit_params = audit_insert_values(event)
+    # Constant SQL: Django's compiled UPDATE and the audit writer's select list; every value
+    # is a parameter.
+    sql = f"WITH moved AS ({update_sql} RETURNING 1) {AUDIT_INSERT} {select} FROM moved"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*update_params, *audit_params])
+        moved: bool = cursor.rowcount == 1
+    if moved:
         rec.status = to
         for field, value in values.items():
             setattr(rec, field, value)
-        audit_record(action=action, actor=actor, recommendation=rec, data=data)
-
-    return move_one(rec.pk, sources=sources, to=to, values=values, where=where, audit=applied)
+    return moved
