@@ -581,12 +581,12 @@ def _decided(
     # execution last, so its id comes back for the task.
     rows = [row for row in (decision, callback, execution) if row is not None]
     pk = insert_together(rows, returning_pk=execution is not None)
-    if callback is not None:
-        callback_publish_on_commit(callback, wait)
-    if execution is not None:
+    if execution is not None:  # published first, as before: the action, then the callback
         execution.pk = pk
         execution._state.adding = False
         execution_publish_on_commit(execution.pk, wait)
+    if callback is not None:
+        callback_publish_on_commit(callback, wait)
     decision._state.adding = False
     return decision, execution
 
