@@ -26,28 +26,13 @@ _DEADLINE_SECONDS = 10.0
 _LEASE_SECONDS = 60.0
 
 
-def callback_event(
-    *,
-    recommendation: Recommendation,
-    source: Source,
-    event_type: str,
-    decision: Decision | None = None,
-    execution: Execution | None = None,
-    delay_seconds: int = 0,
-) -> CallbackDelivery | None:
-    """Write the event row in the caller's transaction (None when the source has no URL).
-    `delay_seconds`: not sent before then (a decision's undo window)."""
-    delivery = callback_row(
-        recommendation=recommendation,
-        source=source,
-        event_type=event_type,
-        decision=decision,
-        execution=execution,
-        delay_seconds=delay_seconds,
-    )
+def callback_event(**event: Any) -> CallbackDelivery | None:
+    """Write the event row (`callback_row`'s arguments) in the caller's transaction and
+    publish it on commit; None when the source has no URL."""
+    delivery = callback_row(**event)
     if delivery is not None:
         delivery.save(force_insert=True)
-        callback_publish_on_commit(delivery, delay_seconds)
+        callback_publish_on_commit(delivery, event.get("delay_seconds", 0))
     return delivery
 
 
@@ -61,7 +46,8 @@ def callback_row(
     delay_seconds: int = 0,
 ) -> CallbackDelivery | None:
     """The event's row, unsaved, for a writer that inserts it with others in one statement
-    (then `callback_publish_on_commit`); None when the source has no URL."""
+    (then `callback_publish_on_commit`); None when the source has no URL. `delay_seconds`:
+    not sent before then (a decision's undo window)."""
     if not source.callback_url:
         return None
     delivery = CallbackDelivery(

@@ -507,3 +507,30 @@ def prepared_statements() -> bool:
     """Whether our app binds on the server and prepares (config/settings.py's
     DATABASE_PREPARED_STATEMENTS): the ceiling and raw replays do as it does."""
     return bool(int(os.environ.get("DATABASE_PREPARED_STATEMENTS") or 1))
+
+
+def configure_bare_django(urlconf: str, name: str) -> None:
+    """settings.configure for a benchmark's bare Django app (minimal_app, ceiling_app): no
+    middleware, no apps, and config/settings.py's database options (persistent, health-checked
+    connections; server-side binding and prepared statements unless
+    DATABASE_PREPARED_STATEMENTS=0)."""
+    import dj_database_url
+    from django.conf import settings
+
+    database = dj_database_url.config(
+        conn_max_age=int(os.environ.get("DJANGO_CONN_MAX_AGE") or 600), conn_health_checks=True
+    )
+    database.setdefault("OPTIONS", {})["connect_timeout"] = 3
+    if prepared_statements():
+        database["OPTIONS"] |= {"server_side_binding": True, "prepare_threshold": 2}
+    settings.configure(
+        DEBUG=False,
+        SECRET_KEY=f"bench-{name}-not-a-secret",  # a throwaway local server
+        ALLOWED_HOSTS=["127.0.0.1", "localhost"],
+        ROOT_URLCONF=urlconf,
+        MIDDLEWARE=[],
+        INSTALLED_APPS=[],
+        DATABASES={"default": database},
+        USE_TZ=True,
+        TIME_ZONE="UTC",
+    )

@@ -20,33 +20,14 @@ import json
 import os
 from typing import Any
 
-import dj_database_url
-from django.conf import settings
 from django.core.wsgi import get_wsgi_application
 from django.db import connection, transaction
 from django.http import HttpRequest, HttpResponse
 from django.urls import path
 
-from tests.benchmarks.benchlib import prepared_statements, run_statements
+from tests.benchmarks.benchlib import configure_bare_django, run_statements
 
-_database = dj_database_url.config(
-    conn_max_age=int(os.environ.get("DJANGO_CONN_MAX_AGE") or 600), conn_health_checks=True
-)
-_database.setdefault("OPTIONS", {})["connect_timeout"] = 3
-if prepared_statements():  # as config/settings.py: bound on the server, prepared on reuse
-    _database["OPTIONS"] |= {"server_side_binding": True, "prepare_threshold": 2}
-
-settings.configure(
-    DEBUG=False,
-    SECRET_KEY="bench-ceiling-app-not-a-secret",  # a throwaway local server
-    ALLOWED_HOSTS=["127.0.0.1", "localhost"],
-    ROOT_URLCONF=__name__,
-    MIDDLEWARE=[],
-    INSTALLED_APPS=[],
-    DATABASES={"default": _database},
-    USE_TZ=True,
-    TIME_ZONE="UTC",
-)
+configure_bare_django(__name__, "ceiling-app")
 
 with open(os.environ["CEILING_RECORDINGS"]) as _file:
     RECORDINGS: dict[str, dict[str, Any]] = json.load(_file)

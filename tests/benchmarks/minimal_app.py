@@ -16,30 +16,14 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
-import dj_database_url
-from django.conf import settings
 from django.core.wsgi import get_wsgi_application
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import path
 
-# Mirrors config/settings.py's DATABASES for PostgreSQL.
-_database = dj_database_url.config(
-    conn_max_age=int(os.environ.get("DJANGO_CONN_MAX_AGE") or 600), conn_health_checks=True
-)
-_database.setdefault("OPTIONS", {})["connect_timeout"] = 3
+from tests.benchmarks.benchlib import configure_bare_django
 
-settings.configure(
-    DEBUG=False,
-    SECRET_KEY="bench-minimal-app-not-a-secret",  # a throwaway local server
-    ALLOWED_HOSTS=["127.0.0.1", "localhost"],
-    ROOT_URLCONF=__name__,
-    MIDDLEWARE=[],
-    INSTALLED_APPS=[],
-    DATABASES={"default": _database},
-    USE_TZ=True,
-    TIME_ZONE="UTC",
-)
+configure_bare_django(__name__, "minimal-app")
 
 TABLE = "bench_minimal"
 COLUMNS = (
