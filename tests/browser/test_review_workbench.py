@@ -44,6 +44,10 @@ def start(page: Page, url: str, username: str) -> None:
     page.goto(f"{url}/queues/refunds/review/")
     page.keyboard.press("n")
     expect(page.locator("#item [data-rec]")).to_be_visible()
+    # htmx settles the swapped item ~20 ms later (review.js settleItem: it focuses the title
+    # and syncs the forms); a key pressed before that raced it, and a modify typed into the
+    # panel was lost under load.
+    expect(page.locator("#rec-title")).to_be_focused()
 
 
 def test_guidelines_show_sanitised_and_stay_collapsed_across_a_reload(
