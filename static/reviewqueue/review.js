@@ -20,6 +20,10 @@
     // htmx would inject an inline <style> for request indicators; we use none, and a
     // Content Security Policy without 'unsafe-inline' would refuse it.
     window.htmx.config.includeIndicatorStyles = false;
+    // htmx wires a swapped-in item's forms only when it settles, 20 ms later by default: a
+    // key pressed in between submitted a plain form (a full page load). We animate no
+    // settling attributes, so settle at once.
+    window.htmx.config.defaultSettleDelay = 0;
   }
 
   var FOCUS_IN_PANEL = {

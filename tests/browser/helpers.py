@@ -21,3 +21,9 @@ def login(page: Page, base_url: str, username: str) -> None:
     page.get_by_label("Password").fill(TEST_PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     expect(page).to_have_url(f"{base_url}/queues/")
+
+
+def settled(page: Page) -> None:
+    """Wait until the review page's item has settled: htmx wired its forms and review.js
+    (settleItem) focused its title. Keys pressed before that could race the swap."""
+    expect(page.locator("#item #rec-title")).to_be_focused()

@@ -7,7 +7,7 @@ from playwright.sync_api import Page, expect
 
 from reviewqueue.models import AuditEvent, Decision, Execution, Queue
 from tests.api.test_blind_review import SECRETS, add
-from tests.browser.helpers import login
+from tests.browser.helpers import login, settled
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -20,6 +20,7 @@ def test_blind_review_never_shows_the_proposal(page: Page, live_server, world, p
     page.get_by_role("button", name="Claim the next item").click()
     item = page.locator("#item")
     expect(item).to_contain_text("blind-1")
+    settled(page)
     expect(item).to_contain_text("Blind review")
     expect(item).to_contain_text("Order A-1")  # the evidence, an input
     expect(page.get_by_role("button", name="Approve", exact=True)).to_have_count(0)

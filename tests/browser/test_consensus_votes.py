@@ -7,7 +7,7 @@ from playwright.sync_api import Page, expect
 
 from reviewqueue.models import Decision, Queue
 from reviewqueue.services.review import recommendation_claim_chosen, recommendation_decide
-from tests.browser.helpers import ingest, login
+from tests.browser.helpers import ingest, login, settled
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -22,6 +22,7 @@ def test_the_senior_sees_both_votes_side_by_side_and_decides(
     page.goto(f"{live_server.url}/queues/refunds/review/")
     page.keyboard.press("n")
     expect(page.locator(f'#item [data-rec="{rec.pk}"]')).to_be_visible()
+    settled(page)
     expect(page.locator("#item [data-votes]")).to_have_count(0)
     page.locator('#item [data-action="approve"]').click()
     expect(page.locator("main")).to_contain_text("Recorded your vote on ticket-0")

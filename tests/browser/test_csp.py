@@ -4,7 +4,7 @@ person uses (htmx, our script, the admin, the API docs) and the htmx swap still 
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.helpers import ingest, login
+from tests.browser.helpers import ingest, login, settled
 from tests.factories import member
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -33,6 +33,7 @@ def test_no_page_breaks_the_policy_and_htmx_still_swaps(
     expect(page.get_by_role("button", name="Approve")).to_be_visible()
     item = page.locator("#item")
     expect(item).to_contain_text("ticket-0:refund")
+    settled(page)
     page.keyboard.press("a")  # approve with the key: review.js and htmx both at work
     expect(item.get_by_role("status")).to_have_text("Approved ticket-0:refund.")
     expect(item).to_contain_text("ticket-1:refund")

@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from reviewqueue.models import ActionType, AuditEvent, Decision, Recommendation
-from tests.browser.helpers import ingest, login
+from tests.browser.helpers import ingest, login, settled
 from tests.factories import REFUND_SCHEMA
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -39,6 +39,7 @@ def test_reviewer_decides_four_items_with_the_keyboard(
     shot("review-page-claim")
     page.keyboard.press("n")
     expect(item).to_contain_text("ticket-0:refund")
+    settled(page)
     expect(page.locator("[data-lease-clock]")).to_have_text(re.compile(r"^(9|10):\d\d$"))
     for name in ["Approve", "Modify", "Reject", "Escalate", "Release"]:
         expect(page.get_by_role("button", name=name, exact=True)).to_be_visible()
@@ -53,6 +54,7 @@ def test_reviewer_decides_four_items_with_the_keyboard(
     expect(item.get_by_role("status")).to_have_text("Approved ticket-0:refund.")
     expect(item).to_contain_text("ticket-1:refund")
     assert decision(recs[0]).outcome == "approve"
+    settled(page)
 
     # m: the generated form. An amount of 0 is refused inline (400), then fixed.
     page.keyboard.press("m")
@@ -83,6 +85,7 @@ def test_reviewer_decides_four_items_with_the_keyboard(
     assert modified.payload == {"order_id": "A-1", "amount": 25.5}
     assert modified.diff == [{"path": "amount", "op": "replace", "old": 40.0, "new": 25.5}]
     assert modified.is_cosmetic is False
+    settled(page)
 
     # r: reject; focus goes straight to the reason.
     page.keyboard.press("r")
@@ -93,6 +96,7 @@ def test_reviewer_decides_four_items_with_the_keyboard(
     expect(item.get_by_role("status")).to_have_text("Rejected ticket-2:refund.")
     rejected = decision(recs[2])
     assert (rejected.outcome, rejected.reason_code) == ("reject", "policy_violation")
+    settled(page)
 
     # e: escalate with a comment. Typing "a" and "e" in the comment decides nothing.
     page.keyboard.press("e")

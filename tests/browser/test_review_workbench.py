@@ -10,7 +10,7 @@ from playwright.sync_api import Page, expect
 
 from reviewqueue.models import ActionType, Decision, Queue, Recommendation
 from reviewqueue.services.review import recommendation_claim, recommendation_escalate
-from tests.browser.helpers import ingest, login
+from tests.browser.helpers import ingest, login, settled
 from tests.factories import REFUND_SCHEMA
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -44,10 +44,7 @@ def start(page: Page, url: str, username: str) -> None:
     page.goto(f"{url}/queues/refunds/review/")
     page.keyboard.press("n")
     expect(page.locator("#item [data-rec]")).to_be_visible()
-    # htmx settles the swapped item ~20 ms later (review.js settleItem: it focuses the title
-    # and syncs the forms); a key pressed before that raced it, and a modify typed into the
-    # panel was lost under load.
-    expect(page.locator("#rec-title")).to_be_focused()
+    settled(page)
 
 
 def test_guidelines_show_sanitised_and_stay_collapsed_across_a_reload(
