@@ -11,14 +11,35 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from django.db.models import Field
+
 from reviewqueue.lib.bulk import bulk_insert
 from reviewqueue.models import AuditEvent, Queue, Recommendation, Source, User
 
-# The head of an INSERT ... SELECT for a writer that must stay one SQL statement (the claim,
-# services/transitions.py); the trigger fills the chain, seq and hash as for any other row.
-AUDIT_INSERT = """INSERT INTO reviewqueue_auditevent
-        (occurred_at, actor_kind, actor_user_id, actor_source_id, actor_label, action,
-         recommendation_id, queue_id, model_name, model_version, prompt_version, data)"""
+# The fields a writer that must stay one SQL statement sets (the claim, a move, an
+# execution's finish); the trigger fills the chain, seq and hash as for any other row.
+_AUDIT_INSERT_FIELDS: "list[Field[Any, Any]]" = [
+    AuditEvent._meta.get_field(name)  # type: ignore[misc]
+    for name in (
+        "occurred_at",
+        "actor_kind",
+        "actor_user",
+        "actor_source",
+        "actor_label",
+        "action",
+        "recommendation",
+        "queue",
+        "model_name",
+        "model_version",
+        "prompt_version",
+        "data",
+    )
+]
+# The head of such a writer's INSERT ... SELECT (see `audit_insert_values`).
+AUDIT_INSERT = (
+    f"INSERT INTO {AuditEvent._meta.db_table}"
+    f" ({', '.join(str(field.column) for field in _AUDIT_INSERT_FIELDS)})"
+)
 
 
 @dataclass(frozen=True)
@@ -92,23 +113,6 @@ def audit_chain_order(events: Iterable[AuditEvent]) -> list[AuditEvent]:
     return sorted(events, key=lambda e: e.queue_id or 0)
 
 
-# The columns of AUDIT_INSERT, in its order (model field names).
-_AUDIT_INSERT_FIELDS = (
-    "occurred_at",
-    "actor_kind",
-    "actor_user",
-    "actor_source",
-    "actor_label",
-    "action",
-    "recommendation",
-    "queue",
-    "model_name",
-    "model_version",
-    "prompt_version",
-    "data",
-)
-
-
 def audit_insert_values(event: AuditEvent) -> tuple[str, list[Any]]:
     """For a writer that must stay one SQL statement and audits in it (a CTE after
     AUDIT_INSERT): the select list that writes `event` (from `audit_event`) and its
@@ -118,10 +122,9 @@ def audit_insert_values(event: AuditEvent) -> tuple[str, list[Any]]:
     other row."""
     from django.db import connection
 
-    fields = [AuditEvent._meta.get_field(name) for name in _AUDIT_INSERT_FIELDS]
-    casts = [f"CAST(%s AS {field.db_type(connection)})" for field in fields]
+    casts = [f"CAST(%s AS {field.db_type(connection)})" for field in _AUDIT_INSERT_FIELDS]
     params = [
-        field.get_db_prep_save(getattr(event, field.attname), connection)  # type: ignore[union-attr]
-        for field in fields
+        field.get_db_prep_save(getattr(event, field.attname), connection)
+        for field in _AUDIT_INSERT_FIELDS
     ]
     return "SELECT " + ", ".join(casts), params
