@@ -7,13 +7,13 @@ queues must write them in chain order (`audit_chain_order`), so that two such tr
 never wait for each other's heads in opposite orders (a deadlock).
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.db.models import Field
 
-from reviewqueue.lib.bulk import bulk_insert
 from reviewqueue.models import AuditEvent, Queue, Recommendation, Source, User
 
 # The fields a writer that must stay one SQL statement sets (the claim, a move, an
@@ -95,16 +95,62 @@ def audit_record(**kwargs: Any) -> AuditEvent:
     return event
 
 
-def audit_records(events: Iterable[AuditEvent], *, copy: bool = False) -> None:
-    """Save many events in one statement, in chain order (see the module docstring). `copy`
-    streams them with COPY (lib/bulk.py), for large batches such as an ingest batch."""
+def audit_records(events: Iterable[AuditEvent]) -> None:
+    """Save many events in one statement, in chain order (see the module docstring)."""
     ordered = audit_chain_order(events)
-    if not ordered:
-        return
-    if copy:
-        bulk_insert(AuditEvent, ordered)
-    else:
+    if ordered:
         AuditEvent.objects.bulk_create(ordered)
+
+
+def audit_recommendations(
+    *,
+    action: str,
+    actor: Actor,
+    recommendations: Sequence[Recommendation],
+    data_fields: Sequence[str],
+    at: datetime,
+) -> None:
+    """One event per recommendation, already stored, in one INSERT ... SELECT: the event's
+    data are those of its fields (`data_fields`, read from the stored row), in chain order
+    and within a chain in the order given. For a large batch this replaces building, saving
+    and streaming an AuditEvent per item (an ingest batch of 1,000: ~20% of its time). The
+    rows are what `audit_event` would make of the same values; the trigger chains them."""
+    if not recommendations:
+        return
+    from django.db import connection
+
+    rec = Recommendation._meta
+    columns = {f.name: f.column for f in rec.concrete_fields}
+    data = ", ".join(f"'{name}', r.{columns[name]}" for name in data_fields)
+    given: dict[str, tuple[str, Any]] = {
+        "occurred_at": ("CAST(%s AS timestamptz)", at),
+        "actor_kind": ("CAST(%s AS varchar)", actor.kind),
+        "actor_user": ("CAST(%s AS bigint)", actor.user.pk if actor.user else None),
+        "actor_source": ("CAST(%s AS bigint)", actor.source.pk if actor.source else None),
+        "actor_label": ("CAST(%s AS varchar)", actor.label),
+        "action": ("CAST(%s AS varchar)", action),
+    }
+    from_row = {
+        "recommendation": "r.id",
+        "queue": "r.queue_id",
+        "model_name": "r.model_name",
+        "model_version": "r.model_version",
+        "prompt_version": "r.prompt_version",
+        "data": f"jsonb_build_object({data})",
+    }
+    names = [field.name for field in _AUDIT_INSERT_FIELDS]
+    select = ", ".join(given[n][0] if n in given else from_row[n] for n in names)
+    sql = f"""
+        {AUDIT_INSERT}
+        SELECT {select}
+        FROM unnest(CAST(%s AS uuid[])) WITH ORDINALITY AS given(id, n)
+        JOIN {rec.db_table} r ON r.id = given.id
+        ORDER BY r.queue_id, given.n
+    """  # noqa: S608 - constant text (tables, columns of the model); the values are parameters
+    params = [given[n][1] for n in names if n in given]
+    params.append([r.pk for r in recommendations])
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
 
 
 def audit_chain_order(events: Iterable[AuditEvent]) -> list[AuditEvent]:

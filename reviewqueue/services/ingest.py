@@ -49,7 +49,7 @@ from reviewqueue.models import (
 from reviewqueue.observability import metrics
 from reviewqueue.observability.context import bind_recommendation
 from reviewqueue.selectors.targets import Baselines, Targets, routing_lock, targets_for
-from reviewqueue.services.audit import Actor, audit_event, audit_records
+from reviewqueue.services.audit import Actor, audit_event, audit_recommendations
 from reviewqueue.services.callbacks import callback_event
 from reviewqueue.services.notifications import notify_escalated
 from reviewqueue.services.outbox import EXECUTE_ACTION, publish_on_commit, task_send
@@ -289,8 +289,24 @@ def _build(
             payload_hash=payload_hash,
             now=now,
         )
-        execution = execution_row(rec, payload=payload, payload_hash=payload_hash, now=now)
+        execution = execution_row(
+            rec, payload=payload, payload_hash=payload_hash, now=now, by_policy=True
+        )
     return Prepared(index=checked.index, recommendation=rec, decision=decision, execution=execution)
+
+
+# The recommendation's fields a `recommendation.created` event records, for one item
+# (`_audit_created`) and for a batch (read from the stored rows by the audit writer).
+_CREATED_DATA = (
+    "external_id",
+    "route",
+    "status",
+    "content_hash",
+    "confidence",
+    "risk_score",
+    "qa_sampled",
+    "flags",
+)
 
 
 def _audit_created(p: Prepared, actor: Actor) -> AuditEvent:
@@ -299,16 +315,7 @@ def _audit_created(p: Prepared, actor: Actor) -> AuditEvent:
         action="recommendation.created",
         actor=actor,
         recommendation=rec,
-        data={
-            "external_id": rec.external_id,
-            "route": rec.route,
-            "status": rec.status,
-            "content_hash": rec.content_hash,
-            "confidence": rec.confidence,
-            "risk_score": rec.risk_score,
-            "qa_sampled": rec.qa_sampled,
-            "flags": rec.flags,
-        },
+        data={name: getattr(rec, name) for name in _CREATED_DATA},
     )
 
 
@@ -363,7 +370,13 @@ def _store(checked: list[Checked], source: Source, now: datetime) -> list[Prepar
                         decision=p.decision,
                         execution=p.execution,
                     )
-        audit_records((_audit_created(p, actor) for p in prepared), copy=len(prepared) > 1)
+        audit_recommendations(
+            action="recommendation.created",
+            actor=actor,
+            recommendations=[p.recommendation for p in prepared],
+            data_fields=_CREATED_DATA,
+            at=now,
+        )
         _notify_escalated(prepared)
     return prepared
 

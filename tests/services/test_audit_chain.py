@@ -72,7 +72,7 @@ def tampering(*statements: tuple[str, tuple]) -> None:
 
 def test_every_writer_chains_its_events_per_queue(world, people):
     recommendation_ingest(source=world.source, data=item(external_id="single"))  # WITH ... INSERT
-    recommendation_ingest_batch(  # COPY
+    recommendation_ingest_batch(  # COPY, and one INSERT ... SELECT of the audit events
         source=world.source, items=[item(external_id=f"batch-{i}") for i in range(3)]
     )
     rec = recommendation_claim(user=people.reviewer, queue=world.queue)  # the claim's one statement
@@ -97,6 +97,45 @@ def test_every_writer_chains_its_events_per_queue(world, people):
     code, out = verify()
     assert code == 0, out
     assert "no problems" in out
+
+
+def test_a_batch_records_each_item_as_a_single_create_does_in_the_batchs_order(world):
+    recommendation_ingest(source=world.source, data=item(external_id="single", confidence=0.75))
+    recommendation_ingest_batch(
+        source=world.source,
+        items=[item(external_id=f"batch-{i}", confidence=0.75) for i in (2, 0, 1)],
+    )
+    events = list(
+        AuditEvent.objects.filter(action="recommendation.created")
+        .select_related("recommendation")
+        .order_by("seq")
+    )
+    assert [e.recommendation.external_id for e in events] == [
+        "single",
+        "batch-2",
+        "batch-0",
+        "batch-1",
+    ]
+    single, batched = events[0], events[1]
+    assert single.data == {
+        "external_id": "single",
+        "route": "review",
+        "status": "pending",
+        "content_hash": single.recommendation.content_hash,
+        "confidence": 0.75,
+        "risk_score": single.recommendation.risk_score,
+        "qa_sampled": False,
+        "flags": [],
+    }
+    assert batched.data == {
+        **single.data,
+        "external_id": "batch-2",
+        "content_hash": batched.recommendation.content_hash,
+    }
+    for field in ("actor_kind", "actor_source_id", "actor_label", "queue_id", "model_name"):
+        assert getattr(batched, field) == getattr(single, field)
+    assert batched.occurred_at == batched.recommendation.created_at
+    assert_valid_chain(world.queue.pk)
 
 
 def test_a_saved_event_knows_its_place_in_the_chain(world):
