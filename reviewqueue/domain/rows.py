@@ -40,11 +40,13 @@ def decision_row(
 
 
 def execution_row(
-    rec: Recommendation, *, payload: Any, payload_hash: str, now: datetime
+    rec: Recommendation, *, payload: Any, payload_hash: str, now: datetime, by_policy: bool
 ) -> Execution:
     """The same idempotency key on every try, so a retried action never acts twice."""
     return Execution(
         recommendation=rec,
+        queue_id=rec.queue_id,
+        by_policy=by_policy,
         payload=payload,
         payload_hash=payload_hash,
         idempotency_key=f"rq-{rec.pk}",

@@ -16,6 +16,10 @@ class Execution(models.Model):
     recommendation = models.OneToOneField(
         "reviewqueue.Recommendation", on_delete=models.PROTECT, related_name="execution"
     )
+    # Copied from the recommendation and its decision (both immutable) so the breaker reads
+    # a queue's last auto-executions from one index, not through two joins.
+    queue = models.ForeignKey("reviewqueue.Queue", on_delete=models.PROTECT, related_name="+")
+    by_policy = models.BooleanField(default=False, db_default=False)  # routing auto-approved it
     status = models.CharField(
         max_length=16, choices=EXECUTION_STATUS_CHOICES, default=ExecutionStatus.PENDING
     )
@@ -39,12 +43,18 @@ class Execution(models.Model):
                 name="execution_due_idx",
                 condition=models.Q(status__in=["pending", "retrying", "running"]),
             ),
-            # The breaker reads the last N finished executions: newest first, without
-            # sorting the queue's whole history after every execution.
+            # The breaker reads a queue's last N finished auto-executions, newest first: a
+            # walk of at most N entries after every execution (services/breaker.py).
+            models.Index(
+                fields=["queue", "-finished_at"],
+                name="execution_breaker_idx",
+                condition=models.Q(by_policy=True, status__in=["succeeded", "dead", "refused"]),
+            ),
+            # The admins' list of dead executions, newest first (selectors/executions.py).
             models.Index(
                 fields=["-finished_at"],
-                name="execution_finished_idx",
-                condition=models.Q(status__in=["succeeded", "dead", "refused"]),
+                name="execution_dead_idx",
+                condition=models.Q(status__in=["dead", "refused"]),
             ),
         ]
 

@@ -567,7 +567,9 @@ def _decided(
     # The undo window (services/undo.py): nothing leaves the app before it has passed.
     wait = rec.queue.undo_seconds
     if checked.outcome in (Outcome.APPROVE, Outcome.MODIFY):
-        execution = execution_row(rec, payload=final, payload_hash=payload_hash, now=now)
+        execution = execution_row(
+            rec, payload=final, payload_hash=payload_hash, now=now, by_policy=False
+        )
         execution.next_attempt_at = now + timedelta(seconds=wait)
     callback = callback_row(
         recommendation=rec,

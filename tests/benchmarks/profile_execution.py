@@ -43,13 +43,12 @@ import httpx  # noqa: E402
 from bench_execution import item  # noqa: E402
 from benchlib import SOURCE, PhaseTimers  # noqa: E402
 from django.db import connection  # noqa: E402
-from django.test.utils import CaptureQueriesContext  # noqa: E402
 
 import reviewqueue.executors.http as http  # noqa: E402
 import reviewqueue.executors.webhook as webhook  # noqa: E402
 import reviewqueue.services.execution as execution  # noqa: E402
 from reviewqueue.models import Execution, Queue, Source  # noqa: E402
-from reviewqueue.services.breaker import breaker_evaluate  # noqa: E402
+from reviewqueue.services.breaker import _LAST_FINISHED_SQL  # noqa: E402
 from reviewqueue.services.ingest import recommendation_ingest_batch  # noqa: E402
 
 timers = PhaseTimers(sql_key=lambda sql: " ".join(sql.split())[:88])
@@ -79,8 +78,7 @@ def make_executions(count: int) -> list[int]:
 
 def analyze() -> None:
     """Fresh planner statistics, as autovacuum keeps them in a running system: the benchmark's
-    database is minutes old, and on the stale statistics of its first minute the breaker's
-    query sorts the queue's whole history instead of walking execution_finished_idx."""
+    database is minutes old, and the statistics of its first minute are stale."""
     with connection.cursor() as cur:
         cur.execute("ANALYZE")
 
@@ -160,22 +158,17 @@ def main() -> None:
         )
 
     queue = Queue.objects.get(slug="refunds")
-    with CaptureQueriesContext(connection) as captured:
-        breaker_evaluate(queue=queue)
     finished = Execution.objects.filter(finished_at__isnull=False).count()
-    selects = [
-        q["sql"]
-        for q in captured.captured_queries
-        if q["sql"].startswith('SELECT "reviewqueue_execution"')
-    ]
-    if selects:
-        with connection.cursor() as cur:
-            cur.execute("EXPLAIN (ANALYZE, COSTS OFF) " + selects[0])
-            lines = [row[0] for row in cur.fetchall()]
-        print(f"\nEXPLAIN ANALYZE, the breaker's query ({finished:,} finished executions so far):")
-        for line in lines:
-            if any(k in line for k in ("Scan", "Join", "Sort", "Limit", "Time")):
-                print("  " + line.strip()[:150])
+    with connection.cursor() as cur:
+        cur.execute(
+            "EXPLAIN (ANALYZE, COSTS OFF) " + _LAST_FINISHED_SQL,
+            [queue.pk, queue.pk, queue.breaker_window],
+        )
+        lines = [row[0] for row in cur.fetchall()]
+    print(f"\nEXPLAIN ANALYZE, the breaker's query ({finished:,} finished executions so far):")
+    for line in lines:
+        if any(k in line for k in ("Scan", "Join", "Sort", "Limit", "Time")):
+            print("  " + line.strip()[:150])
 
 
 if __name__ == "__main__":

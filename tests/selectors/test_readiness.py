@@ -306,6 +306,8 @@ def test_supervised_evidence_counts_failures_and_interventions(world):
     for decision, status in zip(recent, ["dead", "succeeded", "refused"], strict=True):
         Execution.objects.create(
             recommendation_id=decision.recommendation_id,
+            queue=world.queue,
+            by_policy=True,
             payload={},
             payload_hash="",
             idempotency_key=f"rq-{decision.recommendation_id}",

@@ -384,6 +384,8 @@ def test_supervised_queue_readiness_counts_failed_auto_executions(client, world,
     decision = decide(world, decided_at=now - timedelta(days=1), kind="policy", review_seconds=None)
     Execution.objects.create(
         recommendation_id=decision.recommendation_id,
+        queue=world.queue,
+        by_policy=True,
         payload={},
         payload_hash="",
         idempotency_key="rq-x",
