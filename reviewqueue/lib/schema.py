@@ -345,10 +345,41 @@ def _compile_fast(schema: dict[str, Any]) -> Any:
         return None
     try:
         for pattern in list(table):
-            table[pattern] = safe_pattern(pattern)
+            table[pattern] = _Searcher(safe_pattern(pattern))
     except UnsafePattern:
         return None
     return fast
+
+
+class _Searcher:
+    """A compiled RE2 pattern for fastjsonschema's table, which asks only whether `search`
+    found something. re2's own `search` also maps the match's byte offsets back to
+    characters and builds a match object: ~25 us a call, 5% of an ingest batch whose
+    payloads have one pattern. This asks RE2 the question itself when the wrapper exposes
+    its engine as google-re2 1.1 does, else it falls back to `search`."""
+
+    __slots__ = ("_engine", "_pattern")
+    _engine: tuple[Any, Any, Any] | None
+
+    def __init__(self, pattern: Any):
+        self._pattern = pattern
+        anchor = getattr(getattr(re2, "_Anchor", None), "UNANCHORED", None)
+        engine = getattr(pattern, "_regexp", None)
+        self._engine = (
+            (engine, anchor, re2._NULL_SPAN)
+            if anchor is not None and hasattr(engine, "Match") and hasattr(re2, "_NULL_SPAN")
+            else None
+        )
+
+    def search(self, text: str) -> bool:
+        if self._engine is None:
+            return self._pattern.search(text) is not None
+        engine, anchor, nothing = self._engine
+        data = text.encode("utf-8")
+        return bool(engine.Match(anchor, data, 0, len(data))[0] != nothing)
+
+    def match(self, text: str) -> Any:
+        return self._pattern.match(text)
 
 
 class FastValidator:

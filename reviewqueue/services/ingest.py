@@ -277,6 +277,13 @@ def _build(
         closed_at=now if route == Route.AUTO else None,
         # Decided in Python before the insert, so sampling costs no statement.
         qa_sampled=route == Route.AUTO and qa_should_sample(queue.qa_sample_rate),
+        # Unset until reviewed; given, so the model need not look up six defaults per item.
+        claimed_by_id=None,
+        claimed_at=None,
+        lease_expires_at=None,
+        assigned_to_id=None,
+        overdue_at=None,
+        sla_warned_at=None,
     )
     decision = execution = None
     if route == Route.AUTO:
