@@ -32,7 +32,7 @@ from reviewqueue.domain.flags import (
 from reviewqueue.domain.routing import INITIAL_STATUS, effective_stage, route_for
 from reviewqueue.domain.rows import decision_row, execution_row
 from reviewqueue.exceptions import DomainError, Forbidden, IdempotencyConflict, ValidationFailed
-from reviewqueue.lib.bulk import bulk_insert, insert_together
+from reviewqueue.lib.bulk import bulk_insert, insert_together, new_row
 from reviewqueue.lib.canonical import content_hash
 from reviewqueue.lib.ids import uuid7
 from reviewqueue.lib.schema import FastValidator
@@ -246,7 +246,8 @@ def _build(
         queue=queue, action_type=action_type, confidence=confidence, risk=risk, flags=flags
     )
     waits_for_people = route in (Route.REVIEW, Route.ESCALATED)
-    rec = Recommendation(
+    rec = new_row(
+        Recommendation,
         id=uuid7(),
         source=source,
         queue=queue,
@@ -278,13 +279,6 @@ def _build(
         closed_at=now if route == Route.AUTO else None,
         # Decided in Python before the insert, so sampling costs no statement.
         qa_sampled=route == Route.AUTO and qa_should_sample(queue.qa_sample_rate),
-        # Unset until reviewed; given, so the model need not look up six defaults per item.
-        claimed_by_id=None,
-        claimed_at=None,
-        lease_expires_at=None,
-        assigned_to_id=None,
-        overdue_at=None,
-        sla_warned_at=None,
     )
     decision = execution = None
     if route == Route.AUTO:

@@ -1,11 +1,15 @@
-"""Two fast paths of ingest that must answer exactly as the slow ones: the content hash
-(idempotent replays compare it with hashes stored long ago) and RE2 pattern checks."""
+"""Fast paths of ingest that must answer exactly as the slow ones: the content hash
+(idempotent replays compare it with hashes stored long ago), RE2 pattern checks, and the
+positional construction of a new item."""
 
 import pytest
 import re2
+from django.db.models.expressions import DatabaseDefault
 
+from reviewqueue.lib.bulk import new_row
 from reviewqueue.lib.canonical import _dumps, _normalise, canonical_json
 from reviewqueue.lib.schema import FastValidator
+from reviewqueue.models import Queue, Recommendation
 
 
 def slow_canonical(value):
@@ -52,3 +56,24 @@ def test_the_validators_pattern_check_answers_as_re2_search(pattern, text):
     expected = re2.compile(pattern).search(text) is not None
     errors = FastValidator(schema).errors({"s": text})
     assert (errors == {}) is expected
+
+
+def test_a_new_row_is_what_the_keyword_constructor_makes():
+    queue = Queue(pk=7, slug="refunds")
+    given = {"external_id": "e-1", "payload": {"amount": 5}, "confidence": 0.5, "flags": []}
+    fast = new_row(Recommendation, queue=queue, source_id=3, **given)
+    slow = Recommendation(queue=queue, source_id=3, **given)
+    for field in Recommendation._meta.concrete_fields:
+        a, b = getattr(fast, field.attname), getattr(slow, field.attname)
+        if isinstance(b, DatabaseDefault):
+            assert isinstance(a, DatabaseDefault), field.name
+        elif callable(field.default):  # uuid7, timezone.now: a fresh value each time
+            assert type(a) is type(b), field.name
+        else:
+            assert a == b, field.name
+    assert fast.queue is queue and fast.queue_id == 7 and fast._state.adding
+
+
+def test_a_new_row_refuses_a_field_the_model_does_not_have():
+    with pytest.raises(TypeError, match="no field colour"):
+        new_row(Recommendation, colour="blue")
