@@ -31,7 +31,7 @@ def canonical_json(value: Any) -> bytes:
     # Most content has no whole float: then _normalise changes nothing and its walk (40% of
     # the hash of an ingest item) is skipped.
     text = _dumps(value)
-    if _MAYBE_WHOLE_FLOAT.search(text):
+    if (".0" in text or "e+" in text) and _MAYBE_WHOLE_FLOAT.search(text):
         text = _dumps(_normalise(value))
     return text.encode()
 
