@@ -11,6 +11,7 @@ of the unique one, ~1 s per batch at 60k items, until the connection was replace
 
 from typing import Any
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.db.models import QuerySet
 
@@ -18,7 +19,10 @@ from django.db.models import QuerySet
 def rows_unprepared(queryset: "QuerySet[Any, Any]") -> list[tuple[Any, ...]]:
     """The rows of a `values_list()` queryset (raw column values, no converters: for
     columns psycopg already returns as Python values), planned for these values."""
-    sql, params = queryset.query.sql_with_params()
+    try:
+        sql, params = queryset.query.sql_with_params()
+    except EmptyResultSet:  # e.g. `__in=[]`: the ORM answers without asking the database
+        return []
     with connection.cursor() as cursor, connection.wrap_database_errors:
         cursor.cursor.execute(sql, params, prepare=False)
         return list(cursor.fetchall())

@@ -41,6 +41,13 @@ def test_each_item_gets_its_own_status(world):
     assert AuditEvent.objects.filter(action="recommendation.created").count() == 2
 
 
+def test_a_batch_with_no_valid_item_answers_each_items_error(world):
+    response = post_batch(world.client(), ["not an object", item(confidence=2)])
+    assert response.status_code == 200
+    assert [r["status"] for r in response.json()["results"]] == [400, 400]
+    assert Recommendation.objects.count() == 0
+
+
 def test_each_items_envelope_and_payload_errors_come_together(world):
     bad = item(
         external_id="bad",
