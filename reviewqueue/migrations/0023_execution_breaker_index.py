@@ -1,6 +1,10 @@
 """Executions carry their queue and whether routing auto-approved them (copied from the
 recommendation and its decision, both immutable), so the breaker walks one partial index
-(queue, finished_at desc) instead of joining three tables and sorting a queue's history."""
+(queue, finished_at desc) instead of joining three tables and sorting a queue's history.
+
+`queue` stays nullable: the previous version, still running while this is applied, writes
+executions without it (README, Upgrades). Those few are not counted by the breaker until a
+later release backfills again and makes the column required."""
 
 import django.db.models.deletion
 from django.db import migrations, models
@@ -29,6 +33,7 @@ class Migration(migrations.Migration):
             model_name="execution",
             name="queue",
             field=models.ForeignKey(
+                blank=True,
                 null=True,
                 on_delete=django.db.models.deletion.PROTECT,
                 related_name="+",
@@ -36,15 +41,6 @@ class Migration(migrations.Migration):
             ),
         ),
         migrations.RunSQL(BACKFILL, migrations.RunSQL.noop),
-        migrations.AlterField(
-            model_name="execution",
-            name="queue",
-            field=models.ForeignKey(
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="+",
-                to="reviewqueue.queue",
-            ),
-        ),
         migrations.RemoveIndex(
             model_name="execution",
             name="execution_finished_idx",

@@ -17,8 +17,12 @@ class Execution(models.Model):
         "reviewqueue.Recommendation", on_delete=models.PROTECT, related_name="execution"
     )
     # Copied from the recommendation and its decision (both immutable) so the breaker reads
-    # a queue's last auto-executions from one index, not through two joins.
-    queue = models.ForeignKey("reviewqueue.Queue", on_delete=models.PROTECT, related_name="+")
+    # a queue's last auto-executions from one index, not through two joins. Nullable so the
+    # previous version, still running while 0023 is applied, can go on writing executions
+    # (README, Upgrades); every execution written by this version has it.
+    queue = models.ForeignKey(
+        "reviewqueue.Queue", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     by_policy = models.BooleanField(default=False, db_default=False)  # routing auto-approved it
     status = models.CharField(
         max_length=16, choices=EXECUTION_STATUS_CHOICES, default=ExecutionStatus.PENDING
