@@ -193,8 +193,16 @@ DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env_int(
 # queries spend more time planning than running (tests/benchmarks/profiles/). A connection
 # pooler in transaction mode needs protocol-level prepared statements (PgBouncer >= 1.21
 # with max_prepared_statements); DATABASE_PREPARED_STATEMENTS=0 turns this off.
+# Batch-shaped statements (lists of keys, multi-row inserts) are never prepared: see
+# config/prepared.py.
 if env_int("DATABASE_PREPARED_STATEMENTS", 1):
-    DATABASES["default"]["OPTIONS"] |= {"server_side_binding": True, "prepare_threshold": 2}
+    from config.prepared import PreparingCursor
+
+    DATABASES["default"]["OPTIONS"] |= {
+        "server_side_binding": True,
+        "prepare_threshold": 2,
+        "cursor_factory": PreparingCursor,
+    }
 if os.environ.get("DJANGO_TEST_DB_NAME"):  # lets two test runs share one server
     DATABASES["default"]["TEST"] = {"NAME": os.environ["DJANGO_TEST_DB_NAME"]}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

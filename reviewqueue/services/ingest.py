@@ -36,7 +36,6 @@ from reviewqueue.lib.bulk import bulk_insert, insert_together, new_row
 from reviewqueue.lib.canonical import content_hash
 from reviewqueue.lib.ids import uuid7
 from reviewqueue.lib.schema import FastValidator
-from reviewqueue.lib.unprepared import rows_unprepared
 from reviewqueue.models import (
     ActionType,
     AuditEvent,
@@ -471,11 +470,9 @@ def recommendation_ingest_batch(*, source: Source, items: list[Any]) -> list[Ite
     for _attempt in range(5):
         existing = {
             ext: (str(pk), digest, route)
-            for ext, pk, digest, route in rows_unprepared(
-                Recommendation.objects.filter(
-                    source=source, external_id__in=[c.data["external_id"] for c in valid]
-                ).values_list("external_id", "id", "content_hash", "route")
-            )
+            for ext, pk, digest, route in Recommendation.objects.filter(
+                source=source, external_id__in=[c.data["external_id"] for c in valid]
+            ).values_list("external_id", "id", "content_hash", "route")
         }
         settled: dict[int, ItemResult] = {}
         fresh: list[Checked] = []

@@ -86,6 +86,9 @@ from benchlib import (
 )
 from benchlib import create_people as create_people_cmd
 
+sys.path.insert(0, str(ROOT))
+from config.prepared import MAX_PREPARED_PARAMS
+
 TARGET_P50_RATIO = 2.0
 TARGET_LOOP_SHARE = 0.5
 SAVEPOINT_PREFIXES = ("SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO SAVEPOINT")
@@ -399,7 +402,9 @@ def raw_replay(conn: psycopg.Connection, recording: dict[str, Any]) -> None:
             with conn.cursor().copy(sql) as copy:
                 copy.write(copy_data)
             return None
-        cursor = conn.execute(sql if params is not None else sql.encode(), params)
+        # As our app's cursor does (config/prepared.py): batch-shaped statements unprepared.
+        prepare = False if params is not None and len(params) > MAX_PREPARED_PARAMS else None
+        cursor = conn.execute(sql if params is not None else sql.encode(), params, prepare=prepare)
         return cursor.fetchall() if cursor.description is not None else None
 
     run_statements(recording["statements"], execute)

@@ -522,7 +522,13 @@ def configure_bare_django(urlconf: str, name: str) -> None:
     )
     database.setdefault("OPTIONS", {})["connect_timeout"] = 3
     if prepared_statements():
-        database["OPTIONS"] |= {"server_side_binding": True, "prepare_threshold": 2}
+        from config.prepared import PreparingCursor
+
+        database["OPTIONS"] |= {
+            "server_side_binding": True,
+            "prepare_threshold": 2,
+            "cursor_factory": PreparingCursor,
+        }
     settings.configure(
         DEBUG=False,
         SECRET_KEY=f"bench-{name}-not-a-secret",  # a throwaway local server
