@@ -19,6 +19,7 @@ from typing import Any
 
 from django.db.models import OuterRef, Q, QuerySet, Subquery
 
+from reviewqueue.lib.lookup import by_unique_key
 from reviewqueue.models import Membership, PersonalToken, Queue, Recommendation, User
 from reviewqueue.states import MemberRole, Role, Route, Status
 
@@ -52,7 +53,9 @@ def review_role(user: User, queue: Queue) -> MemberRole | None:
     when they may not review it."""
     if not may_review_anything(user):
         return None
-    role = Membership.objects.filter(user=user, queue=queue).values_list("role", flat=True).first()
+    role = by_unique_key(
+        Membership.objects.filter(user=user, queue=queue).values_list("role", flat=True)
+    )
     return MemberRole(role) if role is not None else None
 
 

@@ -40,6 +40,15 @@ def _related(rec: Recommendation, name: str) -> Any:
         return None
 
 
+# The fields decision_repr, blind_decision_repr and execution_repr read: a list of items loads
+# only these of each item's decision and execution (selectors/recommendations.shown_fields).
+DECISION_SHOWN = (
+    "kind", "outcome", "payload", "payload_hash", "diff", "is_cosmetic", "reason_code",
+    "comment", "decided_at", "reviewer", "bulk",
+)  # fmt: skip
+EXECUTION_SHOWN = ("status", "attempts", "last_error", "idempotency_key", "finished_at")
+
+
 def decision_repr(decision: Decision | None) -> dict[str, Any] | None:
     if decision is None:
         return None

@@ -3,7 +3,7 @@ personal token, `Authorization: Token`)."""
 
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.utils import timezone
@@ -11,6 +11,7 @@ from rest_framework import authentication, exceptions, permissions
 from rest_framework.request import Request
 
 from reviewqueue.lib import keys
+from reviewqueue.lib.lookup import by_unique_key
 from reviewqueue.models import ApiKey, PersonalToken, Source, User
 from reviewqueue.services.ratelimit import client_address, limit_key, rate_limit_hit
 
@@ -59,7 +60,13 @@ def _lookup(
     if plain is None:
         return None
     prefix = keys.parse_prefix(plain, kind)
-    row = model.objects.select_related(owner).filter(prefix=prefix).first() if prefix else None
+    row: ApiKey | PersonalToken | None = None
+    if prefix:
+        # cast: mypy joins the two models' querysets to Model.
+        row = cast(
+            "ApiKey | PersonalToken | None",
+            by_unique_key(model.objects.select_related(owner).filter(prefix=prefix)),
+        )
     if row is None or not keys.matches(plain, row.key_hash):
         _count_invalid(request)
         raise exceptions.AuthenticationFailed(

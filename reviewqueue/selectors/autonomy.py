@@ -4,13 +4,14 @@ from django.db.models import Q
 
 from reviewqueue import access
 from reviewqueue.exceptions import NotFound
+from reviewqueue.lib.lookup import by_unique_key
 from reviewqueue.models import Decision, Queue, Recommendation, StageChange, User
 from reviewqueue.states import DecisionKind, Outcome, Route
 
 
 def queue_for_reader(*, user: User, slug: str) -> Queue:
     """The queue, for its members, admins and auditors; anyone else gets NotFound (404)."""
-    queue = Queue.objects.filter(slug=slug).first()
+    queue = by_unique_key(Queue.objects.filter(slug=slug))
     if queue is None or not access.can_read_queue(user, queue):
         raise NotFound(f"No queue '{slug}'.")
     return queue

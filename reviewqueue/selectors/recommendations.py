@@ -12,7 +12,9 @@ from django.utils import timezone
 
 from reviewqueue import access
 from reviewqueue.exceptions import NotFound, ValidationFailed
-from reviewqueue.models import Decision, Execution, Queue, Recommendation, Source, User, Vote
+from reviewqueue.lib.lookup import by_unique_key
+from reviewqueue.models import Decision, Queue, Recommendation, Source, User, Vote
+from reviewqueue.representations import DECISION_SHOWN, EXECUTION_SHOWN
 from reviewqueue.states import DecisionKind, Status
 
 
@@ -26,15 +28,17 @@ def shown_fields(*, queue: bool = True) -> list[str]:
     """For `.only()` on a list of items with `_with_related`'s rows: what the item's
     representation shows of the queue, action type and people. A page of 50 otherwise
     carries and parses the queue's and the action type's whole rows (their JSON settings)
-    50 times. `queue=False` for a list that sets each item's queue itself."""
+    50 times. Of the decision and the execution, what their representations read (a page of
+    pending items pays for their columns in every row, NULL or not). `queue=False` for a list
+    that sets each item's queue itself."""
     return [
         *(f.name for f in Recommendation._meta.concrete_fields),
         *(["queue__slug"] if queue else []),
         "action_type__name",
         "assigned_to__username",
-        *(f"decision__{f.name}" for f in Decision._meta.concrete_fields),
+        *(f"decision__{name}" for name in DECISION_SHOWN),
         "decision__reviewer__username",
-        *(f"execution__{f.name}" for f in Execution._meta.concrete_fields),
+        *(f"execution__{name}" for name in EXECUTION_SHOWN),
     ]
 
 
@@ -44,7 +48,7 @@ def recommendation_get_for_source(*, source: Source, recommendation_id: str) -> 
         pk = uuid.UUID(recommendation_id)
     except ValueError:
         raise NotFound("No recommendation with this id.") from None
-    rec = _with_related(Recommendation.objects.filter(pk=pk, source=source)).first()
+    rec = by_unique_key(_with_related(Recommendation.objects.filter(pk=pk, source=source)))
     if rec is None:
         raise NotFound("No recommendation with this id.")
     return rec
@@ -56,9 +60,9 @@ def recommendation_get_for_user(*, user: User, recommendation_id: str) -> Recomm
         pk = uuid.UUID(recommendation_id)
     except ValueError:
         raise NotFound("No recommendation with this id.") from None
-    rec = access.visible_recommendations(
-        user, _with_related(Recommendation.objects.filter(pk=pk))
-    ).first()
+    rec = by_unique_key(
+        access.visible_recommendations(user, _with_related(Recommendation.objects.filter(pk=pk)))
+    )
     if rec is None:
         raise NotFound("No recommendation with this id.")
     return rec

@@ -21,6 +21,7 @@ from reviewqueue.exceptions import Conflict, Forbidden, LeaseLost, NotFound, Val
 from reviewqueue.lib.bulk import insert_together
 from reviewqueue.lib.canonical import content_hash
 from reviewqueue.lib.ids import RecommendationId
+from reviewqueue.lib.lookup import by_unique_key
 from reviewqueue.models import (
     ActionType,
     AuditEvent,
@@ -80,7 +81,7 @@ def items_for_review(user: User) -> QuerySet[Recommendation]:
 def _load(recommendation_id: RecommendationId, user: User) -> Recommendation:
     """The item with its queue, action type and source, and the caller's role in its queue,
     in one query. 404 when there is no such item, 403 when the caller is not a member."""
-    rec = items_for_review(user).filter(pk=recommendation_id).first()
+    rec = by_unique_key(items_for_review(user).filter(pk=recommendation_id))
     if rec is None:
         raise NotFound("No recommendation with this id.")
     if not access.member_may_review(user, rec.member_role):  # type: ignore[attr-defined]
@@ -594,7 +595,7 @@ def _decided(
 
 
 def queue_for(*, slug: str) -> Queue:
-    queue = Queue.objects.filter(slug=slug).first()
+    queue = by_unique_key(Queue.objects.filter(slug=slug))
     if queue is None:
         raise NotFound(f"No queue '{slug}'.")
     return queue

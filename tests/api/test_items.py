@@ -203,6 +203,39 @@ def test_a_page_costs_a_bounded_number_of_statements(world, people, django_asser
         assert len(ids(get(client, limit=30))) == 30
 
 
+def test_decided_items_in_a_page_show_what_the_item_itself_shows(
+    world, people, django_assert_max_num_queries
+):
+    """A page loads only the columns the representation reads of each decision and
+    execution: every field the item's own endpoint shows is in the page, and reading them
+    costs no statement per item."""
+    from tests.api.test_review import claim, decide
+
+    client = as_user(people.reviewer)
+    for i in range(3):
+        add(world, f"d{i}")
+    decided = []
+    for outcome in ("approve", "reject", "modify"):
+        rec_id = claim(client).json()["id"]
+        body = {"outcome": outcome}
+        if outcome == "reject":
+            body["reason_code"] = "other"
+        if outcome == "modify":
+            body["payload"] = {"order_id": "O-changed", "amount": 5.0}
+            body["reason_code"] = "wrong_amount"
+        response = decide(client, rec_id, **body)
+        assert response.status_code == 200, response.content
+        decided.append(rec_id)
+    with django_assert_max_num_queries(8):
+        page = {r["id"]: r for r in get(client).json()["results"]}
+    for rec_id in decided:
+        alone = client.get(f"/api/v1/recommendations/{rec_id}").json()
+        assert page[rec_id] == alone
+        assert page[rec_id]["decision"]["reviewer"] == people.reviewer.username
+    approved = [page[i] for i in decided if page[i]["decision"]["outcome"] == "approve"]
+    assert approved and approved[0]["execution"]["idempotency_key"]
+
+
 # --- bad input ------------------------------------------------------------------------------
 
 
