@@ -94,3 +94,36 @@ def test_batch_needs_a_key(world):
 def test_batch_body_over_its_limit_is_413(world, settings):
     settings.REVIEWQUEUE_MAX_BATCH_BODY_BYTES = 10_000
     assert_problem(post_batch(world.client(), [item(external_id=f"b-{i}") for i in range(50)]), 413)
+
+
+def test_a_batch_stores_documents_exactly_as_a_single_create_does(world):
+    """Batches write their JSON documents through COPY with a faster encoder (lib/bulk.py):
+    what PostgreSQL stores is the same as for a single create, odd values included."""
+    metadata = {
+        "big": 2**70,  # beyond 64 bits: the encoder falls back to json.dumps
+        "small": 1e-7,
+        "text": 'quote " backslash \\ tab \t newline \n é 日本 😀',
+        "nested": [[], {}, [1, [2, [3.5, None, True, False]]]],
+        "tab\tkey": "x",
+    }
+    evidence = [{"title": "A \\ title", "url": "https://crm.example/o/1", "snippet": "ü\n"}]
+    bodies = [item(external_id=f"odd-{i}", metadata=metadata, evidence=evidence) for i in range(2)]
+    response = post_batch(world.client(), bodies)
+    assert [r["status"] for r in response.json()["results"]] == [201, 201]
+    single = world.client().post(
+        "/api/v1/recommendations",
+        data=json.dumps(item(external_id="odd-single", metadata=metadata, evidence=evidence)),
+        content_type="application/json",
+    )
+    assert single.status_code == 201, single.content
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT external_id, metadata::text, evidence::text, payload::text"
+            " FROM reviewqueue_recommendation WHERE external_id LIKE 'odd-%%'"
+        )
+        stored = {row[0]: row[1:] for row in cursor.fetchall()}
+    assert stored["odd-0"] == stored["odd-1"] == stored["odd-single"]
+    rec = Recommendation.objects.get(external_id="odd-0")
+    assert rec.metadata == metadata and rec.evidence == evidence
