@@ -97,10 +97,10 @@ def test_batch_body_over_its_limit_is_413(world, settings):
 
 
 def test_a_batch_stores_documents_exactly_as_a_single_create_does(world):
-    """Batches write their JSON documents through COPY with a faster encoder (lib/bulk.py):
-    what PostgreSQL stores is the same as for a single create, odd values included."""
+    """Batches write their JSON documents through COPY (lib/bulk.py), a single create
+    through an INSERT: PostgreSQL stores the same documents, odd values included."""
     metadata = {
-        "big": 2**70,  # beyond 64 bits: the encoder falls back to json.dumps
+        "big": 2**70,  # beyond 64 bits
         "small": 1e-7,
         "text": 'quote " backslash \\ tab \t newline \n é 日本 😀',
         "nested": [[], {}, [1, [2, [3.5, None, True, False]]]],
