@@ -3,6 +3,7 @@
 import json
 
 import pytest
+from django.db import connection
 
 from reviewqueue.models import AuditEvent, Recommendation
 from tests.api.test_ingest import assert_problem
@@ -116,8 +117,6 @@ def test_a_batch_stores_documents_exactly_as_a_single_create_does(world):
         content_type="application/json",
     )
     assert single.status_code == 201, single.content
-    from django.db import connection
-
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT external_id, metadata::text, evidence::text, payload::text"

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from reviewqueue.models import Queue, Recommendation
 from reviewqueue.services.ingest import recommendation_ingest
-from tests.api.test_review import as_user
+from tests.api.test_review import as_user, claim, decide
 from tests.conftest import item
 
 URL = "/api/v1/queues/refunds/items"
@@ -209,8 +209,6 @@ def test_decided_items_in_a_page_show_what_the_item_itself_shows(
     """A page loads only the columns the representation reads of each decision and
     execution: every field the item's own endpoint shows is in the page, and reading them
     costs no statement per item."""
-    from tests.api.test_review import claim, decide
-
     client = as_user(people.reviewer)
     for i in range(3):
         add(world, f"d{i}")
